@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# corespec developer entry point: the two quick-start commands and CI's builds.
+#
+#   bash tools/dev.sh demo   install what is missing, build, run the main job (the demo)
+#   bash tools/dev.sh test   install what is missing, build, run every test (ctest)
+#   bash tools/dev.sh sanitize   build and run the tests with -fsanitize=address,undefined
+#   bash tools/dev.sh clang      build and run the unit tests with clang++
+#   bash tools/dev.sh fuzz [SECONDS]  build the libFuzzer targets with clang and run each briefly
+#
+# Environment: BUILD_DIR (default build), CORESPEC_SHARED_DIR (default ../shared),
+# JOBS (default: number of cores).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+JOBS=${JOBS:-$(nproc)}
+PACKAGES=(g++ clang cmake ninja-build pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev doctest-dev
+          libbenchmark-dev nlohmann-json3-dev zlib1g-dev)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "corespec: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+configure_and_build() {  # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "$@"
+  cmake --build "$dir" -j "$JOBS"
+}
+
+run_ctest() {  # dir, extra ctest args...
+  local dir=$1; shift
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "$@"
+}
+
+cmd=${1:-test}
+case "$cmd" in
+  demo)
+    install_missing
+    configure_and_build "${BUILD_DIR:-build}" -DCORESPEC_BUILD_TESTS=OFF -DCORESPEC_BUILD_EXAMPLES=ON
+    "${BUILD_DIR:-build}/examples/demo"
+    ;;
+  test)
+    install_missing
+    configure_and_build "${BUILD_DIR:-build}" -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON
+    run_ctest "${BUILD_DIR:-build}"
+    ;;
+  sanitize)
+    install_missing
+    BUILD_TYPE=Debug configure_and_build "${BUILD_DIR:-build-asan}" -DCORESPEC_BUILD_TESTS=ON \
+      -DCORESPEC_BUILD_EXAMPLES=ON \
+      "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      run_ctest "${BUILD_DIR:-build-asan}" -LE packaging
+    ;;
+  clang)
+    install_missing
+    CXX=clang++ configure_and_build "${BUILD_DIR:-build-clang}" -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON \
+      -DCMAKE_CXX_COMPILER=clang++
+    run_ctest "${BUILD_DIR:-build-clang}" -LE packaging
+    ;;
+  fuzz)
+    install_missing
+    seconds=${2:-20}
+    configure_and_build "${BUILD_DIR:-build-fuzz}" -DCMAKE_CXX_COMPILER=clang++ -DCORESPEC_BUILD_TESTS=OFF \
+      -DCORESPEC_BUILD_EXAMPLES=OFF -DCORESPEC_BUILD_FUZZERS=ON
+    bash tests/fuzz/run_all.sh "${BUILD_DIR:-build-fuzz}/tests/fuzz" "$seconds"
+    ;;
+  *)
+    echo "usage: bash tools/dev.sh demo|test|sanitize|clang|fuzz [SECONDS]" >&2
+    exit 2
+    ;;
+esac
