@@ -1,0 +1,8 @@
+add_test(NAME example.demo COMMAND demo)
+set_tests_properties(example.demo PROPERTIES LABELS examples PASS_REGULAR_EXPRESSION "\"ok\": true")
+if(EXISTS "${CORESPEC_SHARED_DATA}/xas/larch/cu_metal_rt.xdi")
+  add_test(NAME example.demo_file COMMAND demo "${CORESPEC_SHARED_DATA}/xas/larch/cu_metal_rt.xdi" energy mutrans)
+  set_tests_properties(example.demo_file PROPERTIES LABELS "examples;reference" PASS_REGULAR_EXPRESSION "\"ok\": true")
+endif()
+add_test(NAME example.demo_bad_file COMMAND demo "${CMAKE_CURRENT_SOURCE_DIR}/CMakeLists.txt")
+set_tests_properties(example.demo_bad_file PROPERTIES LABELS examples WILL_FAIL TRUE)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every built fuzz target for a bounded time, seeded from ../shared.
+#   bash tests/fuzz/run_all.sh BUILD_FUZZ_DIR [SECONDS_PER_TARGET]
+# Fails on the first finding (crash, sanitizer report, leak, timeout).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bin_dir=$1
+seconds=${2:-15}
+shared=${CORESPEC_SHARED_DIR:-$here/../../../shared}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+status=0
+for exe in "$bin_dir"/fuzz_*; do
+  [ -x "$exe" ] || continue
+  name=$(basename "$exe")
+  corpus="$work/$name"
+  mkdir -p "$corpus"
+  if [ -f "$here/$name.seeds" ] && [ -d "$shared" ]; then
+    while read -r pattern; do
+      [ -n "$pattern" ] && [ "${pattern:0:1}" != "#" ] || continue
+      for f in $shared/$pattern; do [ -f "$f" ] && cp "$f" "$corpus/" || true; done
+    done < "$here/$name.seeds"
+  fi
+  [ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$corpus/" 2>/dev/null || true
+  echo "fuzz: $name for ${seconds}s with $(ls "$corpus" | wc -l) seed file(s)"
+  if ! "$exe" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
+        -print_final_stats=1 -artifact_prefix="$work/$name-" >"$work/$name.log" 2>&1; then
+    echo "fuzz: $name FAILED"; tail -60 "$work/$name.log"
+    for a in "$work/$name-"*; do [ -f "$a" ] && echo "artifact: $a ($(wc -c < "$a") bytes)"; done
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|Done" "$work/$name.log" | tail -2 || true
+  fi
+done
+exit $status
