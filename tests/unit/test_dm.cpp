@@ -89,8 +89,9 @@ void expect_parse_error(const std::string& bytes, const std::string& what = {}) 
 TEST_CASE("dm: write then read a spectrum, a line scan, a map and a 3-D scan (DM3/DM4, both byte orders)") {
     for (int version : {3, 4})
         for (bool little : {true, false})
-            for (const auto& nav : std::vector<std::vector<std::size_t>>{{1}, {5}, {2, 3}, {2, 3, 4}}) {
-                auto si = ramp<float>(nav, 7, -3.0, 0.5);
+            for (const auto& nav : std::vector<std::vector<std::size_t>>{{1}, {5}, {2, 3}, {2, 3, 4}, {9, 3}}) {
+                // 21 channels x 27 pixels: tiles of 8 and the edges left over.
+                auto si = ramp<float>(nav, nav.size() == 2 && nav[0] == 9 ? 21 : 7, -3.0, 0.5);
                 si.metadata().title = "ramp µ";
                 si.metadata().technique = grid::Technique::eels;
                 si.metadata().beam_energy_kev = 300.0;
@@ -105,6 +106,7 @@ TEST_CASE("dm: write then read a spectrum, a line scan, a map and a 3-D scan (DM
                 CAPTURE(nav.size());
                 CHECK(r.navigation_shape() == nav);
                 CHECK(r.data() == si.data());
+                CHECK(io::parse_dm<double>(b.data(), b.size()).data() == xt::xarray<double>(si.data()));
                 CHECK(r.axis().approx_equal(si.axis(), 0.0));
                 CHECK(info.format == (version == 4 ? io::Format::dm4 : io::Format::dm3));
                 CHECK(info.dtype == "float32");
