@@ -189,6 +189,40 @@ TEST_CASE("dm: complex and RGBA images are refused as spectra and read as compon
     CHECK_THROWS_AS(io::parse_dm_array<double>(packed.data(), packed.size()), unsupported_error);
 }
 
+TEST_CASE("dm: thumbnails are skipped as HyperSpy skips them; big-endian components swap") {
+    DmWriter w(4, true);
+    const std::vector<float> thumb = {9.f, 9.f}, data = {1.f, 2.f, 3.f};
+    DmWNode first = image_tree(w, 2, raw_array(io::dm_code::float32, 2, le_bytes(thumb)), {2});
+    DmWNode second = image_tree(w, 2, raw_array(io::dm_code::float32, 3, le_bytes(data)), {3});
+    DmWNode list = first.children[0];
+    list.children.push_back(second.children[0].children[0]);
+    DmWNode thumbnails = DmWriter::group("Thumbnails", {DmWriter::group("", {w.u32("ImageIndex", 0)})});
+    const auto b = tree_bytes(DmWriter::group("", {list, thumbnails}));
+    const io::DmFile f = io::parse_dm_tags(b.data(), b.size());
+    CHECK(f.images().size() == 1);
+    const auto r = io::parse_dm<double>(b.data(), b.size());
+    CHECK(r.channel_count() == 3);
+    CHECK(r.data()(0, 2) == 3.0);
+    // Without the Thumbnails group both are images and the first is read.
+    const auto b2 = tree_bytes(DmWriter::group("", {list}));
+    CHECK(io::parse_dm_tags(b2.data(), b2.size()).images().size() == 2);
+    CHECK(io::parse_dm<double>(b2.data(), b2.size()).channel_count() == 2);
+
+    // A big-endian complex128 image: each component byte-swapped.
+    DmWriter be(3, false);
+    DmWNode c = raw_array(io::dm_code::float64, 4, be.value_bytes(1.5) + be.value_bytes(-2.0) +
+                                                      be.value_bytes(3.0) + be.value_bytes(0.25));
+    std::ostringstream out;
+    be.write(out, image_tree(be, 13, c, {2}), [](std::ostream&) {});
+    const std::string cb = out.str();
+    io::FileInfo info;
+    const auto a = io::parse_dm_array<float>(cb.data(), cb.size(), "mem", &info);
+    CHECK(info.dtype == "complex128");
+    CHECK(info.format == io::Format::dm3);
+    CHECK(a(0, 1) == -2.0f);
+    CHECK(a(1, 1) == 0.25f);
+}
+
 TEST_CASE("dm: the tag tree is open to users") {
     auto si = ramp<float>({2}, 3);
     si.metadata().exposure_s = 2.0;
