@@ -49,6 +49,7 @@
 #include "corespec/grid/spectrum.hpp"
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/prep/detail/hyperspy_axis.hpp"
+#include "corespec/prep/detail/numeric.hpp"
 
 namespace corespec::prep {
 
@@ -269,27 +270,12 @@ private:
         return BackgroundStatus::ok;
     }
 
-    // HyperSpy's integrate1D for non-binned data: scipy's Simpson rule
-    // (even='avg' for an even number of samples) over channels [a, b).
+    // HyperSpy's integrate1D for non-binned data: SciPy's Simpson rule over [a, b).
     template <class T>
     double integrate(const T* y, std::size_t a, std::size_t b) const {
-        const std::size_t m = b - a;
-        if (m < 2) return 0.0;
-        auto x = [&](std::size_t i) { return axis_.energy(a + i); };
-        auto f = [&](std::size_t i) { return static_cast<double>(y[a + i]); };
-        auto simpson = [&](std::size_t s, std::size_t e) {  // odd number of points s..e inclusive
-            double acc = 0.0;
-            for (std::size_t i = s; i + 2 <= e; i += 2) {
-                const double h0 = x(i + 1) - x(i), h1 = x(i + 2) - x(i + 1);
-                const double hs = h0 + h1, hp = h0 * h1, hd = h0 / h1;
-                acc += hs / 6.0 * (f(i) * (2.0 - 1.0 / hd) + f(i + 1) * hs * hs / hp + f(i + 2) * (2.0 - hd));
-            }
-            return acc;
-        };
-        if (m % 2 == 1) return simpson(0, m - 1);
-        const double first = simpson(0, m - 2) + 0.5 * (x(m - 1) - x(m - 2)) * (f(m - 1) + f(m - 2));
-        const double last = simpson(1, m - 1) + 0.5 * (x(1) - x(0)) * (f(0) + f(1));
-        return 0.5 * (first + last);
+        return detail::simpson(
+            b - a, [&](std::size_t i) { return axis_.energy(a + i); },
+            [&](std::size_t i) { return static_cast<double>(y[a + i]); });
     }
 
     template <class T>
@@ -345,7 +331,7 @@ private:
             }
         }
         std::vector<double> ct(m);
-        if (!solve(ata, atb, ct, m)) return BackgroundStatus::fit_failed;
+        if (!detail::solve_dense(ata, atb, ct, m)) return BackgroundStatus::fit_failed;
         // c(t) with t = (E - e0) / hw -> coefficients of E (binomial expansion).
         std::fill(p, p + m, 0.0);
         for (std::size_t k = 0; k < m; ++k) {
@@ -359,31 +345,6 @@ private:
         for (std::size_t k = 0; k < m; ++k)
             if (!std::isfinite(p[k])) return BackgroundStatus::non_finite;
         return BackgroundStatus::ok;
-    }
-
-    // Gaussian elimination with partial pivoting on a small dense system.
-    static bool solve(std::vector<double> a, std::vector<double> b, std::vector<double>& x, std::size_t m) {
-        for (std::size_t c = 0; c < m; ++c) {
-            std::size_t piv = c;
-            for (std::size_t r = c + 1; r < m; ++r)
-                if (std::abs(a[r * m + c]) > std::abs(a[piv * m + c])) piv = r;
-            if (!(std::abs(a[piv * m + c]) > 0.0)) return false;
-            if (piv != c) {
-                for (std::size_t k = 0; k < m; ++k) std::swap(a[c * m + k], a[piv * m + k]);
-                std::swap(b[c], b[piv]);
-            }
-            for (std::size_t r = c + 1; r < m; ++r) {
-                const double f = a[r * m + c] / a[c * m + c];
-                for (std::size_t k = c; k < m; ++k) a[r * m + k] -= f * a[c * m + k];
-                b[r] -= f * b[c];
-            }
-        }
-        for (std::size_t r = m; r-- > 0;) {
-            double s = b[r];
-            for (std::size_t k = r + 1; k < m; ++k) s -= a[r * m + k] * x[k];
-            x[r] = s / a[r * m + r];
-        }
-        return true;
     }
 
     // Levenberg-Marquardt on counts_i = exp(a + b g_i) over [i1, i2]:
