@@ -83,7 +83,7 @@ inline std::pair<std::size_t, std::size_t> shift_crop_range(const grid::UniformA
 /// axis; throws shape_error when shifts.size() != pixel count.
 template <class T>
 grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const std::vector<double>& shifts,
-                                   bool crop = true) {
+                                   bool crop = true, unsigned threads = 1) {
     if (shifts.size() != image.pixel_count()) throw shape_error("shift_image shifts", {image.pixel_count()}, {shifts.size()});
     const auto axis = image.axis().as_uniform();
     bool any = false;
@@ -94,29 +94,31 @@ grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const st
     auto out = grid::SpectrumImage<T>::zeros(image.navigation_shape(), image.axis().slice(first, last), image.metadata());
     const std::vector<double> x = axis.energies();
     const T nan = std::numeric_limits<T>::quiet_NaN();
-    for (std::size_t p = 0; p < image.pixel_count(); ++p) {
-        const auto in = image.pixel(p).values;
-        auto o = out.pixel(p).values;
-        const double s = shifts[p];
-        if (std::isnan(s) || s == 0.0) {
-            std::copy(in.begin() + static_cast<std::ptrdiff_t>(first), in.begin() + static_cast<std::ptrdiff_t>(last),
-                      o.begin());
-            continue;
-        }
-        // scipy interp1d(linear, bounds_error=False, fill=NaN) at x - s.
-        std::size_t hi = 1;
-        for (std::size_t j = 0; j < m; ++j) {
-            const double xn = x[first + j] - s;
-            if (xn < x[0] || xn > x[n - 1]) {
-                o[j] = nan;
+    prep::parallel_ranges(image.pixel_count(), threads, [&](std::size_t pb, std::size_t pe) {
+        for (std::size_t p = pb; p < pe; ++p) {
+            const auto in = image.pixel(p).values;
+            auto o = out.pixel(p).values;
+            const double s = shifts[p];
+            if (std::isnan(s) || s == 0.0) {
+                std::copy(in.begin() + static_cast<std::ptrdiff_t>(first), in.begin() + static_cast<std::ptrdiff_t>(last),
+                          o.begin());
                 continue;
             }
-            while (hi < n - 1 && x[hi] < xn) ++hi;  // searchsorted(side='left'), clipped to [1, n-1]
-            const std::size_t lo = hi - 1;
-            const double slope = (static_cast<double>(in[hi]) - static_cast<double>(in[lo])) / (x[hi] - x[lo]);
-            o[j] = static_cast<T>(slope * (xn - x[lo]) + static_cast<double>(in[lo]));
+            // scipy interp1d(linear, bounds_error=False, fill=NaN) at x - s.
+            std::size_t hi = 1;
+            for (std::size_t j = 0; j < m; ++j) {
+                const double xn = x[first + j] - s;
+                if (xn < x[0] || xn > x[n - 1]) {
+                    o[j] = nan;
+                    continue;
+                }
+                while (hi < n - 1 && x[hi] < xn) ++hi;  // searchsorted(side='left'), clipped to [1, n-1]
+                const std::size_t lo = hi - 1;
+                const double slope = (static_cast<double>(in[hi]) - static_cast<double>(in[lo])) / (x[hi] - x[lo]);
+                o[j] = static_cast<T>(slope * (xn - x[lo]) + static_cast<double>(in[lo]));
+            }
         }
-    }
+    });
     return out;
 }
 
@@ -137,6 +139,7 @@ struct ZlpAlignOptions {
     bool crop = true;
     std::size_t interpolation_points = 5;
     double subpixel_half_window = 3.0;  ///< eV
+    unsigned threads = 1;               ///< std::threads over pixels
 };
 
 template <class T>
@@ -165,15 +168,15 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
     prep::ZlpOptions zo;
     zo.method = o.method;
     zo.range = o.range;
-    ZlpAlignment<T> r{low_loss, {}, prep::zlp_centres(low_loss, zo), {}, {}, 0.0};
+    ZlpAlignment<T> r{low_loss, {}, prep::zlp_centres(low_loss, zo, o.threads), {}, {}, 0.0};
     for (const auto* a : also) r.also.push_back(*a);
     const double mean0 = detail::nanmean(r.centre_before);
     r.shift.resize(r.centre_before.size());
     for (std::size_t p = 0; p < r.shift.size(); ++p) r.shift[p] = mean0 - r.centre_before[p];
-    r.aligned = shift_image(r.aligned, r.shift, o.crop);
-    for (auto& a : r.also) a = shift_image(a, r.shift, o.crop);
+    r.aligned = shift_image(r.aligned, r.shift, o.crop, o.threads);
+    for (auto& a : r.also) a = shift_image(a, r.shift, o.crop, o.threads);
     auto recalibrate = [&] {
-        const double m = detail::nanmean(prep::zlp_centres(r.aligned, zo));
+        const double m = detail::nanmean(prep::zlp_centres(r.aligned, zo, o.threads));
         if (std::isnan(m)) return;
         r.aligned = offset_axis(std::move(r.aligned), -m);
         for (auto& a : r.also) a = offset_axis(std::move(a), -m);
@@ -193,11 +196,13 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
     if (r.aligned.pixel_count() > 1) {
         const std::size_t n = ax.size();
         const span<const T> ref(r.aligned.data().data(), n);
-        for (std::size_t p = 0; p < r.shift.size(); ++p)
-            r.shift_subpixel[p] = xcorr_shift(ax, span<const T>(r.aligned.data().data() + p * n, n), ref, left, right,
-                                              o.interpolation_points);
-        r.aligned = shift_image(r.aligned, r.shift_subpixel, o.crop);
-        for (auto& a : r.also) a = shift_image(a, r.shift_subpixel, o.crop);
+        prep::parallel_ranges(r.shift.size(), o.threads, [&](std::size_t b, std::size_t e) {
+            for (std::size_t p = b; p < e; ++p)
+                r.shift_subpixel[p] = xcorr_shift(ax, span<const T>(r.aligned.data().data() + p * n, n), ref, left,
+                                                  right, o.interpolation_points);
+        });
+        r.aligned = shift_image(r.aligned, r.shift_subpixel, o.crop, o.threads);
+        for (auto& a : r.also) a = shift_image(a, r.shift_subpixel, o.crop, o.threads);
         for (std::size_t p = 0; p < r.shift.size(); ++p)
             if (!std::isnan(r.shift_subpixel[p])) r.shift[p] += r.shift_subpixel[p];
     }

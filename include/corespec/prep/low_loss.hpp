@@ -102,11 +102,14 @@ double zlp_centre(grid::SpectrumView<const T> s, const ZlpOptions& o = {}) {
     return e + delta * h;
 }
 
-/// ZLP centre of every pixel (navigation order).
+/// ZLP centre of every pixel (navigation order), over `threads` std::threads.
 template <class T>
-std::vector<double> zlp_centres(const grid::SpectrumImage<T>& image, const ZlpOptions& o = {}) {
+std::vector<double> zlp_centres(const grid::SpectrumImage<T>& image, const ZlpOptions& o = {}, unsigned threads = 1) {
     std::vector<double> c(image.pixel_count());
-    for (std::size_t p = 0; p < c.size(); ++p) c[p] = zlp_centre(grid::SpectrumView<const T>(image.pixel(p)), o);
+    detail::zlp_search_range(image.axis(), o);  // throws for a bad range before any thread starts
+    parallel_ranges(c.size(), threads, [&](std::size_t b, std::size_t e) {
+        for (std::size_t p = b; p < e; ++p) c[p] = zlp_centre(grid::SpectrumView<const T>(image.pixel(p)), o);
+    });
     return c;
 }
 
