@@ -149,6 +149,40 @@ TEST_CASE("Fourier-log deconvolution removes plural scattering of a synthetic lo
                     corespec::value_error);
 }
 
+TEST_CASE("Fourier-ratio deconvolution: bad input") {
+    const auto ll_axis = EnergyAxis::uniform(-10.0, 0.2, 400);
+    const auto cl_axis = EnergyAxis::uniform(500.0, 0.2, 400);
+    std::vector<double> ll(400), cl(400);
+    for (std::size_t i = 0; i < 400; ++i) {
+        const double e = ll_axis.energy(i);
+        ll[i] = 1e5 * std::exp(-0.5 * e * e / 0.25) + 1e3 * std::exp(-0.5 * std::pow((e - 20.0) / 4.0, 2)) + 1.0;
+        cl[i] = 1e9 * std::pow(cl_axis.energy(i), -3.0) + (cl_axis.energy(i) > 530 ? 10.0 : 0.0);
+    }
+    const auto good = prep::fourier_ratio_deconvolution(Spectrum<double>(cl_axis, cl), Spectrum<double>(ll_axis, ll));
+    CHECK(good.size() == 400);
+    for (double v : good.values()) CHECK(std::isfinite(v));
+    auto bad = cl;
+    bad[10] = std::numeric_limits<double>::infinity();
+    CHECK_THROWS_AS(prep::fourier_ratio_deconvolution(Spectrum<double>(cl_axis, bad), Spectrum<double>(ll_axis, ll)),
+                    corespec::value_error);
+    const auto short_axis = EnergyAxis::uniform(500.0, 0.2, 30);  // shorter than two tapers
+    prep::FourierRatioOptions no_ext;
+    no_ext.extrapolate_coreloss = false;
+    CHECK_THROWS_AS(prep::fourier_ratio_deconvolution(Spectrum<double>(short_axis, std::vector<double>(30, 1.0)),
+                                                      Spectrum<double>(ll_axis, ll), no_ext),
+                    corespec::value_error);
+    // An empty low loss has no ZLP: no threshold.
+    CHECK_THROWS_AS(prep::fourier_ratio_deconvolution(Spectrum<double>(cl_axis, cl),
+                                                      Spectrum<double>(ll_axis, std::vector<double>(400, 0.0))),
+                    corespec::value_error);
+    prep::FourierRatioOptions bad_width;
+    bad_width.fwhm = -1.0;
+    CHECK_THROWS_AS(prep::fourier_ratio_deconvolution(Spectrum<double>(cl_axis, cl), Spectrum<double>(ll_axis, ll),
+                                                      bad_width),
+                    corespec::value_error);
+    CHECK(std::isnan(prep::elastic_intensity(SpectrumView<const double>(ll_axis, span<const double>(ll)), std::nan(""))));
+}
+
 TEST_CASE("numeric helpers: next_fast_len, Savitzky-Golay, spline roots") {
     CHECK(prep::detail::next_fast_len(4095, true) == 4096);
     CHECK(prep::detail::next_fast_len(4195, false) == 4200);

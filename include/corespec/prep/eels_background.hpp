@@ -59,7 +59,7 @@ enum class BackgroundStatus : std::uint8_t {
     empty_window,  ///< the window sums are zero (e.g. a pixel outside the specimen)
     non_positive,  ///< a window sum or value is negative where a logarithm is needed
     non_finite,    ///< NaN/Inf in the window, or a non-finite fit result
-    fit_failed,    ///< least squares did not converge; the fast estimate is kept
+    fit_failed,    ///< least squares did not converge in max_iterations; its last iterate is used
 };
 
 inline const char* to_string(BackgroundStatus s) noexcept {
@@ -111,11 +111,10 @@ public:
                               std::to_string(opt_.hi) + "] holds " + std::to_string(win_hi_ - win_lo_ + 1) +
                               " channel(s); the model needs at least " + std::to_string(need + 1));
         // Channel widths: the scale for binned data (mean spacing for explicit axes).
-        width_.resize(n);
-        for (std::size_t i = 0; i < n; ++i)
-            width_[i] = opt_.binned ? (axis_.is_uniform() ? axis_.as_uniform().scale()
-                                                          : axis_.upper_edge(i) - axis_.lower_edge(i))
-                                    : 1.0;
+        width_.assign(n, 1.0);
+        if (opt_.binned)
+            for (std::size_t i = 0; i < n; ++i) width_[i] = axis_.upper_edge(i) - axis_.lower_edge(i);
+        if (opt_.binned && axis_.is_uniform()) std::fill(width_.begin(), width_.end(), axis_.as_uniform().scale());
         plan_two_area();
         plan_energies();
     }

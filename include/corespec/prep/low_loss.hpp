@@ -474,6 +474,8 @@ grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, 
     const double fwhm = o.fwhm ? *o.fwhm : estimate_peak_width(lle);
     if (!(fwhm > 0.0)) throw value_error("fourier_ratio_deconvolution: the zero-loss width could not be estimated");
     const double i0 = elastic_intensity(grid::SpectrumView<const double>(lle.view()), threshold);
+    if (!(i0 > 0.0) || !std::isfinite(i0))
+        throw value_error("fourier_ratio_deconvolution: no positive zero-loss intensity below the threshold");
     const double sigma = fwhm / 2.3548, pi = 3.14159265358979323846;
     std::vector<double> g(n);
     const double last = lla.offset() + lla.scale() * double(n - 1);
