@@ -92,7 +92,6 @@ grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const st
     const auto [first, last] = crop ? shift_crop_range(axis, shifts) : std::pair<std::size_t, std::size_t>{0, axis.size()};
     const std::size_t n = axis.size(), m = last - first;
     auto out = grid::SpectrumImage<T>::zeros(image.navigation_shape(), image.axis().slice(first, last), image.metadata());
-    const std::vector<double> x = axis.energies();
     const T nan = std::numeric_limits<T>::quiet_NaN();
     prep::parallel_ranges(image.pixel_count(), threads, [&](std::size_t pb, std::size_t pe) {
         for (std::size_t p = pb; p < pe; ++p) {
@@ -104,18 +103,27 @@ grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const st
                           o.begin());
                 continue;
             }
-            // scipy interp1d(linear, bounds_error=False, fill=NaN) at x - s.
-            std::size_t hi = 1;
+            // scipy interp1d(linear, bounds_error=False, fill=NaN) at x - s. On a
+            // uniform axis the source position is j + first - s/scale: a constant
+            // integer offset and a constant weight for the whole spectrum.
+            const double f = -s / axis.scale();
+            const double fl = std::floor(f);
+            const double t = f - fl;
+            const std::ptrdiff_t k0 = static_cast<std::ptrdiff_t>(first) + static_cast<std::ptrdiff_t>(fl);
+            const std::ptrdiff_t last_src = static_cast<std::ptrdiff_t>(n) - 1;
             for (std::size_t j = 0; j < m; ++j) {
-                const double xn = x[first + j] - s;
-                if (xn < x[0] || xn > x[n - 1]) {
+                const std::ptrdiff_t k = k0 + static_cast<std::ptrdiff_t>(j);
+                if (k >= 0 && k < last_src) {
+                    const double y0 = static_cast<double>(in[static_cast<std::size_t>(k)]);
+                    const double y1 = static_cast<double>(in[static_cast<std::size_t>(k) + 1]);
+                    o[j] = static_cast<T>(y0 + t * (y1 - y0));
+                } else if (k == last_src && t < 1e-9) {
+                    o[j] = in[static_cast<std::size_t>(k)];
+                } else if (k == -1 && t > 1.0 - 1e-9) {
+                    o[j] = in[0];
+                } else {
                     o[j] = nan;
-                    continue;
                 }
-                while (hi < n - 1 && x[hi] < xn) ++hi;  // searchsorted(side='left'), clipped to [1, n-1]
-                const std::size_t lo = hi - 1;
-                const double slope = (static_cast<double>(in[hi]) - static_cast<double>(in[lo])) / (x[hi] - x[lo]);
-                o[j] = static_cast<T>(slope * (xn - x[lo]) + static_cast<double>(in[lo]));
             }
         }
     });
@@ -168,13 +176,14 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
     prep::ZlpOptions zo;
     zo.method = o.method;
     zo.range = o.range;
-    ZlpAlignment<T> r{low_loss, {}, prep::zlp_centres(low_loss, zo, o.threads), {}, {}, 0.0};
-    for (const auto* a : also) r.also.push_back(*a);
-    const double mean0 = detail::nanmean(r.centre_before);
-    r.shift.resize(r.centre_before.size());
-    for (std::size_t p = 0; p < r.shift.size(); ++p) r.shift[p] = mean0 - r.centre_before[p];
-    r.aligned = shift_image(r.aligned, r.shift, o.crop, o.threads);
-    for (auto& a : r.also) a = shift_image(a, r.shift, o.crop, o.threads);
+    // Shift first, then build the result: no copy of the (possibly large) input.
+    std::vector<double> centres = prep::zlp_centres(low_loss, zo, o.threads);
+    const double mean0 = detail::nanmean(centres);
+    std::vector<double> shift1(centres.size());
+    for (std::size_t p = 0; p < shift1.size(); ++p) shift1[p] = mean0 - centres[p];
+    ZlpAlignment<T> r{shift_image(low_loss, shift1, o.crop, o.threads), {}, std::move(centres), std::move(shift1), {},
+                      0.0};
+    for (const auto* a : also) r.also.push_back(shift_image(*a, r.shift, o.crop, o.threads));
     auto recalibrate = [&] {
         const double m = detail::nanmean(prep::zlp_centres(r.aligned, zo, o.threads));
         if (std::isnan(m)) return;
