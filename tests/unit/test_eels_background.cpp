@@ -287,7 +287,9 @@ CORESPEC_REFERENCE_TEST("background: HyperSpy 1.7.3 power law on the NMC image, 
         const auto axis = EnergyAxis::uniform(ax.at("offset").get<double>(), ax.at("scale").get<double>(),
                                               ax.at("size").get<std::size_t>());
         const auto data = load_ref("arrays/eels/read/" + f.read_array);
-        for (const auto& [edge, ed] : fx.at("edges").items()) {
+        for (const auto& item : fx.at("edges").items()) {
+            const std::string edge = item.key();
+            const auto& ed = item.value();
             const double lo = ed.at("window_eV")[0].get<double>(), hi = ed.at("window_eV")[1].get<double>();
             INFO(f.key << " " << edge);
             // The two-area channels are the ones HyperSpy used.
@@ -332,7 +334,9 @@ CORESPEC_REFERENCE_TEST("background: HyperSpy 1.7.3 power law on the NMC image, 
                                               ax.at("size").get<std::size_t>());
         const auto data = load_ref("arrays/eels/read/nmc__nmc_coreloss_si.dm3.npy");
         const SpectrumImage<float> image(xt::xarray<float>(xt::cast<float>(data)), axis);
-        for (const auto& [edge, ed] : fx.at("edges").items()) {
+        for (const auto& item : fx.at("edges").items()) {
+            const std::string edge = item.key();
+            const auto& ed = item.value();
             prep::BackgroundOptions o;
             o.lo = ed.at("window_eV")[0].get<double>();
             o.hi = ed.at("window_eV")[1].get<double>();

@@ -89,7 +89,9 @@ grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const st
     bool any = false;
     for (double s : shifts) any = any || s != 0.0;  // NaN counts, as numpy.any
     if (!any) return image;
-    const auto [first, last] = crop ? shift_crop_range(axis, shifts) : std::pair<std::size_t, std::size_t>{0, axis.size()};
+    // Plain variables, not a structured binding: lambdas below capture them (C++17).
+    const auto range = crop ? shift_crop_range(axis, shifts) : std::pair<std::size_t, std::size_t>{0, axis.size()};
+    const std::size_t first = range.first, last = range.second;
     const std::size_t n = axis.size(), m = last - first;
     auto out = grid::SpectrumImage<T>::zeros(image.navigation_shape(), image.axis().slice(first, last), image.metadata());
     const T nan = std::numeric_limits<T>::quiet_NaN();
