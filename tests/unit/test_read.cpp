@@ -55,6 +55,7 @@ TEST_CASE("read_spectrum / parse_spectrum_image from memory, every text format")
     // Garbage of every kind is a corespec error.
     CHECK_THROWS_AS(io::parse_spectrum(std::string("\0\1\2\3\4", 5), "g.bin"), parse_error);
     CHECK_THROWS_AS(io::parse_spectrum("hello world\n", "g.txt"), parse_error);
+    CHECK_THROWS_AS(io::parse_spectrum("1\n2\n3\n", "one_column.dat"), parse_error);
     CHECK_THROWS_AS(io::parse_spectrum("", "empty"), parse_error);
     CHECK_THROWS_AS(io::read_spectrum("/nonexistent/file.msa"), io_error);
     CHECK_THROWS_AS(io::read_spectrum(std::filesystem::temp_directory_path()), io_error);
