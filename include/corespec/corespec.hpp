@@ -21,3 +21,4 @@
 #include "corespec/io/dm_tags.hpp"
 #include "corespec/io/dm_write.hpp"
 #include "corespec/io/file_info.hpp"
+#include "corespec/io/read.hpp"  // every reader: MSA, XDI, columns, JSON, NPY, Athena, DM
