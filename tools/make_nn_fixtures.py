@@ -82,7 +82,7 @@ def layer_cases():
     acts = [("relu", nn.ReLU()), ("leaky_relu", nn.LeakyReLU(0.3)), ("prelu", nn.PReLU()),
             ("prelu_channels", nn.PReLU(37)), ("elu", nn.ELU(0.7)), ("gelu", nn.GELU()),
             ("gelu_tanh", nn.GELU(approximate="tanh")), ("silu", nn.SiLU()), ("tanh", nn.Tanh()),
-            ("sigmoid", nn.Sigmoid()), ("softplus", nn.Softplus()), ("softplus_beta", nn.Softplus(beta=2.0, threshold=5.0)),
+            ("sigmoid", nn.Sigmoid()), ("softplus", nn.Softplus()),
             ("softmax", nn.Softmax(dim=-1))]
     cases = [(f"act_{n}", m, [37], 6.0) for n, m in acts]
     cases += [
