@@ -451,7 +451,7 @@ inline ModelSpec parse_model_spec(std::string_view text, const std::string& sour
 }
 
 /// Validates an already parsed architecture document.
-inline ModelSpec parse_model_spec(const nlohmann::json& doc, const std::string& source = "<memory>") {
+inline ModelSpec model_spec_from_json(const nlohmann::json& doc, const std::string& source = "<memory>") {
     return detail::SpecParser(source).model(doc);
 }
 

@@ -32,7 +32,8 @@
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/nn/layer.hpp"
-#include "corespec/nn/layers/registry.hpp"
+#include "corespec/nn/kernels/activation.hpp"
+#include "corespec/nn/layers/dense.hpp"
 #include "corespec/nn/model_spec.hpp"
 #include "corespec/nn/safetensors.hpp"
 #include "corespec/nn/sequential.hpp"
@@ -323,11 +324,23 @@ inline void fold_batch_norm(PendingLayer& target, const PendingLayer& bn) {
     for (std::size_t o = 0; o < n; ++o) b[o] = b[o] * scale[o] + shift[o];
     target.values["bias"] = std::move(b);
     s.config["bias"] = true;
-    s.params["bias"] = s.params.count("bias") ? s.params["bias"] : s.path + ".folded_bias";
 }
 
 inline std::size_t out_features_of(const LayerSpec& s) {
     return s.type == "dense" ? s.size("out_features") : s.size("out_channels");
+}
+
+inline Activation fused_activation(const LayerSpec& s) {
+    return Activation::from_name(s.text("activation"), s.number("activation_alpha"));
+}
+
+// Constructs the engine layer for a validated spec (parameters zero).
+template <class T>
+std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& source) {
+    const std::string& t = s.type;
+    if (t == "dropout") return nullptr;  // identity at inference
+    if (t == "dense") return std::make_unique<Dense<T>>(s.size("in_features"), s.size("out_features"), fused_activation(s), s.flag("bias"));
+    throw unsupported_error(source + ": " + s.path + ": layer type \"" + t + "\" is not available in this engine");
 }
 
 template <class T>
@@ -370,6 +383,7 @@ Sequential<T> build_sequential(const SequentialSpec& seq, const ModelSpec& model
     Sequential<T> out;
     for (PendingLayer& p : merged) {
         std::unique_ptr<Layer<T>> layer = make_layer<T>(p.spec, source);
+        if (!layer) continue;
         for (const ParameterInfo& info : layer->parameter_info()) {
             const auto v = p.values.find(info.name);
             span<T> dst = layer->parameter(info.name);
@@ -499,7 +513,7 @@ Model<T> load_model(const std::string& path, const LoadOptions& opt = {}) {
             const std::size_t slash = path.find_last_of('/');
             if (slash != std::string::npos) weights = path.substr(0, slash + 1) + weights;
         }
-        ModelSpec spec = parse_model_spec(doc, path);
+        ModelSpec spec = model_spec_from_json(doc, path);
         return build_model<T>(std::move(spec), SafeTensors::read(weights), weights, opt);
     }
     return load_model_from_memory<T>(bytes.data(), bytes.size(), path, opt);
@@ -584,7 +598,7 @@ SafeTensors model_to_safetensors(const Model<T>& model, const SaveOptions<T>& op
         doc["selftest"] = {{"input", "selftest.input"}, {"output", "selftest.output"}};
     }
     // Validate what we write with the reader's own rules.
-    (void)parse_model_spec(doc, "save_model");
+    (void)model_spec_from_json(doc, "save_model");
     st.metadata["format"] = model_format_name;
     st.metadata[model_metadata_key] = doc.dump();
     return st;
