@@ -207,6 +207,9 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
             if (p == "same" && cfg["stride"].get<std::uint64_t>() != 1)
                 fail(where + ".padding", "padding \"same\" needs stride 1 (as in PyTorch)");
             cfg["padding"] = p;
+        } else if (!tr && pad != in.end() && pad->is_array()) {  // [left, right]
+            if (pad->size() != 2) fail(where + ".padding", "expected [left, right]");
+            cfg["padding"] = {integer((*pad)[0], where + ".padding[0]", 0, W), integer((*pad)[1], where + ".padding[1]", 0, W)};
         } else {
             int_key(in, cfg, where, "padding", 0, W, &zero);
         }

@@ -33,6 +33,7 @@
 #include "corespec/core/span.hpp"
 #include "corespec/nn/layer.hpp"
 #include "corespec/nn/kernels/activation.hpp"
+#include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
 #include "corespec/nn/model_spec.hpp"
 #include "corespec/nn/safetensors.hpp"
@@ -340,6 +341,14 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& sour
     const std::string& t = s.type;
     if (t == "dropout") return nullptr;  // identity at inference
     if (t == "dense") return std::make_unique<Dense<T>>(s.size("in_features"), s.size("out_features"), fused_activation(s), s.flag("bias"));
+    if (t == "conv1d")
+        return std::make_unique<Conv1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
+                                           s.size("stride"), Padding::from_json(s.config.at("padding")), s.size("dilation"),
+                                           s.size("groups"), fused_activation(s), s.flag("bias"));
+    if (t == "conv_transpose1d")
+        return std::make_unique<ConvTranspose1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
+                                                    s.size("stride"), s.size("padding"), s.size("output_padding"),
+                                                    s.size("dilation"), s.size("groups"), fused_activation(s), s.flag("bias"));
     throw unsupported_error(source + ": " + s.path + ": layer type \"" + t + "\" is not available in this engine");
 }
 
