@@ -77,6 +77,22 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(raw)
 
 
+def read_safetensors(path):
+    """The tensors of a safetensors file (F32/F64 only) as a dict of numpy arrays."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        dtype = {"F32": "<f4", "F64": "<f8"}[entry["dtype"]]
+        out[name] = np.frombuffer(data[8 + n + begin:8 + n + end], dtype=dtype).reshape(entry["shape"])
+    return out
+
+
 # --------------------------------------------------------------------------
 # module -> architecture JSON
 

@@ -153,6 +153,18 @@ def main(out_dir=None):
             x = (torch.rand(3, *shape, generator=gen, dtype=torch.float64) * 2 - 1) * scale
             put(name, module, x, dtype)
 
+    # NPY inputs and PyTorch outputs for the nn_predict example tests.
+    import numpy as np
+    from export_torch import read_safetensors
+    npy_dir = os.path.join(out_dir, "npy")
+    os.makedirs(npy_dir, exist_ok=True)
+    for name in ("mlp_study1_f32", "vae_study2_f64"):
+        tensors = read_safetensors(os.path.join(out_dir, name + ".safetensors"))
+        for kind in ("input", "output"):
+            path = os.path.join(npy_dir, f"{name}_{kind}.npy")
+            np.save(path, tensors[f"selftest.{kind}"])
+            written.append(path)
+
     total = sum(os.path.getsize(p) for p in written)
     print(f"make_nn_fixtures: wrote {len(written)} files, {total / 1e6:.2f} MB, to {os.path.normpath(out_dir)}")
 

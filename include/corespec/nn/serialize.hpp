@@ -496,22 +496,27 @@ inline std::vector<unsigned char> read_bytes(const std::string& path) {
 }
 }  // namespace detail
 
-/// Loads a model file: either one .safetensors file carrying its
-/// architecture, or an architecture .json file whose "weights" names a
-/// safetensors file (relative to the JSON file's folder). The weights are
-/// converted to T (a float64 file loads as float and vice versa). Throws
-/// io_error, parse_error, shape_error, unsupported_error, selftest_error.
-template <class T>
-Model<T> load_model(const std::string& path, const LoadOptions& opt = {}) {
+/// A model file read and validated, before any layer is built: its
+/// architecture, its tensors and the name used in messages.
+struct ModelFile {
+    ModelSpec spec;
+    SafeTensors tensors;
+    std::string source;
+};
+
+/// Reads a model file: either one .safetensors file carrying its
+/// architecture in __metadata__, or an architecture .json file whose
+/// "weights" names a safetensors file (relative to the JSON file's folder).
+/// Throws io_error, parse_error, unsupported_error (newer format version).
+inline ModelFile read_model_file(const std::string& path) {
     const std::vector<unsigned char> bytes = detail::read_bytes(path);
     std::size_t first = 0;
     while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
         ++first;
     if (first < bytes.size() && bytes[first] == '{') {  // a JSON architecture file
-        const std::string text(bytes.begin(), bytes.end());
         nlohmann::json doc;
         try {
-            doc = nlohmann::json::parse(text);
+            doc = nlohmann::json::parse(bytes.begin(), bytes.end());
         } catch (const nlohmann::json::parse_error& e) {
             throw parse_error(path, parse_error::at_offset(e.byte), std::string("architecture is not valid JSON: ") + e.what());
         }
@@ -523,9 +528,23 @@ Model<T> load_model(const std::string& path, const LoadOptions& opt = {}) {
             if (slash != std::string::npos) weights = path.substr(0, slash + 1) + weights;
         }
         ModelSpec spec = model_spec_from_json(doc, path);
-        return build_model<T>(std::move(spec), SafeTensors::read(weights), weights, opt);
+        return ModelFile{std::move(spec), SafeTensors::read(weights), weights};
     }
-    return load_model_from_memory<T>(bytes.data(), bytes.size(), path, opt);
+    SafeTensors st = SafeTensors::parse(bytes.data(), bytes.size(), path);
+    const auto it = st.metadata.find(model_metadata_key);
+    if (it == st.metadata.end())
+        throw parse_error(path, "__metadata__", std::string("no \"") + model_metadata_key + "\" entry: not a corespec model file");
+    ModelSpec spec = parse_model_spec(it->second, path);
+    return ModelFile{std::move(spec), std::move(st), path};
+}
+
+/// Loads a model file (see read_model_file). The weights are converted to T
+/// (a float64 file loads as float and vice versa). Throws io_error,
+/// parse_error, shape_error, unsupported_error, selftest_error.
+template <class T>
+Model<T> load_model(const std::string& path, const LoadOptions& opt = {}) {
+    ModelFile f = read_model_file(path);
+    return build_model<T>(std::move(f.spec), f.tensors, f.source, opt);
 }
 
 // --- saving ----------------------------------------------------------------
