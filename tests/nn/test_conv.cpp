@@ -23,7 +23,8 @@ TEST_CASE_TEMPLATE("nn::Conv1D matches direct summation (stride, padding, dilati
     };
     for (auto* K : nn_test::kernel_paths<T>())
         for (const auto& c : cases) {
-            CAPTURE(K->name);
+            const std::string path = K->name;
+            CAPTURE(path);
             CAPTURE(c.cin);
             CAPTURE(c.k);
             Conv1D<T> conv(c.cin, c.cout, c.k, c.stride, c.pad, c.dilation, c.groups, Activation::identity());
@@ -52,7 +53,8 @@ TEST_CASE_TEMPLATE("nn::ConvTranspose1D matches the scatter definition", T, floa
                                 {3, 16, 60, 1, 7, 2, 3, 1, 1, 1}};
     for (auto* K : nn_test::kernel_paths<T>())
         for (const auto& c : cases) {
-            CAPTURE(K->name);
+            const std::string path = K->name;
+            CAPTURE(path);
             CAPTURE(c.cin);
             ConvTranspose1D<T> conv(c.cin, c.cout, c.k, c.stride, c.pad, c.opad, c.dil, c.groups, Activation::leaky_relu(0.3));
             nn_test::randomize(conv, 9);
