@@ -108,8 +108,9 @@ def _params(prefix, module, names):
     return {n: f"{prefix}{n}" for n in names if getattr(module, n, None) is not None}
 
 
-def _layer_config(module, prefix):
-    """The architecture JSON of one leaf module (prefix: its state_dict prefix)."""
+def _layer_config(module, prefix, shapes=None):
+    """The architecture JSON of one leaf module (prefix: its state_dict prefix;
+    shapes: module -> input shape seen on the example input, if any)."""
     m = module
     if isinstance(m, nn.Linear):
         return {"type": "dense", "in_features": m.in_features, "out_features": m.out_features,
@@ -154,9 +155,14 @@ def _layer_config(module, prefix):
             cfg["count_include_pad"] = bool(m.count_include_pad)
         return cfg
     if isinstance(m, nn.AdaptiveAvgPool1d):
+        # corespec's global_avg_pool1d gives [batch, channels] (PyTorch: [batch, channels, 1]);
+        # _sequential merges it with a following Flatten, else a reshape restores the 1.
         if _int(m.output_size) != 1:
             raise ExportError(f"{prefix}: only AdaptiveAvgPool1d(1) (global average) is supported")
-        return {"type": "global_avg_pool1d"}
+        shape = (shapes or {}).get(m)
+        if shape is None:
+            raise ExportError(f"{prefix}: AdaptiveAvgPool1d(1) not followed by Flatten needs an example input")
+        return [{"type": "global_avg_pool1d"}, {"type": "reshape", "shape": [int(shape[1]), 1]}]
     if isinstance(m, nn.Flatten):
         if m.start_dim != 1 or m.end_dim != -1:
             raise ExportError(f"{prefix}: only Flatten(1, -1) is supported")
@@ -188,44 +194,87 @@ def _layer_config(module, prefix):
     if isinstance(m, nn.Softplus):
         return {"type": "softplus", "beta": float(m.beta), "threshold": float(m.threshold)}
     if isinstance(m, nn.Softmax):
-        if m.dim is None:
-            raise ExportError(f"{prefix}: Softmax needs an explicit dim")
-        # dim counts the batch, as in PyTorch (1 or -1: features of a batch x features input).
-        return {"type": "softmax", "dim": int(m.dim)}
+        # corespec's softmax runs over the last dimension.
+        shape = (shapes or {}).get(m)
+        rank = len(shape) if shape is not None else 2
+        if m.dim is None or m.dim % rank != rank - 1 or (shape is None and m.dim != -1):
+            raise ExportError(f"{prefix}: only Softmax over the last dimension is supported (dim=-1)")
+        return {"type": "softmax"}
     raise ExportError(f"{prefix or 'module'}: {type(m).__name__} is not a supported layer")
 
 
-def _sequential(module, prefix):
+def _sequential(module, prefix, shapes=None):
     """{"type": "sequential", "layers": [...]} for a Sequential or a single layer."""
-    layers = []
+    leaves = []
 
     def walk(m, p):
         if isinstance(m, nn.Sequential):
             for name, child in m.named_children():
                 walk(child, f"{p}{name}.")
         else:
-            cfg = _layer_config(m, p)
-            if cfg is not None:
-                layers.append(cfg)
+            leaves.append((m, p))
 
     walk(module, prefix)
+    layers = []
+    i = 0
+    while i < len(leaves):
+        m, p = leaves[i]
+        nxt = leaves[i + 1][0] if i + 1 < len(leaves) else None
+        if isinstance(m, nn.AdaptiveAvgPool1d) and isinstance(nxt, nn.Flatten) and _int(m.output_size) == 1:
+            layers.append({"type": "global_avg_pool1d"})  # pool + flatten = corespec's [batch, channels]
+            i += 2
+            continue
+        cfg = _layer_config(m, p, shapes)
+        if isinstance(cfg, list):
+            layers.extend(cfg)
+        elif cfg is not None:
+            layers.append(cfg)
+        i += 1
     return {"type": "sequential", "layers": layers}
 
 
-def architecture(module):
-    """The architecture JSON (a dict) of ``module``, without dtype and shapes."""
+def architecture(module, shapes=None):
+    """The architecture JSON (a dict) of ``module``, without dtype and shapes.
+    shapes: module -> input shape, recorded on an example input (optional)."""
     if all(hasattr(module, n) for n in ("encoder", "mean", "logvar", "decoder")):
         return {"type": "vae",
-                "encoder": _sequential(module.encoder, "encoder."),
-                "mean": _sequential(module.mean, "mean."),
-                "logvar": _sequential(module.logvar, "logvar."),
-                "decoder": _sequential(module.decoder, "decoder.")}
+                "encoder": _sequential(module.encoder, "encoder.", shapes),
+                "mean": _sequential(module.mean, "mean.", shapes),
+                "logvar": _sequential(module.logvar, "logvar.", shapes),
+                "decoder": _sequential(module.decoder, "decoder.", shapes)}
     if hasattr(module, "trunk") and isinstance(getattr(module, "heads", None), nn.ModuleDict):
         return {"type": "multi_head",
-                "trunk": _sequential(module.trunk, "trunk."),
-                "heads": [dict(name=name, **_sequential(head, f"heads.{name}."))
+                "trunk": _sequential(module.trunk, "trunk.", shapes),
+                "heads": [dict(name=name, **_sequential(head, f"heads.{name}.", shapes))
                           for name, head in module.heads.items()]}
-    return _sequential(module, "")
+    return _sequential(module, "", shapes)
+
+
+def _input_shapes(module, x):
+    """module -> the shape of its input while running ``module`` on x."""
+    shapes, hooks = {}, []
+
+    def record(mod, inp):
+        shapes.setdefault(mod, tuple(inp[0].shape))  # returns None: the input is unchanged
+
+    for m in module.modules():
+        hooks.append(m.register_forward_pre_hook(record))
+    try:
+        with torch.no_grad():
+            if all(hasattr(module, n) for n in ("encoder", "mean", "logvar", "decoder")):
+                h = module.encoder(x)
+                module.logvar(h)
+                module.decoder(module.mean(h))
+            elif hasattr(module, "trunk") and isinstance(getattr(module, "heads", None), nn.ModuleDict):
+                h = module.trunk(x)
+                for head in module.heads.values():
+                    head(h)
+            else:
+                module(x)
+    finally:
+        for hk in hooks:
+            hk.remove()
+    return shapes
 
 
 def run_reference(module, graph, x):
@@ -259,7 +308,8 @@ def export(module, path, example_input=None, extra_tensors=None, description=Non
     tdtype = next(iter(float_dtypes))
     dtype_name, _, np_dtype = _DTYPES[tdtype]
 
-    graph = architecture(module)
+    shapes = _input_shapes(module, example_input.to(tdtype)) if example_input is not None else None
+    graph = architecture(module, shapes)
     arch = {"format": FORMAT, "version": VERSION, "dtype": dtype_name, "graph": graph}
     if description:
         arch["description"] = description

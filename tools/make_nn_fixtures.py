@@ -105,6 +105,8 @@ def layer_cases():
         ("avg_pool1d", nn.AvgPool1d(4, stride=2), [3, 21], 1.0),
         ("avg_pool1d_pad", nn.AvgPool1d(3, stride=2, padding=1), [3, 21], 1.0),
         ("global_avg_pool1d", nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten()), [4, 17], 1.0),
+        ("global_avg_pool1d_keepdim", nn.AdaptiveAvgPool1d(1), [4, 17], 1.0),
+        ("conv1d_softmax", nn.Sequential(nn.Conv1d(2, 3, 3), nn.Softmax(dim=-1)), [2, 12], 3.0),
         ("flatten", nn.Flatten(), [3, 8], 1.0),
         ("reshape", nn.Unflatten(1, (4, 6)), [24], 1.0),
         ("dropout", nn.Dropout(0.25), [16], 1.0),

@@ -75,7 +75,7 @@ TEST_CASE("torch parity: every fixture within 1e-5 (float32) / 1e-12 (float64)")
                 worst64 = std::max(worst64, err);
             }
         } catch (const corespec::error& e) {
-            FAIL_CHECK(e.what());
+            FAIL_CHECK(std::string(e.what()));
             continue;
         }
         std::printf("parity %-40s %.3e\n", f.filename().string().c_str(), err);

@@ -222,9 +222,10 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
         if (cfg["in_channels"].get<std::uint64_t>() % g || cfg["out_channels"].get<std::uint64_t>() % g)
             fail(where + ".groups", "in_channels and out_channels must be divisible by groups");
     } else if (ty == "batch_norm1d") {
-        keys = {"num_features", "eps", "affine"};
+        keys = {"num_features", "eps", "affine", "momentum"};
         int_key(in, cfg, where, "num_features", 1, F);
         num_key(in, cfg, where, "eps", 1e-5, 0.0, 1.0, true);
+        num_key(in, cfg, where, "momentum", 0.1, 0.0, 1.0);  // training only
         bool_key(in, cfg, where, "affine", true);
     } else if (ty == "layer_norm") {
         keys = {"normalized_shape", "eps", "elementwise_affine"};
@@ -254,11 +255,18 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
         keys = {"p"};
         num_key(in, cfg, where, "p", 0.5, 0.0, 1.0);
     } else if (ty == "leaky_relu") {
-        keys = {"negative_slope"};
+        // PyTorch calls it negative_slope, the engine's config() alpha.
+        keys = {"negative_slope", "alpha"};
+        if (in.contains("negative_slope") && in.contains("alpha")) fail(where, "give negative_slope or alpha, not both");
         num_key(in, cfg, where, "negative_slope", 0.01, -1e30, 1e30);
+        if (in.contains("alpha")) num_key(in, cfg, where, "alpha", 0.01, -1e30, 1e30), cfg["negative_slope"] = cfg["alpha"];
+        cfg.erase("alpha");
     } else if (ty == "elu") {
         keys = {"alpha"};
         num_key(in, cfg, where, "alpha", 1.0, -1e30, 1e30);
+    } else if (ty == "gelu_tanh") {  // the engine's name for gelu with approximate "tanh"
+        spec.type = "gelu";
+        cfg["approximate"] = "tanh";
     } else if (ty == "prelu") {
         keys = {"num_parameters"};
         int_key(in, cfg, where, "num_parameters", 1, F, &one);

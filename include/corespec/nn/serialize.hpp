@@ -33,8 +33,12 @@
 #include "corespec/core/span.hpp"
 #include "corespec/nn/layer.hpp"
 #include "corespec/nn/kernels/activation.hpp"
+#include "corespec/nn/layers/activation.hpp"
 #include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
+#include "corespec/nn/layers/norm.hpp"
+#include "corespec/nn/layers/pool.hpp"
+#include "corespec/nn/layers/shape.hpp"
 #include "corespec/nn/model_spec.hpp"
 #include "corespec/nn/safetensors.hpp"
 #include "corespec/nn/sequential.hpp"
@@ -335,11 +339,14 @@ inline Activation fused_activation(const LayerSpec& s) {
     return Activation::from_name(s.text("activation"), s.number("activation_alpha"));
 }
 
-// Constructs the engine layer for a validated spec (parameters zero).
+// Constructs the engine layer for a validated spec (parameters zero or
+// identity). Throws unsupported_error for configurations the engine lacks.
 template <class T>
 std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& source) {
     const std::string& t = s.type;
-    if (t == "dropout") return nullptr;  // identity at inference
+    auto unsupported = [&](const std::string& what) {
+        return unsupported_error(source + ": " + s.path + ": " + what + " is not supported by the engine");
+    };
     if (t == "dense") return std::make_unique<Dense<T>>(s.size("in_features"), s.size("out_features"), fused_activation(s), s.flag("bias"));
     if (t == "conv1d")
         return std::make_unique<Conv1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
@@ -349,7 +356,22 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& sour
         return std::make_unique<ConvTranspose1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
                                                     s.size("stride"), s.size("padding"), s.size("output_padding"),
                                                     s.size("dilation"), s.size("groups"), fused_activation(s), s.flag("bias"));
-    throw unsupported_error(source + ": " + s.path + ": layer type \"" + t + "\" is not available in this engine");
+    if (t == "batch_norm1d") return std::make_unique<BatchNorm1d<T>>(s.size("num_features"), s.number("eps"), s.number("momentum"));
+    if (t == "layer_norm")
+        return std::make_unique<LayerNorm<T>>(s.size("normalized_shape"), s.number("eps"), s.flag("elementwise_affine"));
+    if (t == "max_pool1d") return std::make_unique<MaxPool1d<T>>(s.size("kernel_size"), s.size("stride"), s.size("padding"));
+    if (t == "avg_pool1d") {
+        if (!s.flag("count_include_pad") && s.size("padding") > 0) throw unsupported("avg_pool1d with count_include_pad false");
+        return std::make_unique<AvgPool1d<T>>(s.size("kernel_size"), s.size("stride"), s.size("padding"));
+    }
+    if (t == "global_avg_pool1d") return std::make_unique<GlobalAvgPool1d<T>>();
+    if (t == "flatten") return std::make_unique<Flatten<T>>();
+    if (t == "reshape") return std::make_unique<Reshape<T>>(Shape(s.config.at("shape").get<std::vector<std::size_t>>()));
+    if (t == "dropout") return std::make_unique<Dropout<T>>(s.number("p"));
+    if (t == "softmax") return std::make_unique<Softmax<T>>();
+    if (t == "prelu") return std::make_unique<PReLU<T>>(s.size("num_parameters"));
+    if (t == "softplus" && !is_fusable_activation(s)) throw unsupported("softplus with beta != 1 or threshold != 20");
+    return std::make_unique<ActivationLayer<T>>(activation_of(s));
 }
 
 template <class T>
@@ -392,7 +414,6 @@ Sequential<T> build_sequential(const SequentialSpec& seq, const ModelSpec& model
     Sequential<T> out;
     for (PendingLayer& p : merged) {
         std::unique_ptr<Layer<T>> layer = make_layer<T>(p.spec, source);
-        if (!layer) continue;
         for (const ParameterInfo& info : layer->parameter_info()) {
             const auto v = p.values.find(info.name);
             span<T> dst = layer->parameter(info.name);
