@@ -167,6 +167,23 @@ def main(out_dir=None):
             np.save(path, tensors[f"selftest.{kind}"])
             written.append(path)
 
+    # Fuzz seeds: the small model files, and every architecture JSON.
+    import json
+    import shutil
+    fuzz_dir = os.path.join(here, "..", "tests", "fuzz", "corpus")
+    st_dir, js_dir = os.path.join(fuzz_dir, "fuzz_safetensors"), os.path.join(fuzz_dir, "fuzz_model_json")
+    for d in (st_dir, js_dir):
+        os.makedirs(d, exist_ok=True)
+    for path in sorted(p for p in written if p.endswith("_f32.safetensors")):
+        name = os.path.basename(path)[:-len(".safetensors")]
+        if os.path.getsize(path) <= 4096:
+            shutil.copyfile(path, os.path.join(st_dir, name + ".safetensors"))
+        with open(path, "rb") as f:
+            data = f.read()
+        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
+        with open(os.path.join(js_dir, name + ".json"), "w") as f:
+            f.write(header["__metadata__"]["corespec.model"])
+
     total = sum(os.path.getsize(p) for p in written)
     print(f"make_nn_fixtures: wrote {len(written)} files, {total / 1e6:.2f} MB, to {os.path.normpath(out_dir)}")
 
