@@ -20,8 +20,8 @@ template <class T>
 void check_same(const std::string& what, const Shape& want, const Shape& got) {
     if (want != got) throw shape_error(what, want.to_vector(), got.to_vector());
 }
-inline void require_batched(const std::string& what, const Shape& s) {
-    if (s.rank() < 2) throw shape_error(what + " input (batch first, rank 2 or 3)", {0, 0}, s.to_vector());
+inline void require_batched(const char* what, const Shape& s) {
+    if (s.rank() < 2) throw shape_error(std::string(what) + " input (batch first, rank 2 or 3)", {0, 0}, s.to_vector());
 }
 }  // namespace detail
 
@@ -35,7 +35,7 @@ public:
     std::string type() const override { return act_.name(); }
     const Activation& activation() const noexcept { return act_; }
     Shape output_shape(const Shape& in) const override {
-        detail::require_batched("nn::" + type(), in);
+        detail::require_batched("nn::activation", in);
         return in;
     }
     void forward(ConstTensorView<T> in, TensorView<T> out, Workspace<T>& ws) const override {
