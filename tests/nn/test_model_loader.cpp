@@ -326,3 +326,10 @@ TEST_CASE("model saver: the engine's Vae and MultiHead round trip") {
     CHECK(a1 == b1);
     std::filesystem::remove(path);
 }
+
+TEST_CASE("model loader: peak activation size bounds the scratch") {
+    const Model<float> vae = load_model<float>(fixture("vae_study2_f32.safetensors"));
+    // The first conv: 16 channels x 120 per sample is the largest tensor.
+    CHECK(vae.peak_activation_size(Shape{3, 1, 240}) == 3 * 16 * 120);
+    CHECK_THROWS_AS(vae.peak_activation_size(Shape{3, 240}), shape_error);
+}

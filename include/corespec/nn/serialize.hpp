@@ -121,6 +121,36 @@ public:
         return in;
     }
 
+    /// The largest tensor (elements) any layer produces for an input shape
+    /// (batch first): a bound on forward's scratch, and a guard against
+    /// files whose layers would blow up a small input. Throws shape_error.
+    std::size_t peak_activation_size(const Shape& in) const {
+        check_input(in);
+        std::size_t peak = in.size();
+        auto walk = [&peak](const Sequential<T>& seq, Shape s) {
+            for (std::size_t i = 0; i < seq.size(); ++i) {
+                s = seq.layer(i).output_shape(s);
+                peak = std::max(peak, s.size());
+            }
+            return s;
+        };
+        switch (kind_) {
+            case Kind::sequential: walk(parts_[0].second, in); break;
+            case Kind::vae: {
+                const Shape h = walk(part("encoder"), in);
+                walk(part("logvar"), h);
+                walk(part("decoder"), walk(part("mean"), h));
+                break;
+            }
+            case Kind::multi_head: {
+                const Shape h = walk(parts_[0].second, in);
+                for (std::size_t i = 1; i < parts_.size(); ++i) walk(parts_[i].second, h);
+                break;
+            }
+        }
+        return peak;
+    }
+
     /// out = model(in): the Sequential; the VAE's reconstruction through the
     /// latent mean (deterministic); the heads' outputs, each flattened per
     /// sample, concatenated along the features in file order.
@@ -475,10 +505,14 @@ double run_selftest(const Model<T>& model, const SafeTensors& st, const std::str
     const TensorData& to = st.at(spec.selftest_output);
     if (ti.shape.empty() || ti.shape.size() > Shape::max_rank)
         throw parse_error(source, "selftest.input", "the self-test input must have rank 1 to 3 (batch first)");
-    const std::vector<T> x = ti.to_vector<T>();
     const Shape in_shape(ti.shape);
     const Shape out_shape = model.output_shape(in_shape);
     if (out_shape.to_vector() != to.shape) throw shape_error(source + ": selftest.output", out_shape.to_vector(), to.shape);
+    // A hostile file could chain layers that grow a small input enormously.
+    constexpr std::size_t limit = std::size_t(1) << 26;
+    if (model.peak_activation_size(in_shape) > limit)
+        throw parse_error(source, "selftest", "the self-test would need an activation of more than 2^26 elements");
+    const std::vector<T> x = ti.to_vector<T>();
     const std::vector<double> ref = to.to_vector<double>();
     std::vector<T> y(out_shape.size());
     Workspace<T> ws;
