@@ -3,8 +3,8 @@
 #
 #   bash tools/dev.sh demo   install what is missing, build, run the main job (the demo)
 #   bash tools/dev.sh test   install what is missing, build, run every test (ctest)
-#   bash tools/dev.sh sanitize   build and run the tests with -fsanitize=address,undefined
-#   bash tools/dev.sh clang      build and run the unit tests with clang++
+#   bash tools/dev.sh sanitize   build (clang++) and run the tests with -fsanitize=address,undefined
+#   bash tools/dev.sh clang      build and run the tests with clang++ (no sanitizers)
 #   bash tools/dev.sh fuzz [SECONDS]  build the libFuzzer targets with clang and run each briefly
 #
 # Environment: BUILD_DIR (default build), CORESPEC_SHARED_DIR (default ../shared),
@@ -55,8 +55,9 @@ case "$cmd" in
     ;;
   sanitize)
     install_missing
-    BUILD_TYPE=Debug configure_and_build "${BUILD_DIR:-build-asan}" -DCORESPEC_BUILD_TESTS=ON \
-      -DCORESPEC_BUILD_EXAMPLES=ON \
+    # clang++ here, so that one build checks both the second compiler's warnings and the sanitizers.
+    BUILD_TYPE=Debug configure_and_build "${BUILD_DIR:-build-asan}" -DCMAKE_CXX_COMPILER=clang++ \
+      -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON \
       "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_ctest "${BUILD_DIR:-build-asan}" -LE packaging
