@@ -1,0 +1,365 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "corespec/prep/xas_normalize.hpp"
+#include "corespec/synth/xas_edge.hpp"
+#include "support/shared_data.hpp"
+
+using namespace corespec;
+using namespace corespec::prep;
+
+namespace {
+
+// CSV with a '#' header line: columns as vectors.
+std::vector<std::vector<double>> read_csv(const std::string& relative_to_reference) {
+    const auto text = corespec_test::read_text(corespec_test::shared_path("reference/" + relative_to_reference));
+    std::vector<std::vector<double>> cols;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ls(line);
+        std::string field;
+        std::size_t c = 0;
+        while (std::getline(ls, field, ',')) {
+            if (cols.size() <= c) cols.emplace_back();
+            cols[c++].push_back(std::stod(field));
+        }
+    }
+    return cols;
+}
+
+const nlohmann::json& reference() {
+    static const nlohmann::json ref =
+        nlohmann::json::parse(corespec_test::read_text(corespec_test::shared_path("reference/xas_reference.json")));
+    return ref;
+}
+
+// One spectrum of the reference: input arrays and Larch's default results.
+struct Case {
+    std::string name;
+    std::vector<double> energy, mu;
+    const nlohmann::json* entry;  // experimental_scan entry or athena group
+    bool athena = false;
+    double e0 = 0, step = 0;
+    nlohmann::json params;        // pre1, pre2, norm1, norm2, nnorm as chosen by Larch
+    std::string default_csv;      // energy, norm, flat
+};
+
+std::vector<Case> edge_cases() {
+    std::vector<Case> cases;
+    for (const auto& [key, v] : reference().items()) {
+        if (key == "provenance") continue;
+        const std::string kind = v.value("kind", "");
+        if (kind == "experimental_scan") {
+            if (v.contains("warnings")) continue;  // the scan without an edge: tested separately
+            const auto cols = read_csv(v["arrays"]["mu"].get<std::string>());
+            Case c{key, cols[0], cols[1], &v, false, v["e0"].get<double>(), v["edge_step"].get<double>(),
+                   v["params"], v["arrays"]["default"].get<std::string>()};
+            cases.push_back(std::move(c));
+        } else if (kind == "athena_project") {
+            for (const auto& g : v["groups"]) {
+                const auto cols = read_csv(g["arrays"]["xy"].get<std::string>());
+                const double eshift = g["athena_numeric"]["eshift"].get<double>();
+                std::vector<double> e = cols[0];
+                for (double& x : e) x += eshift;
+                const auto& d = g["larch_default_on_shifted_energy"];
+                Case c{key + "#" + std::to_string(g["index"].get<int>()), e, cols[1], &g, true,
+                       d["e0"].get<double>(), d["edge_step"].get<double>(), d["params"],
+                       g["arrays"]["default"].get<std::string>()};
+                cases.push_back(std::move(c));
+            }
+        }
+    }
+    return cases;
+}
+
+double local_step(const std::vector<double>& e, double at) {
+    const std::size_t i = detail::index_nearest(e, at);
+    double s = 0;
+    if (i > 0) s = std::max(s, e[i] - e[i - 1]);
+    if (i + 1 < e.size()) s = std::max(s, e[i + 1] - e[i]);
+    return s;
+}
+
+// max |a - b| over the arrays
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+    REQUIRE(a.size() == b.size());
+    double m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+    return m;
+}
+
+PreEdgeParams explicit_params(double e0, const nlohmann::json& p) {
+    PreEdgeParams q;
+    q.e0 = e0;
+    q.pre1 = p["pre1"].get<double>();
+    q.pre2 = p["pre2"].get<double>();
+    q.norm1 = p["norm1"].get<double>();
+    q.norm2 = p["norm2"].get<double>();
+    q.nnorm = p["nnorm"].get<int>();
+    return q;
+}
+
+}  // namespace
+
+CORESPEC_REFERENCE_TEST("find_e0 equals Larch's e0 on every reference spectrum") {
+    const auto cases = edge_cases();
+    REQUIRE(cases.size() >= 60);
+    std::size_t within = 0;
+    double max_err = 0, max_steps = 0;
+    for (const auto& c : cases) {
+        INFO(c.name);
+        const double e0 = find_e0(span<const double>(c.energy), span<const double>(c.mu));
+        const double err = std::abs(e0 - c.e0);
+        const double steps = err / local_step(c.energy, c.e0);
+        CHECK(steps <= 1.0);
+        within += err <= 0.01;
+        max_err = std::max(max_err, err);
+        max_steps = std::max(max_steps, steps);
+    }
+    const double frac = static_cast<double>(within) / static_cast<double>(cases.size());
+    MESSAGE("find_e0: " << within << "/" << cases.size() << " within 0.01 eV (" << frac * 100
+                        << " %), max |de0| = " << max_err << " eV = " << max_steps << " energy steps");
+    CHECK(frac >= 0.9);
+}
+
+CORESPEC_REFERENCE_TEST("pre_edge with Larch defaults: parameters, edge step, norm and flat") {
+    double max_step_rel = 0, max_norm = 0, max_flat = 0;
+    std::size_t n = 0;
+    for (const auto& c : edge_cases()) {
+        INFO(c.name);
+        const auto r = pre_edge(span<const double>(c.energy), span<const double>(c.mu));
+        CHECK(r.e0 == doctest::Approx(c.e0).epsilon(1e-12));
+        CHECK(r.pre1 == doctest::Approx(c.params["pre1"].get<double>()).epsilon(1e-9));
+        CHECK(r.pre2 == doctest::Approx(c.params["pre2"].get<double>()).epsilon(1e-9));
+        CHECK(r.norm1 == doctest::Approx(c.params["norm1"].get<double>()).epsilon(1e-9));
+        CHECK(r.norm2 == doctest::Approx(c.params["norm2"].get<double>()).epsilon(1e-9));
+        CHECK(r.nnorm == c.params["nnorm"].get<int>());
+        CHECK(r.pre_slope == doctest::Approx(c.params["pre_slope"].get<double>()).epsilon(1e-6));
+        REQUIRE(r.norm_coefs.size() == c.params["norm_coefs"].size());
+        const double rel = std::abs(r.edge_step - c.step) / c.step;
+        CHECK(rel <= 1e-3);
+        const auto ref = read_csv(c.default_csv);
+        const double dn = max_abs_diff(r.norm, ref[1]);
+        const double df = max_abs_diff(r.flat, ref[2]);
+        CHECK(dn <= 1e-3);
+        CHECK(df <= 1e-3);
+        max_step_rel = std::max(max_step_rel, rel);
+        max_norm = std::max(max_norm, dn);
+        max_flat = std::max(max_flat, df);
+        ++n;
+    }
+    MESSAGE("pre_edge defaults on " << n << " spectra: max edge_step rel err " << max_step_rel << ", max |norm| err "
+                                    << max_norm << ", max |flat| err " << max_flat);
+}
+
+CORESPEC_REFERENCE_TEST("pre_edge given Larch's e0 and chosen parameters") {
+    double max_step_rel = 0, max_norm = 0, max_flat = 0;
+    for (const auto& c : edge_cases()) {
+        INFO(c.name);
+        const auto r = pre_edge(span<const double>(c.energy), span<const double>(c.mu), explicit_params(c.e0, c.params));
+        const double rel = std::abs(r.edge_step - c.step) / c.step;
+        const auto ref = read_csv(c.default_csv);
+        const double dn = max_abs_diff(r.norm, ref[1]);
+        const double df = max_abs_diff(r.flat, ref[2]);
+        CHECK(rel <= 1e-3);
+        CHECK(dn <= 1e-3);
+        CHECK(df <= 1e-3);
+        max_step_rel = std::max(max_step_rel, rel);
+        max_norm = std::max(max_norm, dn);
+        max_flat = std::max(max_flat, df);
+    }
+    MESSAGE("pre_edge explicit (Larch e0 + chosen params): max edge_step rel err " << max_step_rel
+                                                                                   << ", max |norm| err " << max_norm
+                                                                                   << ", max |flat| err " << max_flat);
+}
+
+CORESPEC_REFERENCE_TEST("pre_edge with the fixed parameter set (pre -150..-30, norm 150..end-100, nnorm 2)") {
+    double max_step_rel = 0, max_norm = 0, max_flat = 0;
+    std::size_t n = 0;
+    for (const auto& c : edge_cases()) {
+        if (c.athena || !c.entry->contains("fixed") || !(*c.entry)["fixed"].contains("arrays")) continue;
+        INFO(c.name);
+        const auto& f = (*c.entry)["fixed"];
+        const auto r = pre_edge(span<const double>(c.energy), span<const double>(c.mu),
+                                explicit_params(f["e0"].get<double>(), f["params_requested"]));
+        const auto& used = f["params_used"];
+        CHECK(r.pre1 == doctest::Approx(used["pre1"].get<double>()).epsilon(1e-9));
+        CHECK(r.pre2 == doctest::Approx(used["pre2"].get<double>()).epsilon(1e-9));
+        CHECK(r.norm1 == doctest::Approx(used["norm1"].get<double>()).epsilon(1e-9));
+        CHECK(r.norm2 == doctest::Approx(used["norm2"].get<double>()).epsilon(1e-9));
+        CHECK(r.nnorm == used["nnorm"].get<int>());
+        const double step = f["edge_step"].get<double>();
+        const double rel = std::abs(r.edge_step - step) / step;
+        const auto ref = read_csv(f["arrays"].get<std::string>());
+        const double dn = max_abs_diff(r.norm, ref[1]);
+        const double df = max_abs_diff(r.flat, ref[2]);
+        CHECK(rel <= 1e-3);
+        CHECK(dn <= 1e-3);
+        CHECK(df <= 1e-3);
+        max_step_rel = std::max(max_step_rel, rel);
+        max_norm = std::max(max_norm, dn);
+        max_flat = std::max(max_flat, df);
+        ++n;
+    }
+    CHECK(n >= 30);
+    MESSAGE("pre_edge fixed set on " << n << " scans: max edge_step rel err " << max_step_rel << ", max |norm| err "
+                                     << max_norm << ", max |flat| err " << max_flat);
+}
+
+CORESPEC_REFERENCE_TEST("pre_edge with Athena's own parameters reproduces Athena's edge step") {
+    double max_vs_athena = 0, max_vs_larch = 0;
+    std::size_t n = 0;
+    for (const auto& [key, v] : reference().items()) {
+        if (key == "provenance" || v.value("kind", "") != "athena_project") continue;
+        for (const auto& g : v["groups"]) {
+            INFO(key << " group " << g["index"].get<int>());
+            const auto& a = g["athena_numeric"];
+            const bool shifted = g["athena_energy_scale"].get<std::string>() == "x + bkg_eshift";
+            const auto cols = read_csv(g["arrays"]["xy"].get<std::string>());
+            std::vector<double> e = cols[0];
+            if (shifted)
+                for (double& x : e) x += a["eshift"].get<double>();
+            PreEdgeParams p;
+            p.e0 = a["e0"].get<double>();
+            p.pre1 = a["pre1"].get<double>();
+            p.pre2 = a["pre2"].get<double>();
+            p.norm1 = a["nor1"].get<double>();
+            p.norm2 = a["nor2"].get<double>();
+            p.nnorm = static_cast<int>(a["nnorm"].get<double>()) - 1;  // Athena counts coefficients
+            const auto r = pre_edge(span<const double>(e), span<const double>(cols[1]), p);
+            const double athena = g["step_athena"].get<double>();
+            const double rel = std::abs(r.edge_step - athena) / athena;
+            CHECK(rel <= 0.01);
+            const auto& larch = g[shifted ? "larch_with_athena_params" : "larch_with_athena_params_unshifted"];
+            const double rel_l = std::abs(r.edge_step - larch["edge_step"].get<double>()) / larch["edge_step"].get<double>();
+            CHECK(rel_l <= 1e-3);
+            max_vs_athena = std::max(max_vs_athena, rel);
+            max_vs_larch = std::max(max_vs_larch, rel_l);
+            ++n;
+        }
+    }
+    CHECK(n >= 30);
+    MESSAGE("Athena parameters on " << n << " groups: max edge_step rel err vs Athena " << max_vs_athena
+                                    << ", vs Larch with the same parameters " << max_vs_larch);
+}
+
+CORESPEC_REFERENCE_TEST("a scan that stops before the edge is reported as having no edge") {
+    const auto& v = reference()["data/xas/larch/fe_xanes_8ch.xdi"];
+    REQUIRE(v.contains("warnings"));
+    const auto cols = read_csv(v["arrays"]["mu"].get<std::string>());
+    // find_e0 alone reproduces Larch's (spurious) candidate ...
+    CHECK(find_e0(span<const double>(cols[0]), span<const double>(cols[1])) ==
+          doctest::Approx(v["e0"].get<double>()).epsilon(1e-12));
+    // ... pre_edge rejects it.
+    CHECK_THROWS_AS(pre_edge(span<const double>(cols[0]), span<const double>(cols[1])), no_edge_error);
+    PreEdgeParams lax;
+    lax.min_edge_snr = 0;  // Larch's behaviour on request
+    const auto r = pre_edge(span<const double>(cols[0]), span<const double>(cols[1]), lax);
+    CHECK(r.edge_step == doctest::Approx(v["edge_step"].get<double>()).epsilon(1e-3));
+    CHECK(r.edge_snr < 20);
+}
+
+TEST_CASE("pre_edge on a synthetic K edge recovers e0 and the step") {
+    synth::XasEdgeParameters sp;
+    sp.oscillation = 0.0;
+    sp.white_line = 0.0;
+    sp.pre_edge_peak = 0.0;
+    const auto axis = grid::EnergyAxis::uniform(8133.0, 0.5, 1200);
+    const auto s = synth::xas_edge(axis, sp);
+    const auto r = PreEdge{}(s.view());
+    CHECK(std::abs(r.e0 - sp.e0) <= 0.5);
+    CHECK(r.edge_step == doctest::Approx(sp.edge_step).epsilon(0.05));
+    CHECK(r.norm.size() == axis.size());
+    CHECK(r.flat.back() == doctest::Approx(1.0).epsilon(0.05));
+    CHECK(r.edge_snr > 20);
+}
+
+TEST_CASE("pre_edge rejects bad input with clear exceptions") {
+    std::vector<double> e(200), mu(200);
+    for (std::size_t i = 0; i < e.size(); ++i) {
+        e[i] = 7000.0 + 2.0 * static_cast<double>(i);
+        mu[i] = 0.5 + std::atan((e[i] - 7200.0) / 2.0) / M_PI;
+    }
+    SUBCASE("NaN in mu") {
+        auto bad = mu;
+        bad[17] = std::numeric_limits<double>::quiet_NaN();
+        CHECK_THROWS_AS(pre_edge(span<const double>(e), span<const double>(bad)), value_error);
+        CHECK_THROWS_AS(find_e0(span<const double>(e), span<const double>(bad)), value_error);
+    }
+    SUBCASE("Inf in energy") {
+        auto bad = e;
+        bad[3] = std::numeric_limits<double>::infinity();
+        CHECK_THROWS_AS(pre_edge(span<const double>(bad), span<const double>(mu)), value_error);
+    }
+    SUBCASE("flat spectrum") {
+        const std::vector<double> flat(e.size(), 0.7);
+        CHECK_THROWS_AS(find_e0(span<const double>(e), span<const double>(flat)), no_edge_error);
+        CHECK_THROWS_AS(pre_edge(span<const double>(e), span<const double>(flat)), no_edge_error);
+    }
+    SUBCASE("pure noise has no edge") {
+        std::vector<double> noise(e.size());
+        std::mt19937 rng(3);
+        std::normal_distribution<double> g(1.0, 0.01);
+        for (double& x : noise) x = g(rng);
+        CHECK_THROWS_AS(pre_edge(span<const double>(e), span<const double>(noise)), no_edge_error);
+    }
+    SUBCASE("too few points") {
+        const std::vector<double> e5(e.begin(), e.begin() + 5), m5(mu.begin(), mu.begin() + 5);
+        CHECK_THROWS_AS(find_e0(span<const double>(e5), span<const double>(m5)), value_error);
+        CHECK_THROWS_AS(pre_edge(span<const double>(e5), span<const double>(m5)), value_error);
+    }
+    SUBCASE("too few points for the post-edge polynomial") {
+        PreEdgeParams p;
+        p.e0 = 7200.0;
+        p.norm1 = 20.0;
+        p.norm2 = 24.0;  // three points, quadratic requested: Larch drops to degree <= 1 ...
+        p.nnorm = 3;
+        const auto r = pre_edge(span<const double>(e), span<const double>(mu), p);
+        CHECK(r.nnorm <= 1);
+        // ... but a window past the data end cannot be fitted at all
+        std::vector<double> e8(e.begin(), e.begin() + 8), m8(8);
+        for (std::size_t i = 0; i < 8; ++i) m8[i] = i < 4 ? 0.0 : 1.0 + 0.01 * static_cast<double>(i);
+        PreEdgeParams q;
+        q.e0 = e8[4];
+        q.pre1 = -8;
+        q.pre2 = -2;
+        CHECK_NOTHROW(pre_edge(span<const double>(e8), span<const double>(m8), q));
+        const std::vector<double> e3(e.begin(), e.begin() + 3), m3{0.0, 1.0, 2.0};
+        PreEdgeParams t;
+        t.e0 = e3[1];
+        CHECK_THROWS_AS(pre_edge(span<const double>(e3), span<const double>(m3), t), value_error);
+    }
+    SUBCASE("unsorted energies and size mismatch") {
+        auto bad = e;
+        std::swap(bad[10], bad[11]);
+        CHECK_THROWS_AS(pre_edge(span<const double>(bad), span<const double>(mu)), value_error);
+        const std::vector<double> short_mu(mu.begin(), mu.end() - 1);
+        CHECK_THROWS_AS(pre_edge(span<const double>(e), span<const double>(short_mu)), shape_error);
+    }
+}
+
+TEST_CASE("pre_edge follows Larch's parameter rules") {
+    std::vector<double> e, mu;
+    for (double x = 7000.0; x <= 7800.0; x += 1.0) {
+        e.push_back(x);
+        mu.push_back(0.1 - 1e-5 * x + 1.0 / (1.0 + std::exp(-(x - 7112.0) / 1.5)));
+    }
+    const auto r = pre_edge(span<const double>(e), span<const double>(mu));
+    CHECK(r.e0 == doctest::Approx(7112.0).epsilon(1e-6));
+    CHECK(r.pre1 == -110.0);  // 5*round((7001-7112)/5) = 5*round(-22.2)
+    CHECK(r.pre2 == -55.0);
+    CHECK(r.norm2 == 688.0);  // 5*round(688/5) = 690, clamped to the data end
+    CHECK(r.nnorm == 2);
+    CHECK(r.edge_step == doctest::Approx(1.0).epsilon(1e-3));
+    CHECK(r.dmude.size() == e.size());
+}
