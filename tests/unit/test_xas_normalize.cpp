@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "corespec/io/athena.hpp"
+#include "corespec/io/read.hpp"
+#include "corespec/io/xdi.hpp"
 #include "corespec/prep/xas_normalize.hpp"
 #include "corespec/synth/xas_edge.hpp"
 #include "support/shared_data.hpp"
@@ -267,6 +270,82 @@ CORESPEC_REFERENCE_TEST("a scan that stops before the edge is reported as having
     const auto r = pre_edge(span<const double>(cols[0]), span<const double>(cols[1]), lax);
     CHECK(r.edge_step == doctest::Approx(v["edge_step"].get<double>()).epsilon(1e-3));
     CHECK(r.edge_snr < 20);
+}
+
+CORESPEC_REFERENCE_TEST("from the raw files: io::read_spectrum derives mu and pre_edge reproduces Larch") {
+    std::size_t n = 0;
+    double max_mu = 0, max_de0 = 0, max_step = 0;
+    for (const auto& [key, v] : reference().items()) {
+        if (key == "provenance" || v.value("kind", "") != "experimental_scan" || v.contains("warnings")) continue;
+        INFO(key);
+        const auto s = io::read_spectrum<double>(corespec_test::shared_path(key));
+        const auto ref = read_csv(v["arrays"]["mu"].get<std::string>());
+        REQUIRE(s.size() == ref[0].size());
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            REQUIRE(s.energy(i) == doctest::Approx(ref[0][i]).epsilon(1e-12));
+            max_mu = std::max(max_mu, std::abs(s[i] - ref[1][i]) / std::max(1.0, std::abs(ref[1][i])));
+        }
+        const auto r = PreEdge{}(s.view());
+        const double de0 = std::abs(r.e0 - v["e0"].get<double>());
+        const double ds = std::abs(r.edge_step - v["edge_step"].get<double>()) / v["edge_step"].get<double>();
+        CHECK(de0 <= 0.01);
+        CHECK(ds <= 1e-3);
+        max_de0 = std::max(max_de0, de0);
+        max_step = std::max(max_step, ds);
+        ++n;
+    }
+    CHECK(max_mu < 1e-7);
+    CHECK(n >= 36);
+    MESSAGE("raw files (" << n << "): max mu difference to the reference inputs " << max_mu << ", max |de0| " << max_de0
+                          << " eV, max edge_step rel err " << max_step);
+}
+
+CORESPEC_REFERENCE_TEST("from the raw file: the 8-channel fluorescence XANES without an edge") {
+    const auto x = io::read_xdi(corespec_test::shared_path("data/xas/larch/fe_xanes_8ch.xdi"));
+    const auto& i0 = x.table.column("i0");
+    std::vector<double> mu(i0.size(), 0.0);
+    for (int ch = 1; ch <= 8; ++ch) {
+        const auto& roi = x.table.column("fe_ka_mca" + std::to_string(ch));
+        const auto& dt = x.table.column("dtfactor_mca" + std::to_string(ch));
+        for (std::size_t i = 0; i < mu.size(); ++i) mu[i] += roi[i] * dt[i];
+    }
+    for (std::size_t i = 0; i < mu.size(); ++i) mu[i] /= i0[i];
+    const auto ref = read_csv(reference()["data/xas/larch/fe_xanes_8ch.xdi"]["arrays"]["mu"].get<std::string>());
+    REQUIRE(mu.size() == ref[1].size());
+    for (std::size_t i = 0; i < mu.size(); ++i) CHECK(mu[i] == doctest::Approx(ref[1][i]).epsilon(1e-9));
+    CHECK_THROWS_AS(pre_edge(span<const double>(x.table.column("energy")), span<const double>(mu)), no_edge_error);
+}
+
+CORESPEC_REFERENCE_TEST("from the .prj files: Athena's parameters reproduce Athena's edge step") {
+    std::size_t n = 0;
+    double worst = 0;
+    for (const auto& [key, v] : reference().items()) {
+        if (key == "provenance" || v.value("kind", "") != "athena_project") continue;
+        const auto proj = io::read_athena(corespec_test::shared_path(key));
+        REQUIRE(proj.groups.size() == v["groups"].size());
+        for (const auto& g : v["groups"]) {
+            const auto& grp = proj.groups.at(static_cast<std::size_t>(g["index"].get<int>()));
+            INFO(key << " group " << grp.label);
+            CHECK(grp.name == g["name"].get<std::string>());
+            const bool shifted = g["athena_energy_scale"].get<std::string>() == "x + bkg_eshift";
+            const auto s = io::to_spectrum<double>(grp, shifted);
+            PreEdge step;
+            step.params.e0 = grp.e0();
+            step.params.pre1 = grp.number("bkg_pre1");
+            step.params.pre2 = grp.number("bkg_pre2");
+            step.params.norm1 = grp.number("bkg_nor1");
+            step.params.norm2 = grp.number("bkg_nor2");
+            step.params.nnorm = static_cast<int>(grp.number("bkg_nnorm").value()) - 1;  // Athena counts coefficients
+            const auto r = step(s.view());
+            const double athena = grp.step().value();
+            const double rel = std::abs(r.edge_step - athena) / athena;
+            CHECK(rel <= 0.01);
+            worst = std::max(worst, rel);
+            ++n;
+        }
+    }
+    CHECK(n >= 30);
+    MESSAGE(".prj groups (" << n << "): max edge_step rel err vs Athena's stored bkg_step " << worst);
 }
 
 TEST_CASE("pre_edge on a synthetic K edge recovers e0 and the step") {
