@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corespec/core/checks.hpp"
@@ -118,10 +119,11 @@ struct SavitzkyGolay {
     /// On a spectrum with a uniform axis; delta is taken from the axis
     /// (this->delta is ignored). Throws value_error for an explicit axis.
     template <class T>
-    std::vector<T> operator()(const grid::SpectrumView<const T>& s) const {
+    std::vector<std::remove_const_t<T>> operator()(const grid::SpectrumView<T>& s) const {
+        using V = std::remove_const_t<T>;
         SavitzkyGolay copy = *this;
         copy.delta = s.axis->as_uniform().scale();
-        return copy(s.values);
+        return copy(span<const V>(s.values.data(), s.values.size()));
     }
 };
 
@@ -166,9 +168,10 @@ std::vector<T> gradient(span<const double> x, span<const T> values, int edge_ord
 
 /// gradient on a spectrum's axis (uniform or explicit).
 template <class T>
-std::vector<T> gradient(const grid::SpectrumView<const T>& s, int edge_order = 1) {
+std::vector<std::remove_const_t<T>> gradient(const grid::SpectrumView<T>& s, int edge_order = 1) {
+    using V = std::remove_const_t<T>;
     const auto e = s.axis->energies();
-    return gradient(span<const double>(e), s.values, edge_order);
+    return gradient(span<const double>(e), span<const V>(s.values.data(), s.values.size()), edge_order);
 }
 
 }  // namespace corespec::prep

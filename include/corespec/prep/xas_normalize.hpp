@@ -344,7 +344,7 @@ inline double find_e0(span<const double> energy, span<const double> mu) {
 
 /// find_e0 on a spectrum (any scalar type; computed in double).
 template <class T>
-double find_e0(const grid::SpectrumView<const T>& s) {
+double find_e0(const grid::SpectrumView<T>& s) {
     const auto e = s.axis->energies();
     const std::vector<double> mu(s.values.begin(), s.values.end());
     return find_e0(span<const double>(e), span<const double>(mu));
@@ -552,7 +552,7 @@ struct PreEdge {
     PreEdgeParams params;
 
     template <class T>
-    PreEdgeResult operator()(const grid::SpectrumView<const T>& s) const {
+    PreEdgeResult operator()(const grid::SpectrumView<T>& s) const {
         const auto e = s.axis->energies();
         const std::vector<double> mu(s.values.begin(), s.values.end());
         return pre_edge(span<const double>(e), span<const double>(mu), params);
