@@ -26,7 +26,7 @@ namespace detail {
 /// W (window x window): row r holds the weights that give the deriv-th
 /// derivative (per unit sample spacing) at sample r of the least-squares
 /// polynomial of degree `order` through the window's samples.
-inline Eigen::MatrixXd savgol_weights(int window, int order, int deriv) {
+inline Eigen::MatrixXd savgol_fit_weights(int window, int order, int deriv) {
     const Eigen::Index w = window, m = order + 1;
     const double half = static_cast<double>(window / 2);
     Eigen::MatrixXd v(w, m);
@@ -92,7 +92,7 @@ struct SavitzkyGolay {
             for (auto& v : out) v = T(0);
             return;
         }
-        const Eigen::MatrixXd wts = detail::savgol_weights(window, order, deriv);
+        const Eigen::MatrixXd wts = detail::savgol_fit_weights(window, order, deriv);
         const double scale = 1.0 / std::pow(delta, deriv);
         const std::size_t half = w / 2;
         const auto row = [&](std::size_t r, std::size_t start) {
