@@ -144,6 +144,10 @@ TEST_CASE("resampling rejects non-finite and mis-sized input") {
     CHECK_THROWS_AS(resample(s, EnergyAxis::uniform(0.5, 1.0, 3)), value_error);
     s[2] = INFINITY;
     CHECK_THROWS_AS(resample(s, EnergyAxis::uniform(0.5, 1.0, 3), {Method::rebin}), value_error);
+    // Channels that cannot enter the result may hold anything (e.g. a dead channel far away).
+    Spectrum<double> far(EnergyAxis::uniform(0.0, 1.0, 8), std::vector<double>{1, 2, 3, 4, 5, 6, 7, std::nan("")});
+    CHECK(resample(far, EnergyAxis::uniform(1.5, 0.5, 3), {Method::pchip})[2] == doctest::Approx(3.5));
+    CHECK_THROWS_AS(resample(far, EnergyAxis::uniform(4.5, 0.5, 3), {Method::pchip}), value_error);
     Resampler plan(EnergyAxis::uniform(0.0, 1.0, 5), EnergyAxis::uniform(0.5, 1.0, 3));
     std::vector<double> in(4), out(3);
     CHECK_THROWS_AS(plan.apply(span<const double>(in), span<double>(out)), shape_error);

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corespec/core/checks.hpp"
@@ -56,29 +57,27 @@ inline double pchip_end_slope(double h0, double h1, double m0, double m1) noexce
 
 }  // namespace detail
 
-/// Monotone cubic (PCHIP) slopes dy/dx at each point of (x, y); `slopes`
-/// must have the size of x. Two points give the straight line's slope.
+/// The monotone cubic (PCHIP) slope dy/dx at point k of (x, y), from y[k-1..k+1]
+/// (interior) or SciPy's three-point end formula. Requires x.size() == y.size() >= 2.
+template <class T>
+double pchip_slope(const EnergyAxis& x, span<const T> y, std::size_t k) noexcept {
+    const std::size_t n = x.size();
+    auto h = [&](std::size_t i) { return x.energy(i + 1) - x.energy(i); };
+    auto m = [&](std::size_t i) { return (static_cast<double>(y[i + 1]) - static_cast<double>(y[i])) / h(i); };
+    if (n == 2) return m(0);
+    if (k == 0) return detail::pchip_end_slope(h(0), h(1), m(0), m(1));
+    if (k == n - 1) return detail::pchip_end_slope(h(n - 2), h(n - 3), m(n - 2), m(n - 3));
+    const double m0 = m(k - 1), m1 = m(k);
+    if (m0 * m1 <= 0.0) return 0.0;  // local extremum or flat: a zero slope keeps monotonicity
+    const double w1 = 2.0 * h(k) + h(k - 1), w2 = h(k) + 2.0 * h(k - 1);
+    return (w1 + w2) / (w1 / m0 + w2 / m1);  // weighted harmonic mean
+}
+
+/// PCHIP slopes at every point of (x, y); `slopes` has the size of x.
 template <class T>
 void pchip_slopes(const EnergyAxis& x, span<const T> y, span<double> slopes) {
-    const std::size_t n = x.size();
-    if (y.size() != n || slopes.size() != n) throw shape_error("pchip_slopes", {n}, {y.size()});
-    if (n == 2) {
-        slopes[0] = slopes[1] = (static_cast<double>(y[1]) - static_cast<double>(y[0])) / (x.energy(1) - x.energy(0));
-        return;
-    }
-    auto h = [&](std::size_t k) { return x.energy(k + 1) - x.energy(k); };
-    auto m = [&](std::size_t k) { return (static_cast<double>(y[k + 1]) - static_cast<double>(y[k])) / h(k); };
-    for (std::size_t k = 1; k + 1 < n; ++k) {
-        const double m0 = m(k - 1), m1 = m(k);
-        if (m0 * m1 <= 0.0) {
-            slopes[k] = 0.0;  // local extremum or flat: a zero slope keeps monotonicity
-        } else {
-            const double w1 = 2.0 * h(k) + h(k - 1), w2 = h(k) + 2.0 * h(k - 1);
-            slopes[k] = (w1 + w2) / (w1 / m0 + w2 / m1);  // weighted harmonic mean
-        }
-    }
-    slopes[0] = detail::pchip_end_slope(h(0), h(1), m(0), m(1));
-    slopes[n - 1] = detail::pchip_end_slope(h(n - 2), h(n - 3), m(n - 2), m(n - 3));
+    if (y.size() != x.size() || slopes.size() != x.size()) throw shape_error("pchip_slopes", {x.size()}, {y.size()});
+    for (std::size_t k = 0; k < x.size(); ++k) slopes[k] = pchip_slope(x, y, k);
 }
 
 /// A resampling plan from one axis to another.
@@ -97,18 +96,27 @@ public:
     const EnergyAxis& to() const noexcept { return to_; }
     const ResampleOptions& options() const noexcept { return options_; }
 
-    /// Resamples `in` (on from()) into `out` (on to()). Throws value_error on
-    /// non-finite input and shape_error on wrong sizes.
+    /// Resamples `in` (on from()) into `out` (on to()). Throws value_error when
+    /// a channel that enters the result is not finite, shape_error on wrong sizes.
     template <class T>
     void apply(span<const T> in, span<T> out) const {
+        static_assert(std::is_floating_point<T>::value,
+                      "corespec::grid::Resampler: resample float or double values (convert integer counts first)");
         if (in.size() != from_.size()) throw shape_error("Resampler input", {from_.size()}, {in.size()});
         if (out.size() != to_.size()) throw shape_error("Resampler output", {to_.size()}, {out.size()});
-        require_finite(in, "Resampler input");
+        require_finite(in.subspan(used_first_, used_last_ - used_first_), "Resampler input (from channel " +
+                                                                              std::to_string(used_first_) + ")");
         switch (options_.method) {
             case Method::linear: apply_linear(in, out); break;
             case Method::pchip: apply_pchip(in, out); break;
             case Method::rebin: apply_rebin(in, out); break;
         }
+    }
+
+    /// The same for a mutable input view.
+    template <class T>
+    void apply(span<T> in, span<T> out) const {
+        apply(span<const T>(in), out);
     }
 
 private:
@@ -155,6 +163,14 @@ private:
             }
             if (p.where != Where::inside && options_.out_of_range == OutOfRange::error) out_of_range(lo, hi, e);
             points_[j] = p;
+            const std::size_t n = from_.size();
+            if (p.where == Where::inside) {
+                // PCHIP slopes at the segment ends reach one channel further out on each side.
+                const bool cubic = options_.method == Method::pchip;
+                use(cubic && p.segment > 0 ? p.segment - 1 : p.segment, std::min(n, p.segment + (cubic ? 3 : 2)));
+            } else if (options_.out_of_range == OutOfRange::hold) {
+                p.where == Where::below ? use(0, 1) : use(n - 1, n);
+            }
         }
     }
 
@@ -173,12 +189,12 @@ private:
             for (std::size_t k = i; k < n && from_.lower_edge(k) < b; ++k) {
                 const double s0 = from_.lower_edge(k), s1 = from_.upper_edge(k);
                 const double w = (std::min(b, s1) - std::max(a, s0)) / (s1 - s0);
-                if (w > 0.0) overlaps_.push_back({j, k, w});
+                if (w > 0.0) overlaps_.push_back({j, k, w}), use(k, k + 1);
             }
             if (options_.out_of_range == OutOfRange::hold) {
                 // Uncovered parts of the target bin take the end bin's count density.
-                if (a < lo) overlaps_.push_back({j, 0, (std::min(b, lo) - a) / (from_.upper_edge(0) - lo)});
-                if (b > hi) overlaps_.push_back({j, n - 1, (b - std::max(a, hi)) / (hi - from_.lower_edge(n - 1))});
+                if (a < lo) overlaps_.push_back({j, 0, (std::min(b, lo) - a) / (from_.upper_edge(0) - lo)}), use(0, 1);
+                if (b > hi) overlaps_.push_back({j, n - 1, (b - std::max(a, hi)) / (hi - from_.lower_edge(n - 1))}), use(n - 1, n);
             }
         }
     }
@@ -204,8 +220,10 @@ private:
 
     template <class T>
     void apply_pchip(span<const T> in, span<T> out) const {
-        std::vector<double> d(from_.size());
-        pchip_slopes(from_, in, span<double>(d));
+        // Slopes are computed per source segment as targets reach it (no scratch buffer).
+        bool have_slopes = false;
+        std::size_t cached = 0;
+        double d0 = 0.0, d1 = 0.0;
         for (std::size_t j = 0; j < points_.size(); ++j) {
             const Point& p = points_[j];
             if (p.where != Where::inside) {
@@ -213,12 +231,18 @@ private:
                 continue;
             }
             const std::size_t k = p.segment;
+            if (!have_slopes || k != cached) {
+                d0 = have_slopes && k == cached + 1 ? d1 : pchip_slope(from_, in, k);
+                d1 = pchip_slope(from_, in, k + 1);
+                cached = k;
+                have_slopes = true;
+            }
             const double h = from_.energy(k + 1) - from_.energy(k), t = p.t;
             const double t2 = t * t, t3 = t2 * t;
             // Cubic Hermite basis on [x_k, x_k+1].
             const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t, h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
-            out[j] = static_cast<T>(h00 * static_cast<double>(in[k]) + h10 * h * d[k] +
-                                    h01 * static_cast<double>(in[k + 1]) + h11 * h * d[k + 1]);
+            out[j] = static_cast<T>(h00 * static_cast<double>(in[k]) + h10 * h * d0 +
+                                    h01 * static_cast<double>(in[k + 1]) + h11 * h * d1);
         }
     }
 
@@ -238,9 +262,19 @@ private:
         if (!overlaps_.empty()) out[current] = static_cast<T>(sum);
     }
 
+    // Widens [used_first_, used_last_) to hold source channels [first, last).
+    void use(std::size_t first, std::size_t last) noexcept {
+        if (used_first_ >= used_last_) {
+            used_first_ = first, used_last_ = last;
+        } else {
+            used_first_ = std::min(used_first_, first), used_last_ = std::max(used_last_, last);
+        }
+    }
+
     EnergyAxis from_;
     EnergyAxis to_;
     ResampleOptions options_;
+    std::size_t used_first_ = 0, used_last_ = 0;  // source channels that can enter the result
     std::vector<Point> points_;
     std::vector<Overlap> overlaps_;
 };

@@ -1,0 +1,20 @@
+// corespec/corespec.hpp - umbrella header: the core, the grid and the readers.
+//
+// It deliberately leaves out the heavy or optional parts, which you include
+// yourself when you need them:
+//   corespec/nn/...        the network engine (xsimd kernels)
+//   corespec/prep/..., corespec/align/...  preprocessing (Eigen for fits and FFT)
+//   corespec/synth/...     synthetic spectra for examples and tests
+#pragma once
+
+#include "corespec/core/checks.hpp"
+#include "corespec/core/error.hpp"
+#include "corespec/core/span.hpp"
+#include "corespec/core/version.hpp"
+#include "corespec/grid/energy_axis.hpp"
+#include "corespec/grid/metadata.hpp"
+#include "corespec/grid/resample.hpp"
+#include "corespec/grid/spectrum.hpp"
+#include "corespec/grid/spectrum_image.hpp"
+#include "corespec/io/columns.hpp"
+#include "corespec/io/file_info.hpp"
