@@ -442,3 +442,39 @@ TEST_CASE("pre_edge follows Larch's parameter rules") {
     CHECK(r.edge_step == doctest::Approx(1.0).epsilon(1e-3));
     CHECK(r.dmude.size() == e.size());
 }
+
+TEST_CASE("pre_edge over a block of spectra: a status per spectrum, good ones normalised in place") {
+    const auto axis = grid::EnergyAxis::uniform(8133.0, 0.5, 1200);
+    synth::XasEdgeParameters sp;
+    sp.noise = 0.002;
+    const auto good = synth::xas_edge(axis, sp, 11);
+    std::vector<float> block(4 * axis.size());
+    for (std::size_t i = 0; i < axis.size(); ++i) {
+        block[i] = static_cast<float>(good[i]);
+        block[axis.size() + i] = 0.25f;                                            // flat
+        block[2 * axis.size() + i] = i == 7 ? NAN : static_cast<float>(good[i]);  // NaN
+        block[3 * axis.size() + i] = static_cast<float>(2.0 * good[i]);           // twice the step
+    }
+    const auto b = PreEdge{}.apply_block(span<float>(block), axis);
+    REQUIRE(b.status.size() == 4);
+    CHECK(b.status[0] == EdgeStatus::ok);
+    CHECK(b.status[1] == EdgeStatus::no_edge);
+    CHECK(b.status[2] == EdgeStatus::non_finite);
+    CHECK(b.status[3] == EdgeStatus::ok);
+    CHECK(std::isnan(b.e0[1]));
+    CHECK(b.e0[0] == doctest::Approx(b.e0[3]));
+    CHECK(b.edge_step[3] == doctest::Approx(2.0 * b.edge_step[0]).epsilon(1e-4));
+    CHECK(block[axis.size() - 1] == doctest::Approx(block[4 * axis.size() - 1]).epsilon(1e-4));  // both normalised
+    CHECK(block[axis.size()] == 0.25f);                                                            // untouched
+    const std::vector<double> single(axis.size() + 1);
+    std::vector<double> odd(single);
+    CHECK_THROWS_AS(PreEdge{}.apply_block(span<double>(odd), axis), shape_error);
+    // a parameter set that leaves too few points
+    const auto tiny = grid::EnergyAxis::from_energies({1.0, 2.0, 3.0});
+    std::vector<double> three{0.0, 1.0, 2.0};
+    PreEdge step;
+    step.params.e0 = 2.0;
+    const auto t = step.apply_block(span<double>(three), tiny);
+    CHECK(t.status[0] == EdgeStatus::bad_window);
+    CHECK(std::string(to_string(t.status[0])) == "too few points for a fit window");
+}

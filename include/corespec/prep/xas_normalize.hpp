@@ -547,9 +547,94 @@ PreEdgeResult pre_edge(span<const double> energy, span<const T> mu, const PreEdg
     return pre_edge(energy, span<const double>(m), p);
 }
 
+/// Outcome of pre_edge for one spectrum of many.
+enum class EdgeStatus : unsigned char {
+    ok = 0,
+    non_finite,  ///< NaN or Inf in mu
+    no_edge,     ///< flat, or no significant edge (no_edge_error)
+    bad_window,  ///< too few points for a fit window or the polynomial
+};
+
+inline const char* to_string(EdgeStatus s) noexcept {
+    switch (s) {
+        case EdgeStatus::ok: return "ok";
+        case EdgeStatus::non_finite: return "non-finite input";
+        case EdgeStatus::no_edge: return "no edge";
+        case EdgeStatus::bad_window: return "too few points for a fit window";
+    }
+    return "unknown";
+}
+
+/// What to write back into each spectrum of a block.
+enum class PreEdgeOutput { norm, flat, none };
+
+/// Per-spectrum results of pre_edge over many spectra (NaN where not ok).
+struct PreEdgeBatch {
+    std::vector<EdgeStatus> status;
+    std::vector<double> e0, edge_step;
+};
+
 /// The normalisation as a step: parameters plus one call on a spectrum view.
 struct PreEdge {
     PreEdgeParams params;
+    PreEdgeOutput output = PreEdgeOutput::norm;  ///< for apply_block / apply_image
+
+    /// pre_edge on every spectrum of a contiguous block (pixel-major,
+    /// axis.size() channels each), replacing each one that succeeds by its
+    /// norm or flat (`output`); the others are left unchanged and get a
+    /// status. Throws only shape_error (block not a multiple of the axis).
+    template <class T>
+    PreEdgeBatch apply_block(span<T> block, const grid::EnergyAxis& axis) const {
+        const std::size_t c = axis.size();
+        if (c == 0 || block.size() % c != 0) throw shape_error("PreEdge::apply_block", {c}, {block.size()});
+        const auto e = axis.energies();
+        const std::size_t np = block.size() / c;
+        PreEdgeBatch b{std::vector<EdgeStatus>(np, EdgeStatus::ok),
+                       std::vector<double>(np, std::numeric_limits<double>::quiet_NaN()),
+                       std::vector<double>(np, std::numeric_limits<double>::quiet_NaN())};
+        std::vector<double> mu(c);
+        for (std::size_t p = 0; p < np; ++p) {
+            auto px = block.subspan(p * c, c);
+            bool finite = true;
+            for (std::size_t i = 0; i < c; ++i) {
+                mu[i] = static_cast<double>(px[i]);
+                finite = finite && std::isfinite(mu[i]);
+            }
+            if (!finite) {
+                b.status[p] = EdgeStatus::non_finite;
+                continue;
+            }
+            try {
+                const auto r = pre_edge(span<const double>(e), span<const double>(mu), params);
+                b.e0[p] = r.e0;
+                b.edge_step[p] = r.edge_step;
+                if (output != PreEdgeOutput::none) {
+                    const auto& src = output == PreEdgeOutput::norm ? r.norm : r.flat;
+                    for (std::size_t i = 0; i < c; ++i) px[i] = static_cast<T>(src[i]);
+                }
+            } catch (const no_edge_error&) {
+                b.status[p] = EdgeStatus::no_edge;
+            } catch (const value_error&) {
+                b.status[p] = EdgeStatus::bad_window;
+            }
+        }
+        return b;
+    }
+
+    /// apply_block on every pixel of a spectrum image (grid::SpectrumImage or
+    /// anything with pixel_count() and pixel(i) views).
+    template <class Image>
+    auto apply_image(Image& image) const -> decltype(image.pixel_count(), PreEdgeBatch()) {
+        PreEdgeBatch all;
+        for (std::size_t p = 0; p < image.pixel_count(); ++p) {
+            auto v = image.pixel(p);
+            const auto one = apply_block(v.values, *v.axis);
+            all.status.push_back(one.status[0]);
+            all.e0.push_back(one.e0[0]);
+            all.edge_step.push_back(one.edge_step[0]);
+        }
+        return all;
+    }
 
     template <class T>
     PreEdgeResult operator()(const grid::SpectrumView<T>& s) const {
