@@ -478,3 +478,22 @@ TEST_CASE("pre_edge over a block of spectra: a status per spectrum, good ones no
     CHECK(t.status[0] == EdgeStatus::bad_window);
     CHECK(std::string(to_string(t.status[0])) == "too few points for a fit window");
 }
+
+TEST_CASE("find_e0 skips a glitch in the first 5 % of a long quick-EXAFS scan, in bounded time") {
+    // 20000 points; a sharp glitch at index 600 (3 %) out-rises the real edge
+    // at 8000 eV. Larch's guard then searches [glitch - 20, end) with the
+    // smoothed derivative over almost the whole scan (Lorentzian window cut
+    // at 8192 grid points) and finds the real edge.
+    std::vector<double> e(20000), mu(20000);
+    const auto logistic = [](double x, double w) { return 1.0 / (1.0 + std::exp(-x / w)); };
+    for (std::size_t i = 0; i < e.size(); ++i) {
+        e[i] = 7080.0 + 0.1 * static_cast<double>(i);
+        mu[i] = 0.2 + 0.3 * logistic(e[i] - 7140.0, 0.1) + logistic(e[i] - 8000.0, 2.0) + 0.02 * std::sin(e[i] / 7.0);
+    }
+    CHECK(std::abs(find_e0(span<const double>(e), span<const double>(mu)) - 8000.0) < 0.5);
+    // Larch ignores the first and last max(3, 2 %) of the points: an edge at
+    // index 320 is not seen, and the largest other rise is returned
+    for (std::size_t i = 0; i < e.size(); ++i)
+        mu[i] = 0.2 + logistic(e[i] - 7112.0, 1.0) + 0.02 * std::sin(e[i] / 7.0);
+    CHECK(std::abs(find_e0(span<const double>(e), span<const double>(mu)) - 7112.0) > 10.0);
+}

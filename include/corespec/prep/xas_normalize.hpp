@@ -163,14 +163,21 @@ inline std::vector<double> larch_smooth_lorentzian(const std::vector<double>& x,
             }
         }
     }
-    // Lorentzian window centred at npts, width in grid units.
+    // Lorentzian window centred at npts, width in grid units. Larch convolves
+    // with the full 2*npts window; beyond `max_half` grid points (reached only
+    // when the search spans thousands of points, where Larch's direct
+    // convolution is itself impractical) the tails are cut and the window
+    // renormalised, which bounds the work (measure before changing).
+    constexpr std::size_t max_half = 8192;
     const double s = sigma * (1.0 / xstep);
-    std::vector<double> win(2 * npts);
+    const std::size_t m_lo = npts > max_half ? npts - max_half : 0;
+    const std::size_t m_hi = std::min(2 * npts - 1, npts + max_half);  // inclusive
+    std::vector<double> win(m_hi - m_lo + 1);
     double wsum = 0.0;
-    for (std::size_t m = 0; m < 2 * npts; ++m) {
+    for (std::size_t m = m_lo; m <= m_hi; ++m) {
         const double t = (static_cast<double>(m) - static_cast<double>(npts)) / s;
-        win[m] = 1.0 / (1.0 + t * t);
-        wsum += win[m];
+        win[m - m_lo] = 1.0 / (1.0 + t * t);
+        wsum += win[m - m_lo];
     }
     for (double& w : win) w /= wsum;
     // y1 = [y0[npts-1..1], y0, y0[npts-1..0]]; y2[k] = sum_m win[m] y1[k + 2 npts - 1 - m]
@@ -184,7 +191,7 @@ inline std::vector<double> larch_smooth_lorentzian(const std::vector<double>& x,
     const auto y2 = [&](std::size_t k) -> double {
         if (!have[k]) {
             double acc = 0.0;
-            for (std::size_t m = 0; m < 2 * npts; ++m) acc += win[m] * y1(k + 2 * npts - 1 - m);
+            for (std::size_t m = m_lo; m <= m_hi; ++m) acc += win[m - m_lo] * y1(k + 2 * npts - 1 - m);
             cache[k] = acc;
             have[k] = 1;
         }
