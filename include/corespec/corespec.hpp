@@ -18,3 +18,4 @@
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/io/columns.hpp"
 #include "corespec/io/file_info.hpp"
+#include "corespec/io/read.hpp"  // every reader: MSA, XDI, columns, JSON, NPY, Athena, DM
