@@ -59,7 +59,9 @@ struct Case {
 
 std::vector<Case> edge_cases() {
     std::vector<Case> cases;
-    for (const auto& [key, v] : reference().items()) {
+    for (const auto& item : reference().items()) {  // no structured bindings: INFO captures (clang 14)
+        const std::string key = item.key();
+        const auto& v = item.value();
         if (key == "provenance") continue;
         const std::string kind = v.value("kind", "");
         if (kind == "experimental_scan") {
@@ -222,7 +224,9 @@ CORESPEC_REFERENCE_TEST("pre_edge with the fixed parameter set (pre -150..-30, n
 CORESPEC_REFERENCE_TEST("pre_edge with Athena's own parameters reproduces Athena's edge step") {
     double max_vs_athena = 0, max_vs_larch = 0;
     std::size_t n = 0;
-    for (const auto& [key, v] : reference().items()) {
+    for (const auto& item : reference().items()) {  // no structured bindings: INFO captures (clang 14)
+        const std::string key = item.key();
+        const auto& v = item.value();
         if (key == "provenance" || v.value("kind", "") != "athena_project") continue;
         for (const auto& g : v["groups"]) {
             INFO(key << " group " << g["index"].get<int>());
@@ -275,7 +279,9 @@ CORESPEC_REFERENCE_TEST("a scan that stops before the edge is reported as having
 CORESPEC_REFERENCE_TEST("from the raw files: io::read_spectrum derives mu and pre_edge reproduces Larch") {
     std::size_t n = 0;
     double max_mu = 0, max_de0 = 0, max_step = 0;
-    for (const auto& [key, v] : reference().items()) {
+    for (const auto& item : reference().items()) {  // no structured bindings: INFO captures (clang 14)
+        const std::string key = item.key();
+        const auto& v = item.value();
         if (key == "provenance" || v.value("kind", "") != "experimental_scan" || v.contains("warnings")) continue;
         INFO(key);
         const auto s = io::read_spectrum<double>(corespec_test::shared_path(key));
@@ -319,7 +325,9 @@ CORESPEC_REFERENCE_TEST("from the raw file: the 8-channel fluorescence XANES wit
 CORESPEC_REFERENCE_TEST("from the .prj files: Athena's parameters reproduce Athena's edge step") {
     std::size_t n = 0;
     double worst = 0;
-    for (const auto& [key, v] : reference().items()) {
+    for (const auto& item : reference().items()) {  // no structured bindings: INFO captures (clang 14)
+        const std::string key = item.key();
+        const auto& v = item.value();
         if (key == "provenance" || v.value("kind", "") != "athena_project") continue;
         const auto proj = io::read_athena(corespec_test::shared_path(key));
         REQUIRE(proj.groups.size() == v["groups"].size());
