@@ -1,0 +1,141 @@
+// Gradient checks: every backward (losses, layers, a whole Sequential)
+// against central finite differences in double.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corespec/nn/train/init.hpp"
+#include "corespec/nn/train/loss.hpp"
+#include "support/nn_gradcheck.hpp"
+
+using namespace corespec::nn;
+using namespace corespec::nn::train;
+using corespec_test::max_rel_error;
+
+namespace {
+
+std::vector<double> random_values(std::size_t n, Random& rng, double lo = -2, double hi = 2) {
+    std::vector<double> v(n);
+    for (double& x : v) x = rng.uniform(lo, hi);
+    return v;
+}
+
+// Checks d loss / d pred of `loss` at pred against central differences.
+void check_loss(const Loss<double>& loss, std::vector<double> pred, const std::vector<double>& target, Shape ps, Shape ts,
+                const std::vector<double>& mask = {}, Shape msh = {}) {
+    ConstTensorView<double> t(target.data(), ts);
+    ConstTensorView<double> m = mask.empty() ? ConstTensorView<double>() : ConstTensorView<double>(mask.data(), msh);
+    std::vector<double> grad(pred.size());
+    loss.value_and_grad(ConstTensorView<double>(pred.data(), ps), t, TensorView<double>(grad.data(), ps), m);
+    auto f = [&](const std::vector<double>& p) { return loss.value(ConstTensorView<double>(p.data(), ps), t, m); };
+    std::vector<double> numeric = corespec_test::numeric_gradient(f, pred, 1e-6);
+    INFO(loss.name());
+    CHECK(max_rel_error(grad, numeric) < 1e-6);
+}
+
+}  // namespace
+
+TEST_CASE("gradient check: elementwise losses, with and without mask") {
+    Random rng(3);
+    Shape s{5, 4};
+    std::vector<double> pred = random_values(20, rng), target = random_values(20, rng);
+    std::vector<double> mask(20, 1.0);
+    for (std::size_t i = 0; i < 20; i += 3) mask[i] = 0;
+    std::vector<std::unique_ptr<Loss<double>>> losses;
+    losses.push_back(std::make_unique<MseLoss<double>>());
+    losses.push_back(std::make_unique<MaeLoss<double>>());
+    losses.push_back(std::make_unique<HuberLoss<double>>(0.7));
+    for (const auto& l : losses) {
+        check_loss(*l, pred, target, s, s);
+        check_loss(*l, pred, target, s, s, mask, s);
+    }
+    std::vector<double> flags(20);
+    for (double& f : flags) f = rng.uniform() < 0.5 ? 0.0 : 1.0;
+    check_loss(BceWithLogitsLoss<double>(), random_values(20, rng, -6, 6), flags, s, s);
+    check_loss(BceWithLogitsLoss<double>(), random_values(20, rng, -6, 6), flags, s, s, mask, s);
+}
+
+TEST_CASE("gradient check: softmax cross-entropy with indices, probabilities and masks") {
+    Random rng(4);
+    SoftmaxCrossEntropyLoss<double> ce;
+    std::vector<double> logits = random_values(6 * 5, rng, -4, 4);
+    std::vector<double> idx{0, 4, 2, 2, 1, 3};
+    check_loss(ce, logits, idx, Shape{6, 5}, Shape{6, 1});
+    std::vector<double> probs = random_values(6 * 5, rng, 0, 1);
+    check_loss(ce, logits, probs, Shape{6, 5}, Shape{6, 5});
+    std::vector<double> mask{1, 0, 1, 1, 0, 1};
+    check_loss(ce, logits, idx, Shape{6, 5}, Shape{6, 1}, mask, Shape{6, 1});
+    std::vector<double> bad{0, 5, 2, 2, 1, 3};
+    CHECK_THROWS_AS(ce.value(ConstTensorView<double>(logits.data(), Shape{6, 5}), ConstTensorView<double>(bad.data(), Shape{6, 1})),
+                    corespec::value_error);
+}
+
+TEST_CASE("gradient check: weighted sum of heads with a mask for missing targets") {
+    Random rng(5);
+    WeightedSumLoss<double> loss;
+    loss.add(std::make_unique<MseLoss<double>>(), 0.7, 0, 3);                  // regression head: columns 0-2
+    loss.add(std::make_unique<BceWithLogitsLoss<double>>(), 2.0, 3, 2);        // two defect flags: columns 3-4
+    loss.add(std::make_unique<SoftmaxCrossEntropyLoss<double>>(), 0.5, 5, 3, 5, 1);  // 3 classes, index target in column 5
+    std::vector<double> pred = random_values(4 * 8, rng);
+    std::vector<double> target = random_values(4 * 6, rng, 0, 1);
+    for (std::size_t b = 0; b < 4; ++b) target[b * 6 + 5] = static_cast<double>(b % 3);
+    std::vector<double> mask(4 * 6, 1.0);
+    mask[1] = 0, mask[6 + 4] = 0, mask[2 * 6 + 5] = 0;
+    target[1] = std::nan("");  // masked targets are never read
+    check_loss(loss, pred, target, Shape{4, 8}, Shape{4, 6}, mask, Shape{4, 6});
+    CHECK_THROWS_AS(loss.value(ConstTensorView<double>(pred.data(), Shape{4, 7}), ConstTensorView<double>(target.data(), Shape{4, 6})),
+                    corespec::shape_error);
+}
+
+TEST_CASE("loss values match their definitions") {
+    std::vector<double> p{1, 2, 3, 4}, t{1.5, 2, 1, 4.2};
+    Shape s{2, 2};
+    ConstTensorView<double> pv(p.data(), s), tv(t.data(), s);
+    CHECK(MseLoss<double>().value(pv, tv) == doctest::Approx((0.25 + 0 + 4 + 0.04) / 4));
+    CHECK(MaeLoss<double>().value(pv, tv) == doctest::Approx((0.5 + 0 + 2 + 0.2) / 4));
+    CHECK(HuberLoss<double>(1.0).value(pv, tv) == doctest::Approx((0.125 + 0 + 1.5 + 0.02) / 4));
+    std::vector<double> m{1, 0, 0, 1};
+    CHECK(MseLoss<double>().value(pv, tv, ConstTensorView<double>(m.data(), s)) == doctest::Approx((0.25 + 0.04) / 2));
+    // BCE with logits at x = 0 is log 2 whatever the target.
+    std::vector<double> z{0, 0}, f{0, 1};
+    CHECK(BceWithLogitsLoss<double>().value(ConstTensorView<double>(z.data(), Shape{1, 2}), ConstTensorView<double>(f.data(), Shape{1, 2})) ==
+          doctest::Approx(std::log(2.0)));
+    // Cross-entropy of uniform logits over 4 classes is log 4.
+    std::vector<double> u{0.3, 0.3, 0.3, 0.3}, k{2};
+    CHECK(SoftmaxCrossEntropyLoss<double>().value(ConstTensorView<double>(u.data(), Shape{1, 4}), ConstTensorView<double>(k.data(), Shape{1, 1})) ==
+          doctest::Approx(std::log(4.0)));
+    // All masked: zero, not NaN.
+    std::vector<double> none(4, 0.0);
+    CHECK(MseLoss<double>().value(pv, tv, ConstTensorView<double>(none.data(), s)) == 0.0);
+    CHECK_THROWS_AS(MseLoss<double>().value(pv, ConstTensorView<double>(t.data(), Shape{4, 1})), corespec::shape_error);
+    CHECK_THROWS_AS(make_loss<double>("nope"), corespec::value_error);
+}
+
+TEST_CASE("gradient check: Gaussian KL with beta, and slices add up to the batch") {
+    Random rng(6);
+    Shape s{3, 4};
+    std::vector<double> mu = random_values(12, rng), lv = random_values(12, rng, -1, 1);
+    std::vector<double> gmu(12), glv(12);
+    const double beta = 0.37;
+    double v = gaussian_kl(ConstTensorView<double>(mu.data(), s), ConstTensorView<double>(lv.data(), s), TensorView<double>(gmu.data(), s),
+                           TensorView<double>(glv.data(), s), beta);
+    auto kl = [&](const std::vector<double>& a, const std::vector<double>& b) {
+        return gaussian_kl(ConstTensorView<double>(a.data(), s), ConstTensorView<double>(b.data(), s), TensorView<double>(),
+                           TensorView<double>(), beta);
+    };
+    CHECK(max_rel_error(gmu, corespec_test::numeric_gradient([&](const std::vector<double>& a) { return kl(a, lv); }, mu, 1e-6)) < 1e-6);
+    CHECK(max_rel_error(glv, corespec_test::numeric_gradient([&](const std::vector<double>& b) { return kl(mu, b); }, lv, 1e-6)) < 1e-6);
+    // Split into slices of 1 and 2 samples with the whole batch size: same total.
+    double a = gaussian_kl(ConstTensorView<double>(mu.data(), Shape{1, 4}), ConstTensorView<double>(lv.data(), Shape{1, 4}),
+                           TensorView<double>(), TensorView<double>(), beta, 3);
+    double b = gaussian_kl(ConstTensorView<double>(mu.data() + 4, Shape{2, 4}), ConstTensorView<double>(lv.data() + 4, Shape{2, 4}),
+                           TensorView<double>(), TensorView<double>(), beta, 3);
+    CHECK(a + b == doctest::Approx(v).epsilon(1e-14));
+    // KL of the prior itself is zero.
+    std::vector<double> zeros(12, 0.0);
+    CHECK(kl(zeros, zeros) == 0.0);
+}
