@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+
 #include "corespec/nn/sequential.hpp"
 
 using namespace corespec::nn;

@@ -1,0 +1,46 @@
+// corespec/nn/kernels/table.hpp - the kernels of one architecture as a table
+// of function pointers, so that layers run whatever the Workspace selects
+// (compile-time best, plain C++, or a runtime-dispatched set) without knowing
+// which.
+#pragma once
+
+#include <cstddef>
+
+#include "corespec/nn/kernels/activation.hpp"
+#include "corespec/nn/kernels/gemm.hpp"
+#include "corespec/nn/kernels/simd.hpp"
+#include "corespec/nn/workspace.hpp"
+
+namespace corespec::nn::kernels {
+
+template <class T>
+struct KernelTable {
+    const char* name;         ///< architecture name ("fma3+avx2", "sse2", "scalar", ...)
+    std::size_t simd_width;   ///< elements per vector
+    void (*gemm)(const GemmArgs<T>&) noexcept;
+    void (*activation_forward)(const Activation&, const T*, T*, std::size_t) noexcept;
+    void (*activation_backward)(const Activation&, const T*, const T*, const T*, T*, std::size_t) noexcept;
+    void (*softmax_rows)(const T*, T*, std::size_t, std::size_t) noexcept;
+};
+
+/// The table of architecture Arch (instantiating it compiles every kernel for Arch).
+template <class T, class Arch>
+const KernelTable<T>& table() noexcept {
+    static constexpr KernelTable<T> t{Arch::name(), Simd<T, Arch>::width, &gemm<T, Arch>, &activation_forward<T, Arch>,
+                                      &activation_backward<T, Arch>, &softmax_rows<T, Arch>};
+    return t;
+}
+
+/// Plain C++ kernels (reference path; also what tests compare the SIMD path with).
+template <class T>
+const KernelTable<T>& scalar_table() noexcept { return table<T, scalar_arch>(); }
+
+/// The best architecture the compiler flags allow.
+template <class T>
+const KernelTable<T>& best_table() noexcept { return table<T, best_arch>(); }
+
+/// The kernels a workspace selects (best_table when it selects none).
+template <class T>
+const KernelTable<T>& kernels_of(const Workspace<T>& ws) noexcept { return ws.kernels ? *ws.kernels : best_table<T>(); }
+
+}  // namespace corespec::nn::kernels
