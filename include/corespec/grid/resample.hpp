@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corespec/core/checks.hpp"
@@ -99,6 +100,8 @@ public:
     /// a channel that enters the result is not finite, shape_error on wrong sizes.
     template <class T>
     void apply(span<const T> in, span<T> out) const {
+        static_assert(std::is_floating_point<T>::value,
+                      "corespec::grid::Resampler: resample float or double values (convert integer counts first)");
         if (in.size() != from_.size()) throw shape_error("Resampler input", {from_.size()}, {in.size()});
         if (out.size() != to_.size()) throw shape_error("Resampler output", {to_.size()}, {out.size()});
         require_finite(in.subspan(used_first_, used_last_ - used_first_), "Resampler input (from channel " +

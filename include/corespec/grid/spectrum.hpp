@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct SpectrumView {
 /// A spectrum that owns its values: axis + values + metadata.
 template <class T>
 class Spectrum {
+    static_assert(std::is_arithmetic<T>::value, "corespec::grid::Spectrum<T>: T must be an arithmetic type (float, double, an integer count type)");
+
 public:
     using value_type = T;
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,8 @@ namespace corespec::grid {
 
 template <class T>
 class SpectrumImage {
+    static_assert(std::is_arithmetic<T>::value, "corespec::grid::SpectrumImage<T>: T must be an arithmetic type");
+
 public:
     using value_type = T;
     using shape_type = std::vector<std::size_t>;

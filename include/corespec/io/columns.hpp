@@ -62,8 +62,8 @@ inline bool is_comment_char(char c) noexcept { return c == '#' || c == '!' || c 
 inline std::vector<std::string> label_fields(std::string_view line) {
     std::vector<std::string> out;
     for (auto f : split_fields(line, true)) {
-        // Skip decorations: runs of '-', '=', '*' or a lone '#'.
-        if (f.find_first_not_of("-=*#") == std::string_view::npos) continue;
+        // Skip decorations: runs of '-', '=', '*', a lone '#', FEFF's trailing "@#".
+        if (f.find_first_not_of("-=*#@") == std::string_view::npos) continue;
         out.emplace_back(f);
     }
     return out;
@@ -157,6 +157,127 @@ template <class T = double>
 grid::Spectrum<T> to_spectrum(const ColumnTable& table, const std::string& energy_label,
                               const std::string& value_label) {
     return to_spectrum<T>(table, table.index_of(energy_label), table.index_of(value_label));
+}
+
+/// Which kind of column text a table looks like (from its header).
+enum class ColumnFlavor { generic, feff_xmu, fdmnes_conv, vasp_dielectric, athena_export };
+
+inline const char* to_string(ColumnFlavor f) noexcept {
+    switch (f) {
+        case ColumnFlavor::feff_xmu: return "FEFF xmu.dat";
+        case ColumnFlavor::fdmnes_conv: return "FDMNES _conv.txt";
+        case ColumnFlavor::vasp_dielectric: return "VASP CORE_DIELECTRIC_IMAG";
+        case ColumnFlavor::athena_export: return "Athena/Larch export";
+        default: return "columns";
+    }
+}
+
+namespace detail {
+inline bool label_is(const std::string& l, std::initializer_list<const char*> names) {
+    for (const char* n : names) {
+        if (l.size() != std::char_traits<char>::length(n)) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < l.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(l[i])) == std::tolower(static_cast<unsigned char>(n[i]));
+        if (same) return true;
+    }
+    return false;
+}
+}  // namespace detail
+
+/// Recognises the flavour of a parsed table from its header and labels:
+/// FEFF (omega e k mu mu0 chi, "feff" in the header), FDMNES ("<xanes>" or
+/// "E_edge" in the header), VASP CORE_DIELECTRIC_IMAG (two or more columns,
+/// no header; recognised by name only, see flavor_from_name), Athena/Larch
+/// exports ("Athena" / "Larch" / "xmu" / "norm" in the labels or header).
+inline ColumnFlavor detect_flavor(const ColumnTable& t) {
+    const auto has_label = [&](std::initializer_list<const char*> names) {
+        for (const auto& l : t.labels)
+            if (detail::label_is(l, names)) return true;
+        return false;
+    };
+    const auto header_has = [&](std::string_view word) {
+        for (const auto& h : t.header) {
+            std::string lower(h);
+            for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (lower.find(word) != std::string::npos) return true;
+        }
+        return false;
+    };
+    if (has_label({"omega"}) && has_label({"mu0"}) && has_label({"chi"})) return ColumnFlavor::feff_xmu;
+    if (has_label({"<xanes>"}) || header_has("e_edge")) return ColumnFlavor::fdmnes_conv;
+    if (header_has("athena") || header_has("larch") || has_label({"xmu", "norm", "flat", "mu", "mutrans", "i0"}))
+        return ColumnFlavor::athena_export;
+    return ColumnFlavor::generic;
+}
+
+/// The file-name hint for flavours a header cannot reveal (VASP writes none).
+inline ColumnFlavor flavor_from_name(const std::string& path, const ColumnTable& t) {
+    const std::string name = std::filesystem::path(path).filename().string();
+    if (name.find("CORE_DIELECTRIC_IMAG") != std::string::npos && t.columns.size() >= 2)
+        return ColumnFlavor::vasp_dielectric;
+    if (name.find("_conv") != std::string::npos && name.size() > 4 && name.substr(name.size() - 4) == ".txt")
+        return ColumnFlavor::fdmnes_conv;
+    return detect_flavor(t);
+}
+
+/// The column a spectrum is usually made of, per flavour: FEFF "mu" (column
+/// 4, normalised by FEFF at xsedge+50), FDMNES the first intensity column,
+/// Athena/Larch exports a mu-like label (mutrans, mu, xmu, norm, flat, in that
+/// order of preference), otherwise column 2 (index 1). Throws range_error
+/// when the table has fewer than two columns.
+inline std::size_t default_value_column(const ColumnTable& t, ColumnFlavor flavor) {
+    if (t.columns.size() < 2)
+        throw range_error(t.source + ": a spectrum needs two columns, the table has " + std::to_string(t.columns.size()));
+    if (flavor == ColumnFlavor::feff_xmu) return t.index_of("mu");
+    for (const char* name : {"mutrans", "mufluor", "mu", "xmu", "xmu(trans)", "norm", "flat"})
+        for (std::size_t i = 1; i < t.labels.size(); ++i)
+            if (detail::label_is(t.labels[i], {name})) return i;
+    return 1;
+}
+
+/// The energy column of a flavour: FEFF "omega" (absolute energy), else column 1.
+inline std::size_t default_energy_column(const ColumnTable& t, ColumnFlavor flavor) {
+    if (flavor == ColumnFlavor::feff_xmu) return t.index_of("omega");
+    return 0;
+}
+
+/// A spectrum from column text of any flavour, with the columns chosen by
+/// label (empty: the flavour's default). Metadata: technique XAS for the
+/// XAS flavours, extra["columns.flavor"], and for FDMNES the numbers of its
+/// "= E_edge, Z, ..." line as extra["fdmnes.E_edge"] etc.
+template <class T = double>
+grid::Spectrum<T> to_spectrum(const ColumnTable& table, ColumnFlavor flavor, const std::string& energy_label = {},
+                              const std::string& value_label = {}) {
+    const std::size_t e = energy_label.empty() ? default_energy_column(table, flavor) : table.index_of(energy_label);
+    const std::size_t v = value_label.empty() ? default_value_column(table, flavor) : table.index_of(value_label);
+    auto s = to_spectrum<T>(table, e, v);
+    auto& md = s.metadata();
+    md.extra["columns.flavor"] = to_string(flavor);
+    if (flavor != ColumnFlavor::generic) {
+        md.technique = grid::Technique::xas;
+        md.signal_type = "XAS";
+    }
+    if (flavor == ColumnFlavor::fdmnes_conv) {
+        // FDMNES: "<numbers> = E_edge, Z, n_edge, ..." names the numbers before '='.
+        for (const auto& h : table.header) {
+            const auto eq = h.find('=');
+            if (eq == std::string::npos) continue;
+            const auto values = detail::split_fields(std::string_view(h).substr(0, eq));
+            const auto names = detail::split_fields(std::string_view(h).substr(eq + 1), true);
+            for (std::size_t i = 0; i < values.size() && i < names.size(); ++i)
+                md.extra["fdmnes." + std::string(names[i])] = std::string(values[i]);
+        }
+    }
+    return s;
+}
+
+/// Reads column text of any flavour from a file (flavour from header and name).
+template <class T = double>
+grid::Spectrum<T> read_column_spectrum(const std::filesystem::path& path, const std::string& energy_label = {},
+                                       const std::string& value_label = {}) {
+    const auto table = read_columns(path);
+    return to_spectrum<T>(table, flavor_from_name(path.string(), table), energy_label, value_label);
 }
 
 }  // namespace corespec::io

@@ -59,11 +59,18 @@ inline std::optional<double> parse_double(std::string_view field) {
 
 /// Reads a whole file into memory; io_error when it cannot be read.
 inline std::string read_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw io_error("'" + path.string() + "' is a directory, not a file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error("cannot open '" + path.string() + "' for reading");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw io_error("error while reading '" + path.string() + "'");
-    return text;
+    try {
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) throw io_error("error while reading '" + path.string() + "'");
+        return text;
+    } catch (const std::ios_base::failure& e) {
+        // Some standard libraries report read errors (e.g. EISDIR) by throwing.
+        throw io_error("error while reading '" + path.string() + "': " + e.what());
+    }
 }
 
 /// Calls f(line_number, line) for each line (1-based, without the newline).

@@ -1,0 +1,66 @@
+// corespec/io/reader_support.hpp - small helpers shared by the readers and
+// writers (case-insensitive compare, exact number printing, FileInfo filling).
+#pragma once
+
+#include <cctype>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "corespec/grid/energy_axis.hpp"
+#include "corespec/io/file_info.hpp"
+
+namespace corespec::io {
+
+namespace detail {
+
+inline std::string upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+/// A number printed so that it reads back to the same double.
+inline std::string format_double(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+/// Fills `info` for a one-dimensional spectrum on `axis`.
+inline void fill_spectrum_info(FileInfo* info, Format format, const std::string& dtype, const grid::EnergyAxis& axis,
+                               const std::string& name = "Energy loss") {
+    if (!info) return;
+    info->format = format;
+    info->dtype = dtype;
+    info->axes.clear();
+    AxisInfo a;
+    a.name = name;
+    a.size = axis.size();
+    a.units = axis.units();
+    a.navigate = false;
+    if (axis.is_uniform()) {
+        const auto u = axis.as_uniform();
+        a.offset = u.offset();
+        a.scale = u.scale();
+    } else {
+        a.is_explicit = true;
+        a.offset = axis.energy(0);
+        a.scale = axis.size() > 1 ? (axis.energy(axis.size() - 1) - axis.energy(0)) / double(axis.size() - 1) : 1.0;
+    }
+    a.first = axis.energy(0);
+    a.last = axis.energy(axis.size() - 1);
+    info->axes.push_back(a);
+}
+
+}  // namespace detail
+
+}  // namespace corespec::io
