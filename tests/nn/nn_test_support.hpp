@@ -132,3 +132,64 @@ inline std::vector<double> conv_transpose1d_ref(const std::vector<double>& x, co
 }
 
 }  // namespace nn_test
+
+namespace nn_test {
+
+/// Loads random parameters (fixed seed) into a layer.
+template <class T>
+void randomize(corespec::nn::Layer<T>& layer, unsigned seed, double scale = 0.5) {
+    auto p = layer.parameters();
+    auto r = random_vector(p.size(), seed, -scale, scale);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = T(r[i]);
+    layer.parameters_changed();
+}
+
+/// Central-difference check of backward for loss = sum(r * layer(x)) in
+/// double: returns the max relative error over inputs and parameters.
+inline double gradient_check(corespec::nn::Layer<double>& layer, const corespec::nn::Shape& in_shape, unsigned seed) {
+    using namespace corespec::nn;
+    auto x = random_vector(in_shape.size(), seed, -1.5, 1.5);
+    Shape os = layer.output_shape(in_shape);
+    auto r = random_vector(os.size(), seed + 1);
+    Workspace<double> ws;
+    auto loss = [&](const std::vector<double>& xin) {
+        std::vector<double> y(os.size());
+        layer.forward(ConstTensorView<double>(xin.data(), in_shape), TensorView<double>(y.data(), os), ws);
+        long double s = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) s += (long double)r[i] * y[i];
+        return double(s);
+    };
+    std::vector<double> y(os.size()), gx(x.size()), gp(layer.parameter_count(), 0.0);
+    layer.forward(ConstTensorView<double>(x.data(), in_shape), TensorView<double>(y.data(), os), ws);
+    layer.backward(ConstTensorView<double>(x.data(), in_shape), ConstTensorView<double>(y.data(), os),
+                   ConstTensorView<double>(r.data(), os), TensorView<double>(gx.data(), in_shape),
+                   corespec::span<double>(gp.data(), gp.size()), ws);
+    double worst = 0;
+    const double h = 1e-6;
+    auto compare = [&](double analytic, double numeric) {
+        double e = std::abs(analytic - numeric) / std::max(1.0, std::abs(numeric));
+        worst = std::max(worst, e);
+    };
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        auto xp = x, xm = x;
+        xp[i] += h, xm[i] -= h;
+        compare(gx[i], (loss(xp) - loss(xm)) / (2 * h));
+    }
+    auto p = layer.parameters();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        if (i > 400 && i % 7) continue;  // large layers: a sample of parameters
+        double keep = p[i];
+        p[i] = keep + h, layer.parameters_changed();
+        double lp = loss(x);
+        p[i] = keep - h, layer.parameters_changed();
+        double lm = loss(x);
+        p[i] = keep, layer.parameters_changed();
+        bool trainable = true;
+        for (const auto& info : layer.parameter_info())
+            if (i >= info.offset && i < info.offset + info.size()) trainable = info.trainable;
+        if (trainable) compare(gp[i], (lp - lm) / (2 * h));
+    }
+    return worst;
+}
+
+}  // namespace nn_test

@@ -153,6 +153,12 @@ public:
         return n;
     }
 
+    /// Removes layer i (e.g. a BatchNorm1d after folding it).
+    void erase(std::size_t i) {
+        if (i >= layers_.size()) throw range_error("nn::Sequential::erase: no layer " + std::to_string(i));
+        layers_.erase(layers_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+
     /// Calls parameters_changed() on every layer (after loading or an optimiser step).
     void parameters_changed() { for (auto& l : layers_) l->parameters_changed(); }
 

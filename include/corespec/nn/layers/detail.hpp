@@ -17,7 +17,7 @@ using aligned_vector = std::vector<T, xsimd::aligned_allocator<T, 64>>;
 
 /// Throws shape_error unless `s` has rank `rank` and, where `dims[i]` is not
 /// 0, s[i] == dims[i] (dims excludes the batch, which may be anything).
-inline void require_shape(const std::string& context, const Shape& s, std::size_t rank,
+inline void require_shape(const char* context, const Shape& s, std::size_t rank,
                           std::initializer_list<std::size_t> dims) {
     bool ok = s.rank() == rank;
     std::size_t i = 1;
@@ -28,7 +28,7 @@ inline void require_shape(const std::string& context, const Shape& s, std::size_
     if (!ok) {
         std::vector<std::size_t> want{0};
         for (std::size_t d : dims) want.push_back(d);
-        throw shape_error(context + " input (0 = any)", want, s.to_vector());
+        throw shape_error(std::string(context) + " input (0 = any)", want, s.to_vector());
     }
 }
 

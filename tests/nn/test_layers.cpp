@@ -1,0 +1,246 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "corespec/nn/layers/registry.hpp"
+#include "corespec/nn/sequential.hpp"
+#include "nn_test_support.hpp"
+
+using namespace corespec::nn;
+
+namespace {
+const std::vector<Activation> all_activations{Activation::identity(), Activation::relu(),  Activation::leaky_relu(0.3),
+                                              Activation::elu(0.7),   Activation::gelu(),  Activation::gelu_tanh(),
+                                              Activation::silu(),     Activation::tanh(),  Activation::sigmoid(),
+                                              Activation::softplus()};
+
+template <class T>
+std::vector<T> run(const Layer<T>& layer, const std::vector<T>& x, Shape in, const kernels::KernelTable<std::common_type_t<T>>* K = nullptr,
+                   bool training = false) {
+    Shape os = layer.output_shape(in);
+    std::vector<T> y(os.size());
+    Workspace<T> ws;
+    ws.kernels = K;
+    ws.training = training;
+    layer.forward(ConstTensorView<T>(x.data(), in), TensorView<T>(y.data(), os), ws);
+    return y;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("nn activations match std:: maths on both paths (odd sizes, wide range)", T, float, double) {
+    for (auto* K : nn_test::kernel_paths<T>())
+        for (const auto& act : all_activations) {
+            const std::string path = K->name;
+            CAPTURE(path);
+            CAPTURE(act.name());
+            // 1001 points over [-30, 30] (softplus threshold, saturation) plus odd-size tails
+            std::vector<double> x(1001);
+            for (std::size_t i = 0; i < x.size(); ++i) x[i] = -30.0 + 60.0 * double(i) / 1000.0;
+            auto xt = nn_test::cast<T>(x);
+            ActivationLayer<T> layer(act);
+            auto y = run(layer, xt, Shape{7, 143}, K);
+            std::vector<double> ref(x.size());
+            for (std::size_t i = 0; i < x.size(); ++i) ref[i] = nn_test::act_ref(act, double(xt[i]));
+            double err = nn_test::max_rel_error(y, ref);
+            // xsimd's transcendental functions are within a few ulp of std::.
+            CHECK(err < (sizeof(T) == 4 ? 4e-6 : 5e-14));
+        }
+}
+
+TEST_CASE_TEMPLATE("nn softmax, PReLU, LayerNorm, BatchNorm1d, pooling match plain formulas", T, float, double) {
+    const double tol = nn_test::tolerance<T>();
+    auto x = nn_test::random_vector(2 * 5 * 13, 21, -2, 2);
+    auto xt = nn_test::cast<T>(x);
+    for (auto* K : nn_test::kernel_paths<T>()) {
+        const std::string path = K->name;
+            CAPTURE(path);
+        {  // softmax over the last dimension
+            auto y = run(Softmax<T>(), xt, Shape{10, 13}, K);
+            std::vector<double> ref(x.size());
+            for (std::size_t r = 0; r < 10; ++r) {
+                double s = 0;
+                for (std::size_t j = 0; j < 13; ++j) s += std::exp(x[r * 13 + j]);
+                for (std::size_t j = 0; j < 13; ++j) ref[r * 13 + j] = std::exp(x[r * 13 + j]) / s;
+            }
+            CHECK(nn_test::max_rel_error(y, ref) < tol);
+        }
+    }
+    {  // PReLU per channel
+        PReLU<T> p(5);
+        nn_test::randomize(p, 3);
+        auto y = run(p, xt, Shape{2, 5, 13});
+        std::vector<double> ref(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) ref[i] = x[i] > 0 ? x[i] : double(p.parameters()[(i / 13) % 5]) * x[i];
+        CHECK(nn_test::max_rel_error(y, ref) < tol);
+    }
+    {  // LayerNorm over the last dimension
+        LayerNorm<T> ln(13);
+        nn_test::randomize(ln, 4);
+        auto y = run(ln, xt, Shape{2, 5, 13});
+        std::vector<double> ref(x.size());
+        for (std::size_t r = 0; r < 10; ++r) {
+            double m = 0, v = 0;
+            for (std::size_t j = 0; j < 13; ++j) m += x[r * 13 + j] / 13;
+            for (std::size_t j = 0; j < 13; ++j) v += (x[r * 13 + j] - m) * (x[r * 13 + j] - m) / 13;
+            for (std::size_t j = 0; j < 13; ++j)
+                ref[r * 13 + j] = (x[r * 13 + j] - m) / std::sqrt(v + 1e-5) * double(ln.parameters()[j]) + double(ln.parameters()[13 + j]);
+        }
+        CHECK(nn_test::max_rel_error(y, ref) < tol * 10);
+    }
+    {  // BatchNorm1d, inference and training statistics
+        BatchNorm1d<T> bn(5);
+        nn_test::randomize(bn, 5);
+        auto rv = bn.parameter("running_var");
+        for (auto& v : rv) v = std::abs(v) + T(0.5);
+        auto p = bn.parameters();
+        auto y = run(bn, xt, Shape{2, 5, 13});
+        auto yt = run(bn, xt, Shape{2, 5, 13}, nullptr, true);
+        std::vector<double> ref(x.size()), reft(x.size());
+        for (std::size_t c = 0; c < 5; ++c) {
+            double m = 0, v = 0;
+            for (std::size_t b = 0; b < 2; ++b)
+                for (std::size_t l = 0; l < 13; ++l) m += x[(b * 5 + c) * 13 + l] / 26;
+            for (std::size_t b = 0; b < 2; ++b)
+                for (std::size_t l = 0; l < 13; ++l) v += std::pow(x[(b * 5 + c) * 13 + l] - m, 2) / 26;
+            for (std::size_t b = 0; b < 2; ++b)
+                for (std::size_t l = 0; l < 13; ++l) {
+                    std::size_t i = (b * 5 + c) * 13 + l;
+                    ref[i] = (x[i] - double(p[10 + c])) / std::sqrt(double(p[15 + c]) + 1e-5) * double(p[c]) + double(p[5 + c]);
+                    reft[i] = (x[i] - m) / std::sqrt(v + 1e-5) * double(p[c]) + double(p[5 + c]);
+                }
+        }
+        CHECK(nn_test::max_rel_error(y, ref) < tol * 10);
+        CHECK(nn_test::max_rel_error(yt, reft) < tol * 10);
+    }
+    {  // pooling
+        auto ymax = run(MaxPool1d<T>(3, 2, 1), xt, Shape{2, 5, 13});
+        auto yavg = run(AvgPool1d<T>(4, 3), xt, Shape{2, 5, 13});
+        auto yg = run(GlobalAvgPool1d<T>(), xt, Shape{2, 5, 13});
+        std::vector<double> rmax, ravg, rg;
+        for (std::size_t r = 0; r < 10; ++r) {
+            for (std::size_t j = 0; j < 7; ++j) {  // (13 + 2 - 3) / 2 + 1
+                double m = -1e300;
+                for (long i = long(2 * j) - 1; i < long(2 * j) + 2; ++i)
+                    if (i >= 0 && i < 13) m = std::max(m, x[r * 13 + std::size_t(i)]);
+                rmax.push_back(m);
+            }
+            for (std::size_t j = 0; j < 4; ++j) {  // (13 - 4) / 3 + 1
+                double s = 0;
+                for (std::size_t i = 3 * j; i < 3 * j + 4; ++i) s += x[r * 13 + i];
+                ravg.push_back(s / 4);
+            }
+            double s = 0;
+            for (std::size_t i = 0; i < 13; ++i) s += x[r * 13 + i];
+            rg.push_back(s / 13);
+        }
+        CHECK(nn_test::max_rel_error(ymax, rmax) < tol);
+        CHECK(nn_test::max_rel_error(yavg, ravg) < tol);
+        CHECK(nn_test::max_rel_error(yg, rg) < tol);
+    }
+}
+
+TEST_CASE("nn BatchNorm1d folds into the Dense / Conv1D before it") {
+    Dense<double> d(9, 6);
+    nn_test::randomize(d, 1);
+    BatchNorm1d<double> bn(6);
+    nn_test::randomize(bn, 2);
+    for (auto& v : bn.parameter("running_var")) v = std::abs(v) + 0.3;
+    auto x = nn_test::random_vector(4 * 9, 3);
+    auto y1 = run(bn, run(d, x, Shape{4, 9}), Shape{4, 6});
+    Dense<double> folded = d;
+    CHECK(fold_batch_norm<double>(folded, bn));
+    CHECK(nn_test::max_rel_error(run(folded, x, Shape{4, 9}), y1) < 1e-13);
+
+    Conv1D<double> c(2, 6, 3, 2, Padding::same());
+    nn_test::randomize(c, 4);
+    auto xc = nn_test::random_vector(3 * 2 * 11, 5);
+    auto yc = run(bn, run(c, xc, Shape{3, 2, 11}), Shape{3, 6, 6});
+    CHECK(fold_batch_norm<double>(c, bn));
+    CHECK(nn_test::max_rel_error(run(c, xc, Shape{3, 2, 11}), yc) < 1e-13);
+
+    Flatten<double> f;
+    CHECK_FALSE(fold_batch_norm<double>(f, bn));
+    Dense<double> nobias(9, 6, Activation::identity(), false);
+    CHECK_THROWS_AS(fold_batch_norm<double>(nobias, bn), corespec::unsupported_error);
+}
+
+TEST_CASE("nn Dropout is the identity at inference and a seeded mask in training") {
+    Dropout<float> d(0.25);
+    auto x = nn_test::cast<float>(nn_test::random_vector(4000, 1, 1, 2));
+    CHECK(run(d, x, Shape{4, 1000}) == x);
+    auto y = run(d, x, Shape{4, 1000}, nullptr, true);
+    std::size_t dropped = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (y[i] == 0) ++dropped;
+        else CHECK(y[i] == doctest::Approx(x[i] / 0.75f));
+    }
+    CHECK(dropped > 850);
+    CHECK(dropped < 1150);
+    CHECK(run(d, x, Shape{4, 1000}, nullptr, true) == y);  // same seed, same mask
+    CHECK_THROWS_AS(Dropout<float>(1.0), corespec::value_error);
+}
+
+TEST_CASE("nn backward of the other layers agrees with central differences") {
+    for (const auto& act : all_activations) {
+        if (act.kind == Activation::Kind::relu || act.kind == Activation::Kind::leaky_relu) continue;  // kinks
+        CAPTURE(act.name());
+        ActivationLayer<double> a(act);
+        CHECK(nn_test::gradient_check(a, Shape{3, 7}, 1) < 1e-6);
+    }
+    {
+        ActivationLayer<double> a(Activation::leaky_relu(0.3));  // random inputs avoid the kink
+        CHECK(nn_test::gradient_check(a, Shape{3, 7}, 2) < 1e-6);
+    }
+    Softmax<double> sm;
+    CHECK(nn_test::gradient_check(sm, Shape{3, 7}, 3) < 1e-6);
+    PReLU<double> pr(4);
+    CHECK(nn_test::gradient_check(pr, Shape{2, 4, 5}, 4) < 1e-6);
+    LayerNorm<double> ln(6);
+    nn_test::randomize(ln, 5);
+    CHECK(nn_test::gradient_check(ln, Shape{2, 3, 6}, 6) < 1e-6);
+    BatchNorm1d<double> bn(3);
+    nn_test::randomize(bn, 7);
+    for (auto& v : bn.parameter("running_var")) v = std::abs(v) + 0.3;
+    CHECK(nn_test::gradient_check(bn, Shape{4, 3, 5}, 8) < 1e-6);
+    AvgPool1d<double> ap(3, 2, 1);
+    CHECK(nn_test::gradient_check(ap, Shape{2, 3, 9}, 9) < 1e-6);
+    MaxPool1d<double> mp(2);
+    CHECK(nn_test::gradient_check(mp, Shape{2, 3, 8}, 10) < 1e-6);
+    GlobalAvgPool1d<double> gp;
+    CHECK(nn_test::gradient_check(gp, Shape{2, 3, 8}, 11) < 1e-6);
+    Flatten<double> fl;
+    CHECK(nn_test::gradient_check(fl, Shape{2, 3, 4}, 12) < 1e-6);
+}
+
+TEST_CASE("nn every layer round-trips through config() and layer_from_config") {
+    std::vector<std::unique_ptr<Layer<float>>> layers;
+    layers.push_back(std::make_unique<Dense<float>>(7, 3, Activation::elu(0.5), false));
+    layers.push_back(std::make_unique<Conv1D<float>>(4, 8, 5, 2, Padding::explicit_pad(1, 2), 2, 2, Activation::leaky_relu(0.3)));
+    layers.push_back(std::make_unique<Conv1D<float>>(4, 8, 5, 2, Padding::same()));
+    layers.push_back(std::make_unique<ConvTranspose1D<float>>(8, 4, 3, 2, 1, 1, 1, 1, Activation::tanh()));
+    layers.push_back(std::make_unique<BatchNorm1d<float>>(6, 1e-3));
+    layers.push_back(std::make_unique<LayerNorm<float>>(6, 1e-6, false));
+    layers.push_back(std::make_unique<MaxPool1d<float>>(3, 2, 1));
+    layers.push_back(std::make_unique<AvgPool1d<float>>(2));
+    layers.push_back(std::make_unique<GlobalAvgPool1d<float>>());
+    layers.push_back(std::make_unique<Flatten<float>>());
+    layers.push_back(std::make_unique<Reshape<float>>(Shape{4, 16}));
+    layers.push_back(std::make_unique<Dropout<float>>(0.1));
+    layers.push_back(std::make_unique<Softmax<float>>());
+    layers.push_back(std::make_unique<PReLU<float>>(6));
+    for (const auto& act : all_activations) layers.push_back(std::make_unique<ActivationLayer<float>>(act));
+    for (const auto& l : layers) {
+        CAPTURE(l->config().dump());
+        auto back = layer_from_config<float>(l->config());
+        CHECK(back->config() == l->config());
+        CHECK(back->parameter_count() == l->parameter_count());
+        CHECK(back->clone()->config() == l->config());
+    }
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "lstm"}}), corespec::value_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "dense"}, {"in_features", 3}}), corespec::value_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "dense"}, {"in_features", -3}, {"out_features", 2}}),
+                    corespec::value_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json::array()), corespec::value_error);
+}
