@@ -79,8 +79,33 @@ def run(dtype):
     return {"losses": losses, "parameters": params}
 
 
+def write_window_task(folder):
+    """A small task for the nn_train / nn_explain example tests: 40 bins on
+    an energy axis 850 + 0.5 i eV, mean spectrum + uniform noise; y is the mean
+    deviation of bins 10..17 (855-858.5 eV) from the mean spectrum, times 4."""
+    n, f = 256, 40
+    e = 850 + 0.5 * np.arange(f)
+    base = 0.2 + 0.8 / (1 + np.exp(-(e - 856) / 1.0))
+    x = (base + 0.6 * (u01(n * f, 3).reshape(n, f) - 0.5)).astype(np.float32)
+    y = (4 * (x[:, 10:18] - base[10:18]).mean(axis=1, keepdims=True)).astype(np.float32)
+    np.save(folder + "/window_x.npy", x)
+    np.save(folder + "/window_y.npy", y)
+    arch = {
+        "format": "corespec.nn", "version": 1, "dtype": "float32", "input_shape": [f],
+        "description": "window task MLP for the nn_train example test",
+        "graph": {"type": "sequential", "layers": [
+            {"type": "dense", "in_features": f, "out_features": 16, "params": {"weight": "0.weight", "bias": "0.bias"}},
+            {"type": "relu"},
+            {"type": "dense", "in_features": 16, "out_features": 1, "params": {"weight": "2.weight", "bias": "2.bias"}},
+        ]},
+    }
+    with open(folder + "/window_arch.json", "w") as fh:
+        json.dump(arch, fh, indent=1)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/train/mlp_adam.json"
+    write_window_task(out.rsplit("/", 1)[0] if "/" in out else ".")
     torch.set_num_threads(1)
     doc = {
         "provenance": {

@@ -142,20 +142,27 @@ TEST_CASE("gradient check: Gaussian KL with beta, and slices add up to the batch
 
 // --- layers ---------------------------------------------------------------
 
+#include "corespec/nn/layers/activation.hpp"
+#include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
+#include "corespec/nn/layers/norm.hpp"
+#include "corespec/nn/layers/pool.hpp"
+#include "corespec/nn/layers/shape.hpp"
 #include "corespec/nn/sequential.hpp"
 
 namespace {
 
 // L = sum(out * w) for a fixed random w, so d L / d out = w. Checks the
 // layer's grad_in and grad_params against central differences of L.
-void check_layer(const Layer<double>& layer, Shape in_shape, std::uint64_t seed, double lo = -1.5, double hi = 1.5) {
+void check_layer(const Layer<double>& layer, Shape in_shape, std::uint64_t seed, bool training = false, double lo = -1.5, double hi = 1.5) {
     Random rng(seed);
     std::unique_ptr<Layer<double>> l = layer.clone();
     std::vector<double> x = random_values(in_shape.size(), rng, lo, hi);
     Shape out_shape = l->output_shape(in_shape);
     std::vector<double> w = random_values(out_shape.size(), rng);
     Workspace<double> ws;
+    ws.training = training;
+    ws.seed = seed;
     auto objective = [&](const Layer<double>& m, const std::vector<double>& input) {
         std::vector<double> out(out_shape.size());
         m.forward(ConstTensorView<double>(input.data(), in_shape), TensorView<double>(out.data(), out_shape), ws);
@@ -210,6 +217,78 @@ TEST_CASE("gradient check: Dense with every activation") {
         randomize(nb, 13);
         check_layer(nb, Shape{2, 7}, 14);
     }
+}
+
+TEST_CASE("gradient check: Conv1D (stride, padding, dilation, groups, fused activation)") {
+    using P = Padding;
+    struct Case {
+        std::size_t in, out, k, stride;
+        P pad;
+        std::size_t dilation, groups;
+        Activation act;
+        bool bias;
+    };
+    for (const Case& c : {Case{3, 4, 3, 1, P::valid(), 1, 1, Activation::identity(), true},
+                          Case{2, 4, 5, 1, P::same(), 1, 1, Activation::leaky_relu(0.3), true},
+                          Case{4, 6, 3, 2, P::symmetric(2), 2, 2, Activation::tanh(), false},
+                          Case{4, 4, 7, 2, P::explicit_pad(3, 2), 1, 4, Activation::gelu(), true}}) {
+        Conv1D<double> conv(c.in, c.out, c.k, c.stride, c.pad, c.dilation, c.groups, c.act, c.bias);
+        randomize(conv, 31);
+        check_layer(conv, Shape{2, c.in, 17}, 32);
+    }
+}
+
+TEST_CASE("gradient check: ConvTranspose1D (stride, padding, output padding, dilation, groups)") {
+    struct Case {
+        std::size_t in, out, k, stride, pad, out_pad, dilation, groups;
+        Activation act;
+    };
+    for (const Case& c : {Case{3, 2, 3, 1, 0, 0, 1, 1, Activation::identity()}, Case{4, 2, 7, 2, 3, 1, 1, 1, Activation::leaky_relu(0.3)},
+                          Case{4, 6, 3, 2, 1, 0, 2, 2, Activation::sigmoid()}}) {
+        ConvTranspose1D<double> t(c.in, c.out, c.k, c.stride, c.pad, c.out_pad, c.dilation, c.groups, c.act);
+        randomize(t, 41);
+        check_layer(t, Shape{2, c.in, 9}, 42);
+    }
+}
+
+TEST_CASE("gradient check: normalisation, pooling, shape, dropout and activation layers") {
+    BatchNorm1d<double> bn(3);
+    randomize(bn, 51);
+    {
+        auto rm = bn.parameter("running_mean");
+        auto rv = bn.parameter("running_var");
+        for (std::size_t i = 0; i < 3; ++i) rm[i] = 0.1 * double(i), rv[i] = 0.5 + double(i);
+        auto g = bn.parameter("weight");
+        for (std::size_t i = 0; i < 3; ++i) g[i] = 0.7 + 0.2 * double(i);
+        bn.parameters_changed();
+    }
+    check_layer(bn, Shape{4, 3, 5}, 52, false);  // inference: running statistics
+    check_layer(bn, Shape{4, 3, 5}, 53, true);   // training: batch statistics
+    check_layer(bn, Shape{6, 3}, 54, true);
+    LayerNorm<double> ln(6);
+    randomize(ln, 55);
+    {
+        auto g = ln.parameter("weight");
+        for (std::size_t i = 0; i < g.size(); ++i) g[i] = 0.5 + 0.1 * double(i);
+        ln.parameters_changed();
+    }
+    check_layer(ln, Shape{3, 6}, 56);
+    check_layer(MaxPool1d<double>(3, 2, 1), Shape{2, 3, 11}, 57);
+    check_layer(AvgPool1d<double>(3, 2, 1), Shape{2, 3, 11}, 58);
+    check_layer(GlobalAvgPool1d<double>(), Shape{2, 3, 11}, 59);
+    check_layer(Flatten<double>(), Shape{2, 3, 4}, 60);
+    check_layer(Reshape<double>(Shape{4, 3}), Shape{2, 12}, 61);
+    check_layer(Dropout<double>(0.3), Shape{4, 10}, 62, true);
+    check_layer(Dropout<double>(0.3), Shape{4, 10}, 63, false);
+    using A = Activation;
+    for (Activation a : {A::relu(), A::leaky_relu(0.2), A::elu(1.3), A::gelu(), A::gelu_tanh(), A::silu(), A::tanh(), A::sigmoid(),
+                         A::softplus()})
+        check_layer(ActivationLayer<double>(a), Shape{3, 7}, 64);
+    PReLU<double> prelu(3, 0.25);
+    check_layer(prelu, Shape{2, 3, 5}, 65);
+    PReLU<double> prelu1(1, 0.1);
+    check_layer(prelu1, Shape{4, 6}, 66);
+    check_layer(Softmax<double>(), Shape{3, 5}, 67);
 }
 
 TEST_CASE("gradient check: a whole Sequential (backward through stored activations)") {
