@@ -59,6 +59,11 @@ struct GemmArgs {
     const T* a = nullptr;
     std::ptrdiff_t a_rs = 0, a_cs = 1;  ///< A(i, k) = a[i * a_rs + k * a_cs]
     const T* b_packed = nullptr;        ///< pack_b layout, packed_size(k, n) elements
+    /// Alternative to b_packed: row k of panel p is the NR contiguous values
+    /// at b_rows[p * k + k] (unaligned; columns past n are read but unused).
+    /// Convolutions point these into their (padded, stride-split) input
+    /// instead of copying an im2col matrix.
+    const T* const* b_rows = nullptr;
     T* c = nullptr;
     std::ptrdiff_t c_rs = 0, c_cs = 1;  ///< C(i, j) = c[i * c_rs + j * c_cs]
     const T* bias_col = nullptr;        ///< n values added to every row, or null
@@ -112,6 +117,28 @@ inline void micro_kernel(std::size_t kdim, const T* a, std::ptrdiff_t a_rs, std:
         for (std::size_t v = 0; v < NV; ++v) S::store_aligned(tile + i * NR + v * W, acc[i][v]);
 }
 
+template <class T, class Arch, std::size_t MR>
+inline void micro_kernel_rows(std::size_t kdim, const T* a, std::ptrdiff_t a_rs, std::ptrdiff_t a_cs,
+                              const T* const* brows, T* tile) noexcept {
+    using S = Simd<T, Arch>;
+    using V = typename S::V;
+    constexpr std::size_t W = S::width, NV = vectors_per_panel<T, Arch>, NR = panel_width<T>;
+    V acc[MR][NV];
+    for (std::size_t i = 0; i < MR; ++i)
+        for (std::size_t v = 0; v < NV; ++v) acc[i][v] = S::set(T(0));
+    for (std::size_t k = 0; k < kdim; ++k) {
+        const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(k) * a_cs;
+        V b[NV];
+        for (std::size_t v = 0; v < NV; ++v) b[v] = S::load(brows[k] + v * W);
+        for (std::size_t i = 0; i < MR; ++i) {
+            V ai = S::set(a[static_cast<std::ptrdiff_t>(i) * a_rs + off]);
+            for (std::size_t v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, b[v], acc[i][v]);
+        }
+    }
+    for (std::size_t i = 0; i < MR; ++i)
+        for (std::size_t v = 0; v < NV; ++v) S::store_aligned(tile + i * NR + v * W, acc[i][v]);
+}
+
 /// One row of A against P consecutive panels (the batch-1 path).
 template <class T, class Arch, std::size_t P>
 inline void gemv_kernel(std::size_t kdim, const T* a, std::ptrdiff_t a_cs, const T* bp, T* tile) noexcept {
@@ -131,32 +158,39 @@ inline void gemv_kernel(std::size_t kdim, const T* a, std::ptrdiff_t a_cs, const
         for (std::size_t v = 0; v < NV; ++v) S::store_aligned(tile + p * NR + v * W, acc[p][v]);
 }
 
-/// Bias, activation and store of an mr x (panels * NR) tile whose first
-/// column is column j0 of C; nr valid columns.
+/// Bias, activation and store of an mr x (ld_tile) tile whose first column
+/// is column j0 of C; nr valid columns. The activation runs once over the
+/// whole tile (padding columns included: they hold finite values) rather
+/// than per row: the call and its loop set-up cost as much as a short row.
 template <class T, class Arch>
 inline void epilogue(const GemmArgs<T>& g, T* tile, std::size_t ld_tile, std::size_t i0, std::size_t mr, std::size_t j0,
                      std::size_t nr) noexcept {
+    if (!g.accumulate) {
+        if (g.bias_col || g.bias_row) {
+            for (std::size_t i = 0; i < mr; ++i) {
+                T* row = tile + i * ld_tile;
+                const T b = g.bias_row ? g.bias_row[i0 + i] : T(0);
+                if (g.bias_col)
+                    for (std::size_t j = 0; j < nr; ++j) row[j] += g.bias_col[j0 + j] + b;
+                else
+                    for (std::size_t j = 0; j < nr; ++j) row[j] += b;
+            }
+        }
+        activation_forward<T, Arch>(g.act, tile, tile, mr * ld_tile);
+    }
     for (std::size_t i = 0; i < mr; ++i) {
-        T* row = tile + i * ld_tile;
+        const T* row = tile + i * ld_tile;
         T* c = g.c + static_cast<std::ptrdiff_t>(i0 + i) * g.c_rs + static_cast<std::ptrdiff_t>(j0) * g.c_cs;
         if (g.accumulate) {
             if (g.c_cs == 1)
                 for (std::size_t j = 0; j < nr; ++j) c[j] += row[j];
             else
                 for (std::size_t j = 0; j < nr; ++j) c[static_cast<std::ptrdiff_t>(j) * g.c_cs] += row[j];
-            continue;
-        }
-        if (g.bias_col)
-            for (std::size_t j = 0; j < nr; ++j) row[j] += g.bias_col[j0 + j];
-        if (g.bias_row) {
-            const T b = g.bias_row[i0 + i];
-            for (std::size_t j = 0; j < nr; ++j) row[j] += b;
-        }
-        if (g.c_cs == 1) {
-            activation_forward<T, Arch>(g.act, row, c, nr);
         } else {
-            activation_forward<T, Arch>(g.act, row, row, nr);
-            for (std::size_t j = 0; j < nr; ++j) c[static_cast<std::ptrdiff_t>(j) * g.c_cs] = row[j];
+            if (g.c_cs == 1)
+                for (std::size_t j = 0; j < nr; ++j) c[j] = row[j];
+            else
+                for (std::size_t j = 0; j < nr; ++j) c[static_cast<std::ptrdiff_t>(j) * g.c_cs] = row[j];
         }
     }
 }
@@ -166,7 +200,8 @@ inline void row_block(const GemmArgs<T>& g, std::size_t i0, T* tile) noexcept {
     constexpr std::size_t NR = panel_width<T>;
     const T* a = g.a + static_cast<std::ptrdiff_t>(i0) * g.a_rs;
     for (std::size_t j0 = 0, p = 0; j0 < g.n; j0 += NR, ++p) {
-        micro_kernel<T, Arch, MR>(g.k, a, g.a_rs, g.a_cs, g.b_packed + p * g.k * NR, tile);
+        if (g.b_rows) micro_kernel_rows<T, Arch, MR>(g.k, a, g.a_rs, g.a_cs, g.b_rows + p * g.k, tile);
+        else micro_kernel<T, Arch, MR>(g.k, a, g.a_rs, g.a_cs, g.b_packed + p * g.k * NR, tile);
         epilogue<T, Arch>(g, tile, NR, i0, MR, j0, std::min(NR, g.n - j0));
     }
 }
@@ -200,7 +235,7 @@ void gemm(const GemmArgs<T>& g) noexcept {
         }
         return;
     }
-    if (g.m == 1) {
+    if (g.m == 1 && !g.b_rows) {
         std::size_t panels = (g.n + NR - 1) / NR, p = 0;
         for (; p + GP <= panels; p += GP) {
             detail::gemv_kernel<T, Arch, GP>(g.k, g.a, g.a_cs, g.b_packed + p * g.k * NR, tile);
