@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corespec/nn/models/mlp.hpp"
+#include "corespec/nn/models/vae.hpp"
 #include "corespec/nn/serialize.hpp"
 #include "support/shared_data.hpp"
 
@@ -117,6 +118,10 @@ TEST_CASE("model loader: malformed and mismatched files raise clear exceptions")
                     parse_error);  // unknown key for a dense layer
     CHECK_THROWS_AS(load(edited_mlp([](nlohmann::json& d) { d["version"] = 99; }, no_tensor_edit)), unsupported_error);
     CHECK_THROWS_AS(load(edited_mlp([](nlohmann::json& d) { d["input_shape"] = {701}; }, no_tensor_edit)), shape_error);
+    // Text that is not a valid architecture (the first found by fuzzing).
+    CHECK_THROWS_AS(parse_model_spec("{\"format\": 1e705}"), parse_error);
+    CHECK_THROWS_AS(parse_model_spec("[]"), parse_error);
+    CHECK_THROWS_AS(parse_model_spec(""), parse_error);
     // Engine limits are unsupported_error, not silent approximations.
     CHECK_THROWS_AS(load(edited_mlp(
                         [](nlohmann::json& d) {
@@ -274,4 +279,57 @@ TEST_CASE("model loader: a multi-head model concatenates its heads") {
     save_model(m, path.string(), opt);
     CHECK(load_model<double>(path.string()).kind() == ModelSpec::Kind::multi_head);
     std::filesystem::remove(path);
+}
+
+TEST_CASE("model saver: the engine's Vae and MultiHead round trip") {
+    Vae<float> vae = make_conv_vae<float>();
+    init_uniform(vae.body(), 1);
+    init_uniform(vae.mean_head(), 2);
+    init_uniform(vae.logvar_head(), 3);
+    init_uniform(vae.decoder(), 4);
+    std::vector<float> x(2 * 240);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(0.5 + 0.4 * std::sin(0.03 * double(i)));
+    SaveOptions<float> opt;
+    opt.selftest_input = ConstTensorView<float>(x.data(), Shape{2, 1, 240});
+    const auto path = std::filesystem::temp_directory_path() / "corespec_test_engine_vae.safetensors";
+    save_model(vae, path.string(), opt);
+    const Model<float> m = load_model<float>(path.string());  // self-test included
+    const Vae<float> back = m.to_vae();
+    CHECK(back.latent_size() == 16);
+    std::vector<float> r1(x.size()), r2(x.size());
+    Workspace<float> ws;
+    vae.reconstruct(ConstTensorView<float>(x.data(), Shape{2, 1, 240}), TensorView<float>(r1.data(), Shape{2, 1, 240}), ws);
+    back.reconstruct(ConstTensorView<float>(x.data(), Shape{2, 1, 240}), TensorView<float>(r2.data(), Shape{2, 1, 240}), ws);
+    CHECK(r1 == r2);
+    CHECK_THROWS_AS(m.to_multi_head(), value_error);
+
+    Sequential<float> trunk = make_mlp<float>({6, 5});
+    std::vector<Sequential<float>> heads;
+    heads.push_back(make_mlp<float>({5, 2}));
+    heads.push_back(make_mlp<float>({5, 3}, Activation::relu(), Activation::sigmoid()));
+    init_uniform(trunk, 5);
+    init_uniform(heads[0], 6);
+    init_uniform(heads[1], 7);
+    MultiHead<float> mh(trunk, {"content", "defects"}, heads);
+    SaveOptions<float> mopt;
+    mopt.input_shape = {6};
+    save_model(mh, path.string(), mopt);
+    const MultiHead<float> mh2 = load_model<float>(path.string()).to_multi_head();
+    CHECK(mh2.head_count() == 2);
+    CHECK(mh2.head_name(1) == "defects");
+    std::vector<float> in = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}, a0(2), a1(3), b0(2), b1(3);
+    const TensorView<float> oa[] = {TensorView<float>(a0.data(), Shape{1, 2}), TensorView<float>(a1.data(), Shape{1, 3})};
+    const TensorView<float> ob[] = {TensorView<float>(b0.data(), Shape{1, 2}), TensorView<float>(b1.data(), Shape{1, 3})};
+    mh.forward(ConstTensorView<float>(in.data(), Shape{1, 6}), span<const TensorView<float>>(oa, 2), ws);
+    mh2.forward(ConstTensorView<float>(in.data(), Shape{1, 6}), span<const TensorView<float>>(ob, 2), ws);
+    CHECK(a0 == b0);
+    CHECK(a1 == b1);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("model loader: peak activation size bounds the scratch") {
+    const Model<float> vae = load_model<float>(fixture("vae_study2_f32.safetensors"));
+    // The first conv: 16 channels x 120 per sample is the largest tensor.
+    CHECK(vae.peak_activation_size(Shape{3, 1, 240}) == 3 * 16 * 120);
+    CHECK_THROWS_AS(vae.peak_activation_size(Shape{3, 240}), shape_error);
 }

@@ -143,6 +143,8 @@ TEST_CASE("safetensors: hostile files raise parse_error with offset and reason")
                           12))
               .find("non-contiguous") != std::string::npos);
     CHECK(reason_of(image(ok, 12)).find("trailing") != std::string::npos);
+    // Numbers nlohmann cannot represent (found by fuzzing).
+    CHECK(reason_of(image(R"({"a":1e705})", 0)).find("not valid JSON") != std::string::npos);
     // Metadata must map strings to strings.
     CHECK(reason_of(image(R"({"__metadata__":{"k":1}})", 0)).find("__metadata__") != std::string::npos);
 

@@ -204,8 +204,6 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
         if (!tr && pad != in.end() && pad->is_string()) {
             const std::string p = pad->get<std::string>();
             if (p != "same" && p != "valid") fail(where + ".padding", "expected an integer, \"same\" or \"valid\", got \"" + p + "\"");
-            if (p == "same" && cfg["stride"].get<std::uint64_t>() != 1)
-                fail(where + ".padding", "padding \"same\" needs stride 1 (as in PyTorch)");
             cfg["padding"] = p;
         } else if (!tr && pad != in.end() && pad->is_array()) {  // [left, right]
             if (pad->size() != 2) fail(where + ".padding", "expected [left, right]");
@@ -448,6 +446,15 @@ inline std::vector<std::pair<std::string, std::vector<std::size_t>>> LayerSpec::
     return out;
 }
 
+/// Validates an already parsed architecture document (same errors).
+inline ModelSpec model_spec_from_json(const nlohmann::json& doc, const std::string& source = "<memory>") {
+    try {
+        return detail::SpecParser(source).model(doc);
+    } catch (const nlohmann::json::exception& e) {  // a value of an unexpected JSON type
+        throw parse_error(source, "(root)", std::string("malformed architecture: ") + e.what());
+    }
+}
+
 /// Parses and validates an architecture JSON text. `source` names it in
 /// errors. Throws parse_error (JSON syntax: byte offset; schema: JSON path),
 /// unsupported_error for a newer format version.
@@ -457,13 +464,10 @@ inline ModelSpec parse_model_spec(std::string_view text, const std::string& sour
         doc = nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::parse_error& e) {
         throw parse_error(source, parse_error::at_offset(e.byte), std::string("architecture is not valid JSON: ") + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+        throw parse_error(source, "(root)", std::string("architecture is not valid JSON: ") + e.what());
     }
-    return detail::SpecParser(source).model(doc);
-}
-
-/// Validates an already parsed architecture document.
-inline ModelSpec model_spec_from_json(const nlohmann::json& doc, const std::string& source = "<memory>") {
-    return detail::SpecParser(source).model(doc);
+    return model_spec_from_json(doc, source);
 }
 
 }  // namespace corespec::nn

@@ -314,6 +314,8 @@ inline SafeTensors SafeTensors::parse(const unsigned char* data, std::size_t siz
         header = nlohmann::json::parse(text, text + header_len);
     } catch (const nlohmann::json::parse_error& e) {
         throw fail(8 + e.byte, std::string("header is not valid JSON: ") + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+        throw fail(8, std::string("header is not valid JSON: ") + e.what());
     }
     if (!header.is_object()) throw fail(8, "header is not a JSON object");
 

@@ -40,6 +40,7 @@
 #include "corespec/nn/layers/pool.hpp"
 #include "corespec/nn/layers/shape.hpp"
 #include "corespec/nn/model_spec.hpp"
+#include "corespec/nn/models/vae.hpp"
 #include "corespec/nn/safetensors.hpp"
 #include "corespec/nn/sequential.hpp"
 #include "corespec/nn/tensor.hpp"
@@ -118,6 +119,36 @@ public:
             }
         }
         return in;
+    }
+
+    /// The largest tensor (elements) any layer produces for an input shape
+    /// (batch first): a bound on forward's scratch, and a guard against
+    /// files whose layers would blow up a small input. Throws shape_error.
+    std::size_t peak_activation_size(const Shape& in) const {
+        check_input(in);
+        std::size_t peak = in.size();
+        auto walk = [&peak](const Sequential<T>& seq, Shape s) {
+            for (std::size_t i = 0; i < seq.size(); ++i) {
+                s = seq.layer(i).output_shape(s);
+                peak = std::max(peak, s.size());
+            }
+            return s;
+        };
+        switch (kind_) {
+            case Kind::sequential: walk(parts_[0].second, in); break;
+            case Kind::vae: {
+                const Shape h = walk(part("encoder"), in);
+                walk(part("logvar"), h);
+                walk(part("decoder"), walk(part("mean"), h));
+                break;
+            }
+            case Kind::multi_head: {
+                const Shape h = walk(parts_[0].second, in);
+                for (std::size_t i = 1; i < parts_.size(); ++i) walk(parts_[i].second, h);
+                break;
+            }
+        }
+        return peak;
     }
 
     /// out = model(in): the Sequential; the VAE's reconstruction through the
@@ -214,6 +245,26 @@ public:
     void decode(ConstTensorView<T> z, TensorView<T> out, Workspace<T>& ws) const {
         require_vae("decode");
         part("decoder").forward(z, out, ws);
+    }
+
+    /// The engine's Vae with copies of this model's parts (VAE models with an
+    /// input_shape only; value_error otherwise).
+    Vae<T> to_vae() const {
+        require_vae("to_vae");
+        if (spec_.input_shape.empty()) throw value_error("nn::Model::to_vae: the file gives no input_shape");
+        return Vae<T>(part("encoder"), part("mean"), part("logvar"), part("decoder"), Shape(spec_.input_shape));
+    }
+
+    /// The engine's MultiHead with copies of this model's parts (multi-head models only).
+    MultiHead<T> to_multi_head() const {
+        if (kind_ != Kind::multi_head) throw value_error("nn::Model::to_multi_head: the model is not multi-head");
+        std::vector<std::string> names;
+        std::vector<Sequential<T>> heads;
+        for (std::size_t i = 1; i < parts_.size(); ++i) {
+            names.push_back(parts_[i].first.substr(6));  // strip "heads."
+            heads.push_back(parts_[i].second);
+        }
+        return MultiHead<T>(parts_[0].second, std::move(names), std::move(heads));
     }
 
     // --- building (used by the loader) -------------------------------------
@@ -454,10 +505,14 @@ double run_selftest(const Model<T>& model, const SafeTensors& st, const std::str
     const TensorData& to = st.at(spec.selftest_output);
     if (ti.shape.empty() || ti.shape.size() > Shape::max_rank)
         throw parse_error(source, "selftest.input", "the self-test input must have rank 1 to 3 (batch first)");
-    const std::vector<T> x = ti.to_vector<T>();
     const Shape in_shape(ti.shape);
     const Shape out_shape = model.output_shape(in_shape);
     if (out_shape.to_vector() != to.shape) throw shape_error(source + ": selftest.output", out_shape.to_vector(), to.shape);
+    // A hostile file could chain layers that grow a small input enormously.
+    constexpr std::size_t limit = std::size_t(1) << 26;
+    if (model.peak_activation_size(in_shape) > limit)
+        throw parse_error(source, "selftest", "the self-test would need an activation of more than 2^26 elements");
+    const std::vector<T> x = ti.to_vector<T>();
     const std::vector<double> ref = to.to_vector<double>();
     std::vector<T> y(out_shape.size());
     Workspace<T> ws;
@@ -540,6 +595,8 @@ inline ModelFile read_model_file(const std::string& path) {
             doc = nlohmann::json::parse(bytes.begin(), bytes.end());
         } catch (const nlohmann::json::parse_error& e) {
             throw parse_error(path, parse_error::at_offset(e.byte), std::string("architecture is not valid JSON: ") + e.what());
+        } catch (const nlohmann::json::exception& e) {
+            throw parse_error(path, "(root)", std::string("architecture is not valid JSON: ") + e.what());
         }
         if (!doc.is_object() || !doc.contains("weights") || !doc["weights"].is_string())
             throw parse_error(path, "weights", "an architecture file needs \"weights\": the safetensors file name");
@@ -670,6 +727,46 @@ Model<T> make_model(Sequential<T> seq, std::vector<std::size_t> input_shape = {}
     std::vector<std::pair<std::string, Sequential<T>>> parts;
     parts.push_back({"graph", std::move(seq)});
     return Model<T>(std::move(spec), std::move(parts));
+}
+
+/// Wraps the engine's Vae as a Model (its parts are moved).
+template <class T>
+Model<T> make_model(Vae<T> vae) {
+    ModelSpec spec;
+    spec.dtype = std::is_same<T, float>::value ? "float32" : "float64";
+    spec.kind = ModelSpec::Kind::vae;
+    spec.input_shape = vae.input_shape().to_vector();
+    std::vector<std::pair<std::string, Sequential<T>>> parts;
+    parts.push_back({"encoder", std::move(vae.body())});
+    parts.push_back({"mean", std::move(vae.mean_head())});
+    parts.push_back({"logvar", std::move(vae.logvar_head())});
+    parts.push_back({"decoder", std::move(vae.decoder())});
+    return Model<T>(std::move(spec), std::move(parts));
+}
+
+/// Wraps the engine's MultiHead as a Model (its parts are moved).
+template <class T>
+Model<T> make_model(MultiHead<T> mh, std::vector<std::size_t> input_shape = {}) {
+    ModelSpec spec;
+    spec.dtype = std::is_same<T, float>::value ? "float32" : "float64";
+    spec.kind = ModelSpec::Kind::multi_head;
+    spec.input_shape = std::move(input_shape);
+    std::vector<std::pair<std::string, Sequential<T>>> parts;
+    parts.push_back({"trunk", std::move(mh.trunk())});
+    for (std::size_t i = 0; i < mh.head_count(); ++i) parts.push_back({"heads." + mh.head_name(i), std::move(mh.head(i))});
+    return Model<T>(std::move(spec), std::move(parts));
+}
+
+/// Saves the engine's Vae.
+template <class T>
+void save_model(const Vae<T>& vae, const std::string& path, const SaveOptions<T>& opt = {}) {
+    save_model(make_model<T>(vae), path, opt);
+}
+
+/// Saves the engine's MultiHead.
+template <class T>
+void save_model(const MultiHead<T>& mh, const std::string& path, const SaveOptions<T>& opt = {}) {
+    save_model(make_model<T>(mh, opt.input_shape), path, opt);
 }
 
 /// Saves a Sequential built in code.
