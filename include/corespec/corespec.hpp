@@ -2,7 +2,8 @@
 //
 // It deliberately leaves out the heavy or optional parts, which you include
 // yourself when you need them:
-//   corespec/nn/...        the network engine (xsimd kernels)
+//   corespec/nn/...        the network engine (xsimd kernels) and training (nn/train)
+//   corespec/explain/...   attribution per energy bin (built on nn)
 //   corespec/prep/..., corespec/align/...  preprocessing (Eigen for fits and FFT)
 //   corespec/synth/...     synthetic spectra for examples and tests
 #pragma once
@@ -11,6 +12,7 @@
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/core/version.hpp"
+#include "corespec/fusion/feature_layout.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/metadata.hpp"
 #include "corespec/grid/resample.hpp"

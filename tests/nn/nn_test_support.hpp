@@ -3,6 +3,7 @@
 // nn tests.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <random>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "corespec/nn/kernels/table.hpp"
+#include "corespec/nn/layer.hpp"
 
 namespace nn_test {
 
@@ -58,7 +60,7 @@ inline double act_ref(const corespec::nn::Activation& a, double x) {
         case K::silu: return x / (1 + std::exp(-x));
         case K::tanh: return std::tanh(x);
         case K::sigmoid: return 1 / (1 + std::exp(-x));
-        case K::softplus: return x > 20 ? x : std::log(1 + std::exp(x));
+        case K::softplus: return x > 20 ? x : std::log1p(std::exp(x));
     }
     return x;
 }

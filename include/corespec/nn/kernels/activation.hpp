@@ -103,8 +103,14 @@ struct ActMath {
         } else if constexpr (Kind == K::silu) return x * sigmoid(x);
         else if constexpr (Kind == K::tanh) return S::tanh(x);
         else if constexpr (Kind == K::sigmoid) return sigmoid(x);
-        else if constexpr (Kind == K::softplus)  // PyTorch: x above the threshold 20 passes through
-            return S::select_positive(x - S::set(T(20)), x, S::log1p(S::exp(S::min(x, S::set(T(20))))));
+        else if constexpr (Kind == K::softplus) {  // PyTorch: x above the threshold 20 passes through
+            // log1p(u) as log(w) u / (w - 1), w = 1 + u (Goldberg): exact to a
+            // few ulp also for tiny u, where xsimd 8.1's log1p loses digits.
+            V u = S::exp(S::min(x, S::set(T(20))));
+            V w = one + u;
+            V l = S::select_positive(w - one, S::log(w) * u / (w - one), u);
+            return S::select_positive(x - S::set(T(20)), x, l);
+        }
         else return x;
     }
 

@@ -39,6 +39,7 @@ struct Simd {
     static V exp(const V& a) noexcept { return xsimd::exp(a); }
     static V expm1(const V& a) noexcept { return xsimd::expm1(a); }
     static V log1p(const V& a) noexcept { return xsimd::log1p(a); }
+    static V log(const V& a) noexcept { return xsimd::log(a); }
     static V tanh(const V& a) noexcept { return xsimd::tanh(a); }
     static V erf(const V& a) noexcept { return xsimd::erf(a); }
     static V sqrt(const V& a) noexcept { return xsimd::sqrt(a); }
@@ -71,6 +72,7 @@ struct Simd<T, scalar_arch> {
     static V exp(V a) noexcept { return std::exp(a); }
     static V expm1(V a) noexcept { return std::expm1(a); }
     static V log1p(V a) noexcept { return std::log1p(a); }
+    static V log(V a) noexcept { return std::log(a); }
     static V tanh(V a) noexcept { return std::tanh(a); }
     static V erf(V a) noexcept { return std::erf(a); }
     static V sqrt(V a) noexcept { return std::sqrt(a); }

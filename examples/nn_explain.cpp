@@ -1,0 +1,160 @@
+// nn_explain: attribution per input feature for every row of an NPY array.
+//
+//   nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K]
+//              [--steps S] [--samples N] [--window W] --out A.npy
+//              [--svg PICTURE.svg --energy E0 DE [--name NAME]]
+//
+// MODEL is a corespec model file; for a VAE the outputs explained are the
+// latent means (K = latent coordinate). X holds one sample per row; A.npy
+// gets the attributions in X's shape (float32). --steps: integrated-gradient
+// steps (64); --samples: SmoothGrad samples (50); --window: occlusion window
+// in bins (5). With --svg the first row is drawn (spectrum + attribution
+// strip) on the energy axis E0 + i * DE. One JSON object is printed, with the
+// integrated-gradients completeness error (max and batch) when --method ig.
+// Exit status: 0 on success, 1 on an error (message on stderr), 2 on misuse.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <corespec/explain/attribution.hpp>
+#include <corespec/explain/svg.hpp>
+#include <corespec/io/npy.hpp>
+#include <corespec/nn/serialize.hpp>
+
+using namespace corespec;
+
+namespace {
+
+struct Args {
+    std::string model, x, out, method, svg, name = "input";
+    std::size_t target = 0, steps = 64, samples = 50, window = 5;
+    double e0 = 0, de = 1;
+    bool have_axis = false;
+};
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--steps S]\n"
+                 "                  [--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]\n");
+    return 2;
+}
+
+bool parse_size(const char* t, std::size_t& out) {
+    char* end = nullptr;
+    const long long v = std::strtoll(t, &end, 10);
+    if (end == t || *end || v < 0 || v > 100000000) return false;
+    out = static_cast<std::size_t>(v);
+    return true;
+}
+
+bool parse_number(const char* t, double& out) {
+    char* end = nullptr;
+    out = std::strtod(t, &end);
+    return end != t && !*end && std::isfinite(out);
+}
+
+// The differentiable chain: the model itself, or a VAE's encoder + mean head.
+nn::Sequential<float> chain_of(const nn::Model<float>& m) {
+    switch (m.kind()) {
+        case nn::ModelSpec::Kind::sequential: return m.part("graph");
+        case nn::ModelSpec::Kind::vae: {
+            nn::Sequential<float> s;
+            for (const char* part : {"encoder", "mean"}) {
+                const nn::Sequential<float>& p = m.part(part);
+                for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
+            }
+            return s;
+        }
+        default: throw unsupported_error("nn_explain: multi-head models are not supported (explain one head's Sequential in C++)");
+    }
+}
+
+int run(const Args& a) {
+    const nn::Model<float> model = nn::load_model<float>(a.model);
+    const nn::Sequential<float> chain = chain_of(model);
+    io::NpyArray<float> x = io::read_npy<float>(a.x);
+    if (x.shape.size() < 2 || x.shape.size() > 3)
+        throw shape_error(a.x + ": X must be batch x features or batch x channels x length", {0, 0}, x.shape);
+    nn::ConstTensorView<float> xv(x.values.data(), nn::Shape(x.shape));
+    explain::ModelGradient<float> f(chain);
+    const std::size_t fs = xv.sample_size();
+    const fusion::FeatureLayout layout =
+        fusion::FeatureLayout::single(a.name, a.have_axis ? grid::EnergyAxis::uniform(a.e0, a.de, fs) : grid::EnergyAxis::uniform(0, 1, fs, "bin"));
+    std::vector<float> attr;
+    double max_err = -1, batch_err = -1;
+    if (a.method == "saliency") attr = explain::saliency(f, xv, a.target);
+    else if (a.method == "gxi") attr = explain::gradient_x_input(f, xv, a.target);
+    else if (a.method == "smoothgrad") attr = explain::smoothgrad(f, xv, a.target, {a.samples, 0.15, 0, false});
+    else if (a.method == "occlusion") attr = explain::occlusion(f, xv, a.target, layout, {a.window, 1, 0.0});
+    else if (a.method == "ig") {
+        explain::IgOptions o;
+        o.steps = a.steps;
+        auto r = explain::integrated_gradients(f, xv, a.target, {}, o);
+        attr = std::move(r.attributions);
+        max_err = r.max_completeness_error();
+        batch_err = r.batch_completeness_error();
+    } else {
+        throw value_error("nn_explain: unknown method '" + a.method + "' (saliency, gxi, ig, smoothgrad, occlusion)");
+    }
+    io::write_npy(a.out, x.shape, attr.data());
+    if (!a.svg.empty()) {
+        explain::SvgOptions so;
+        so.title = a.method + " attribution, output " + std::to_string(a.target) + ", row 0";
+        explain::write_attribution_svg(a.svg, span<const float>(x.values.data(), fs), span<const float>(attr.data(), fs), layout, so);
+    }
+    double mass = 0;
+    std::size_t top = 0;
+    for (std::size_t j = 0; j < fs; ++j) {
+        double m = 0;
+        for (std::size_t b = 0; b < xv.batch(); ++b) m += std::abs(double(attr[b * fs + j]));
+        if (m > mass) mass = m, top = j;
+    }
+    std::printf("{\"method\": \"%s\", \"target\": %zu, \"rows\": %zu, \"features\": %zu, \"top_feature\": %zu", a.method.c_str(), a.target,
+                xv.batch(), fs, top);
+    if (max_err >= 0) std::printf(", \"completeness_error_max\": %.6g, \"completeness_error_batch\": %.6g", max_err, batch_err);
+    std::printf(", \"out\": \"%s\"}\n", a.out.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args a;
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        const std::string k = argv[i];
+        auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+        const char* v = nullptr;
+        bool ok = true;
+        if (k == "--method") ok = (v = value()) != nullptr, a.method = v ? v : "";
+        else if (k == "--out") ok = (v = value()) != nullptr, a.out = v ? v : "";
+        else if (k == "--svg") ok = (v = value()) != nullptr, a.svg = v ? v : "";
+        else if (k == "--name") ok = (v = value()) != nullptr, a.name = v ? v : "";
+        else if (k == "--target") ok = (v = value()) && parse_size(v, a.target);
+        else if (k == "--steps") ok = (v = value()) && parse_size(v, a.steps) && a.steps > 0;
+        else if (k == "--samples") ok = (v = value()) && parse_size(v, a.samples) && a.samples > 0;
+        else if (k == "--window") ok = (v = value()) && parse_size(v, a.window) && a.window > 0;
+        else if (k == "--energy") {
+            const char* e0 = value();
+            const char* de = value();
+            ok = e0 && de && parse_number(e0, a.e0) && parse_number(de, a.de) && a.de > 0;
+            a.have_axis = true;
+        } else if (k.rfind("--", 0) == 0) ok = false;
+        else positional.push_back(k);
+        if (!ok) {
+            std::fprintf(stderr, "nn_explain: bad or missing value for %s\n", k.c_str());
+            return usage();
+        }
+    }
+    if (positional.size() != 2 || a.out.empty() || a.method.empty()) return usage();
+    a.model = positional[0], a.x = positional[1];
+    try {
+        return run(a);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nn_explain: %s\n", e.what());
+        return 1;
+    }
+}

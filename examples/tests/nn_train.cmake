@@ -1,0 +1,41 @@
+# nn_train / nn_explain on a small committed task (tests/data/train, written
+# by tools/make_training_fixtures.py): 40 bins, the target depends only on
+# bins 10..17. Train, then explain the trained model; the feature with the
+# largest attribution must lie in that window, and IG must be complete.
+set(_train_data "${PROJECT_SOURCE_DIR}/tests/data/train")
+set(_train_out "${CMAKE_CURRENT_BINARY_DIR}/nn_train_out")
+file(MAKE_DIRECTORY "${_train_out}")
+
+add_test(NAME example.nn_train_window
+  COMMAND nn_train "${_train_data}/window_arch.json" "${_train_data}/window_x.npy" "${_train_data}/window_y.npy"
+          --loss mse --epochs 150 --batch 32 --lr 3e-3 --val-fraction 0.2 --patience 30 --seed 1 --threads 2 --quiet
+          --out "${_train_out}/window.safetensors")
+set_tests_properties(example.nn_train_window PROPERTIES LABELS examples FIXTURES_SETUP nn_train_model
+  PASS_REGULAR_EXPRESSION "\"epochs_run\": [0-9]+, \"train_loss\": [0-9.e-]+, \"val_loss\": [0-9.e-]+, \"best_epoch\": [1-9]")
+
+add_test(NAME example.nn_explain_ig
+  COMMAND nn_explain "${_train_out}/window.safetensors" "${_train_data}/window_x.npy" --method ig --target 0
+          --out "${_train_out}/window_ig.npy" --svg "${_train_out}/window_ig.svg" --energy 850 0.5 --name "synthetic edge")
+set_tests_properties(example.nn_explain_ig PROPERTIES LABELS examples FIXTURES_REQUIRED nn_train_model
+  PASS_REGULAR_EXPRESSION "\"top_feature\": 1[0-7],.*\"completeness_error_batch\": [0-9.e-]+")
+
+foreach(_method saliency gxi smoothgrad occlusion)
+  add_test(NAME example.nn_explain_${_method}
+    COMMAND nn_explain "${_train_out}/window.safetensors" "${_train_data}/window_x.npy" --method ${_method}
+            --out "${_train_out}/window_${_method}.npy")
+  set_tests_properties(example.nn_explain_${_method} PROPERTIES LABELS examples FIXTURES_REQUIRED nn_train_model
+    PASS_REGULAR_EXPRESSION "\"top_feature\": 1[0-7],")
+endforeach()
+
+# Misuse and bad input: a mismatched target file, an unknown loss, a missing model.
+add_test(NAME example.nn_train_bad_targets
+  COMMAND nn_train "${_train_data}/window_arch.json" "${_train_data}/window_x.npy" "${_train_data}/window_x.npy"
+          --loss mse --epochs 1 --out "${_train_out}/never.safetensors")
+set_tests_properties(example.nn_train_bad_targets PROPERTIES LABELS examples WILL_FAIL TRUE)
+add_test(NAME example.nn_train_bad_loss
+  COMMAND nn_train "${_train_data}/window_arch.json" "${_train_data}/window_x.npy" "${_train_data}/window_y.npy"
+          --loss nope --epochs 1 --out "${_train_out}/never.safetensors")
+set_tests_properties(example.nn_train_bad_loss PROPERTIES LABELS examples WILL_FAIL TRUE)
+add_test(NAME example.nn_explain_missing_model
+  COMMAND nn_explain "${_train_out}/missing.safetensors" "${_train_data}/window_x.npy" --method ig --out "${_train_out}/x.npy")
+set_tests_properties(example.nn_explain_missing_model PROPERTIES LABELS examples WILL_FAIL TRUE)

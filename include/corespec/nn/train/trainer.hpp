@@ -1,0 +1,451 @@
+// corespec/nn/train/trainer.hpp - minibatch training of a Sequential model.
+//
+//   Sequential<float> model = ...;               // e.g. Dense + ReLU layers
+//   train::init_default(model, 42);              // PyTorch's default initialisation
+//   train::MseLoss<float> loss;
+//   train::Adam<float> adam(1e-3);
+//   train::TrainOptions opt;  opt.epochs = 200;  opt.val_fraction = 0.1;  opt.patience = 20;
+//   train::Trainer<float> trainer(model, loss, adam, opt);
+//   train::TrainResult r = trainer.fit(x, y);    // x [n, features], y [n, outputs]
+//
+// Determinism: the split and the order of samples come from `seed`; every
+// batch is cut into `threads` fixed slices, each thread accumulates its own
+// gradient buffer, and the buffers are summed in thread order. The same
+// seed and thread count therefore give bit-identical weights. A different
+// thread count changes the summation order (and Dropout's random streams),
+// so results then agree only to rounding.
+//
+// Failures: shapes of model, data, targets and mask are checked before the
+// first batch (shape_error). A non-finite input or target, a non-finite loss
+// or gradient, or a loss that grows by `divergence_factor` over the first
+// batch's stops training with a training_error naming the epoch and batch
+// (1-based), the model keeping the weights of before that batch.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "corespec/core/error.hpp"
+#include "corespec/core/span.hpp"
+#include "corespec/nn/sequential.hpp"
+#include "corespec/nn/train/init.hpp"
+#include "corespec/nn/train/loss.hpp"
+#include "corespec/nn/train/optimizer.hpp"
+#include "corespec/nn/train/worker_pool.hpp"
+
+namespace corespec::nn::train {
+
+/// Training stopped on bad numbers; epoch() and batch() are 1-based (batch 0:
+/// during validation).
+class training_error : public error {
+public:
+    training_error(const std::string& what, std::size_t epoch, std::size_t batch)
+        : error("nn::train: " + what + " at epoch " + std::to_string(epoch) +
+                (batch ? ", batch " + std::to_string(batch) : std::string(", validation"))),
+          epoch_(epoch), batch_(batch) {}
+    std::size_t epoch() const noexcept { return epoch_; }
+    std::size_t batch() const noexcept { return batch_; }
+
+private:
+    std::size_t epoch_, batch_;
+};
+
+/// What the progress callback sees after each epoch.
+struct EpochStats {
+    std::size_t epoch = 0, epochs = 0;  ///< 1-based epoch, planned total
+    double train_loss = 0;              ///< sample-weighted mean of the batch losses
+    double val_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation data
+    double learning_rate = 0;           ///< rate used during the epoch
+    double seconds = 0;                 ///< wall time of the epoch (training + validation)
+    double samples_per_second = 0;      ///< training samples per second
+    double eta_seconds = 0;             ///< remaining planned epochs at this speed
+    std::size_t best_epoch = 0;         ///< epoch of the best monitored loss so far
+    bool improved = false;              ///< this epoch set a new best
+};
+
+/// After each batch (e.g. to record a loss trajectory).
+struct BatchStats {
+    std::size_t epoch = 0, batch = 0, batches = 0;  ///< 1-based
+    double loss = 0;
+    double grad_norm = 0;  ///< before clipping
+};
+
+/// Prints "epoch  3/50  train 1.234e-02  val 1.500e-02  ..." to stderr.
+inline void print_progress(const EpochStats& s) {
+    std::fprintf(stderr, "epoch %4zu/%zu  train %.4e  val %.4e  lr %.2e  %.3f s/epoch  %.0f samples/s  ETA %.0f s%s\n", s.epoch,
+                 s.epochs, s.train_loss, s.val_loss, s.learning_rate, s.seconds, s.samples_per_second, s.eta_seconds,
+                 s.improved ? "  *" : "");
+}
+
+struct TrainOptions {
+    std::size_t epochs = 10;
+    std::size_t batch_size = 64;
+    /// Share of the rows held out for validation (a seeded random subset).
+    double val_fraction = 0;
+    /// Stop after this many epochs without improvement of the monitored loss
+    /// (validation if any, else training); 0 = never.
+    std::size_t patience = 0;
+    /// Put back the weights of the best epoch at the end.
+    bool restore_best = true;
+    bool shuffle = true;
+    std::uint64_t seed = 0;
+    std::size_t threads = 1;
+    /// Clip the gradient to this 2-norm (0 = no clipping).
+    double clip_norm = 0;
+    /// A batch loss above divergence_factor * max(first batch loss, 1e-3)
+    /// stops training (0 = only non-finite losses stop it).
+    double divergence_factor = 1e6;
+    /// After each epoch; print_progress by default, empty = silent.
+    std::function<void(const EpochStats&)> progress = print_progress;
+    /// After each batch (optional).
+    std::function<void(const BatchStats&)> on_batch;
+    /// When the monitored loss improves (e.g. save the model) (optional).
+    std::function<void(const EpochStats&)> checkpoint;
+
+    TrainOptions& silent() {
+        progress = nullptr;
+        return *this;
+    }
+};
+
+struct TrainResult {
+    std::size_t epochs_run = 0;
+    std::size_t best_epoch = 0;  ///< 1-based, 0 if no epoch ran
+    double best_loss = std::numeric_limits<double>::quiet_NaN();  ///< monitored loss at best_epoch
+    double train_loss = std::numeric_limits<double>::quiet_NaN(); ///< of the last epoch
+    double val_loss = std::numeric_limits<double>::quiet_NaN();   ///< of the last epoch
+    double seconds_per_epoch = 0;
+    bool stopped_early = false;
+    std::vector<EpochStats> history;
+};
+
+/// Loss and parameter gradient of one batch, split over a fixed pool of
+/// threads (one workspace and gradient buffer each). Reusable across batches
+/// and models; allocates only when a batch or model is larger than before.
+template <class T>
+class BatchGradient {
+public:
+    explicit BatchGradient(std::size_t threads = 1) : pool_(threads), ws_(pool_.size()), bufs_(pool_.size()), parts_(pool_.size()) {}
+
+    std::size_t threads() const noexcept { return pool_.size(); }
+
+    /// Returns the batch loss; `grads` (size model.parameter_count()) is
+    /// overwritten with its gradient. `seed` feeds Dropout (training mode).
+    /// Shapes are assumed checked (Trainer::check).
+    double compute(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
+                   ConstTensorView<T> mask, span<T> grads, bool training = true, std::uint64_t seed = 0) {
+        const std::size_t batch = x.batch(), nt = pool_.size();
+        const std::size_t np = model.parameter_count();
+        if (grads.size() != np) throw shape_error("nn::train::BatchGradient gradients", {np}, {grads.size()});
+        std::vector<double> norms = loss.normalizers(y, mask);
+        span<const double> nspan(norms.data(), norms.size());
+        for (std::size_t t = 1; t < nt; ++t) bufs_[t].resize(np);
+        pool_.run([&](std::size_t t) {
+            const std::size_t first = batch * t / nt, last = batch * (t + 1) / nt;
+            span<T> g = t == 0 ? grads : span<T>(bufs_[t].data(), np);
+            std::fill(g.begin(), g.end(), T(0));
+            parts_[t] = 0;
+            if (first == last) return;
+            Workspace<T>& ws = ws_[t];
+            ws.training = training;
+            ws.seed = seed * 0x9E3779B97F4A7C15ull + t;
+            typename Workspace<T>::Frame frame(ws);
+            std::vector<ConstTensorView<T>>& acts = acts_[t];
+            ConstTensorView<T> xs = x.batch_slice(first, last - first);
+            model.forward_trace(xs, acts, ws);
+            ConstTensorView<T> out = acts.back();
+            TensorView<T> gout(ws.allocate(out.size()), out.shape());
+            parts_[t] = loss.evaluate(out, y.batch_slice(first, last - first),
+                                      mask.empty() ? mask : mask.batch_slice(first, last - first), gout, nspan);
+            model.backward(acts, gout, TensorView<T>(), g, ws);
+        });
+        double total = 0;
+        for (std::size_t t = 0; t < nt; ++t) total += parts_[t];
+        for (std::size_t t = 1; t < nt; ++t) {
+            const T* b = bufs_[t].data();
+            for (std::size_t i = 0; i < np; ++i) grads[i] += b[i];
+        }
+        return total;
+    }
+
+    /// Mean loss over a data set (inference mode), in chunks of at most
+    /// `chunk` samples per thread. Deterministic for a fixed thread count.
+    double evaluate(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
+                    ConstTensorView<T> mask, std::size_t chunk = 256) {
+        const std::size_t n = x.batch(), nt = pool_.size();
+        std::vector<double> norms = loss.normalizers(y, mask);
+        span<const double> nspan(norms.data(), norms.size());
+        pool_.run([&](std::size_t t) {
+            const std::size_t first = n * t / nt, last = n * (t + 1) / nt;
+            parts_[t] = 0;
+            Workspace<T>& ws = ws_[t];
+            ws.training = false;
+            for (std::size_t s = first; s < last; s += chunk) {
+                const std::size_t c = std::min(chunk, last - s);
+                typename Workspace<T>::Frame frame(ws);
+                Shape os = model.output_shape(x.batch_slice(s, c).shape());
+                TensorView<T> out(ws.allocate(os.size()), os);
+                model.forward(x.batch_slice(s, c), out, ws);
+                parts_[t] += loss.evaluate(out, y.batch_slice(s, c), mask.empty() ? mask : mask.batch_slice(s, c), TensorView<T>(), nspan);
+            }
+        });
+        double total = 0;
+        for (std::size_t t = 0; t < nt; ++t) total += parts_[t];
+        return total;
+    }
+
+private:
+    detail::WorkerPool pool_;
+    std::vector<Workspace<T>> ws_;
+    std::vector<std::vector<T>> bufs_;
+    std::vector<double> parts_;
+    std::vector<std::vector<ConstTensorView<T>>> acts_ = std::vector<std::vector<ConstTensorView<T>>>(pool_.size());
+};
+
+/// One optimiser step over every trainable parameter of a model, then
+/// parameters_changed() on each layer. `grads` is laid out as the model's
+/// concatenated parameters.
+template <class T>
+void apply_step(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads) {
+    const std::size_t np = model.parameter_count();
+    if (grads.size() != np) throw shape_error("nn::train::apply_step gradients", {np}, {grads.size()});
+    opt.begin_step(np);
+    std::size_t base = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        Layer<T>& l = model.layer(i);
+        span<T> p = l.parameters();
+        for (const ParameterInfo& info : l.parameter_info())
+            if (info.trainable)
+                opt.update(p.subspan(info.offset, info.size()), grads.subspan(base + info.offset, info.size()), base + info.offset);
+        base += l.parameter_count();
+    }
+    model.parameters_changed();
+}
+
+/// All parameters of a model, concatenated (a copy).
+template <class T>
+std::vector<T> get_parameters(const Sequential<T>& model) {
+    std::vector<T> out;
+    out.reserve(model.parameter_count());
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        span<const T> p = model.layer(i).parameters();
+        out.insert(out.end(), p.begin(), p.end());
+    }
+    return out;
+}
+
+/// Writes concatenated parameters back (throws shape_error on a size mismatch).
+template <class T>
+void set_parameters(Sequential<T>& model, span<const T> values) {
+    if (values.size() != model.parameter_count()) throw shape_error("nn::train::set_parameters", {model.parameter_count()}, {values.size()});
+    std::size_t base = 0;
+    for (std::size_t i = 0; i < model.size(); ++i) {
+        span<T> p = model.layer(i).parameters();
+        std::copy(values.begin() + base, values.begin() + base + p.size(), p.begin());
+        base += p.size();
+    }
+    model.parameters_changed();
+}
+
+template <class T>
+class Trainer {
+public:
+    /// Keeps references to model, loss and optimiser (they must outlive the
+    /// trainer). Throws value_error for batch_size 0 or val_fraction outside [0, 1).
+    Trainer(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& optimizer, TrainOptions options = {})
+        : model_(model), loss_(loss), opt_(optimizer), o_(std::move(options)), grad_(o_.threads ? o_.threads : 1) {
+        if (o_.batch_size == 0) throw value_error("nn::train::Trainer: batch_size must be > 0");
+        if (!(o_.val_fraction >= 0 && o_.val_fraction < 1)) throw value_error("nn::train::Trainer: val_fraction must lie in [0, 1)");
+    }
+
+    /// A learning-rate schedule applied after each epoch (not owned; may be null).
+    void set_schedule(Schedule<T>* schedule) noexcept { schedule_ = schedule; }
+
+    const TrainOptions& options() const noexcept { return o_; }
+
+    /// Throws shape_error unless rows of x, y (and mask, if not empty) agree,
+    /// the model accepts x's samples and the loss accepts y for its output.
+    void check(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask = {}) const {
+        if (x.rank() < 2 || y.rank() < 2) throw shape_error("nn::train::Trainer data (rows first)", {0, 0}, x.rank() < 2 ? x.shape().to_vector() : y.shape().to_vector());
+        if (x.batch() != y.batch()) throw shape_error("nn::train::Trainer targets: rows", {x.batch()}, {y.batch()});
+        if (x.batch() == 0) throw value_error("nn::train::Trainer: no training rows");
+        Shape out = model_.output_shape(x.shape());
+        Shape ms = mask.shape();
+        loss_.check_shapes(out, y.shape(), mask.empty() ? nullptr : &ms);
+    }
+
+    /// Trains on rows of x / y (mask: missing targets, optional), holding out
+    /// val_fraction of them. See the file comment for what throws.
+    TrainResult fit(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask = {}) {
+        check(x, y, mask);
+        const std::size_t n = x.batch();
+        Random rng(o_.seed);
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) order[i] = i;
+        std::size_t n_val = static_cast<std::size_t>(std::floor(o_.val_fraction * static_cast<double>(n) + 0.5));
+        if (n_val >= n) n_val = n - 1;
+        if (n_val) rng.shuffle(order);
+        std::vector<std::size_t> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
+        std::vector<std::size_t> train(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
+        std::sort(val.begin(), val.end());
+        std::sort(train.begin(), train.end());
+        Gathered v = gather(x, y, mask, val);
+        return run(x, y, mask, train, n_val ? &v : nullptr, rng);
+    }
+
+    /// Trains on all rows of x / y, validating on the given set.
+    TrainResult fit(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask, ConstTensorView<T> x_val,
+                    ConstTensorView<T> y_val, ConstTensorView<T> mask_val = {}) {
+        check(x, y, mask);
+        check(x_val, y_val, mask_val);
+        if (x_val.shape().drop_batch() != x.shape().drop_batch())
+            throw shape_error("nn::train::Trainer validation inputs", x.shape().to_vector(), x_val.shape().to_vector());
+        Random rng(o_.seed);
+        std::vector<std::size_t> train(x.batch());
+        for (std::size_t i = 0; i < train.size(); ++i) train[i] = i;
+        std::vector<std::size_t> all(x_val.batch());
+        for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+        Gathered v = gather(x_val, y_val, mask_val, all);
+        return run(x, y, mask, train, &v, rng);
+    }
+
+private:
+    struct Gathered {
+        std::vector<T> x, y, m;
+        Shape xs, ys, ms;
+        ConstTensorView<T> xv() const { return {x.data(), xs}; }
+        ConstTensorView<T> yv() const { return {y.data(), ys}; }
+        ConstTensorView<T> mv() const { return m.empty() ? ConstTensorView<T>() : ConstTensorView<T>(m.data(), ms); }
+    };
+
+    static void copy_rows(ConstTensorView<T> src, const std::size_t* rows, std::size_t count, std::vector<T>& dst, Shape& shape) {
+        const std::size_t s = src.sample_size();
+        dst.resize(count * s);
+        for (std::size_t i = 0; i < count; ++i) std::copy(src.sample(rows[i]), src.sample(rows[i]) + s, dst.data() + i * s);
+        shape = src.shape();
+        shape[0] = count;
+    }
+
+    static Gathered gather(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask, const std::vector<std::size_t>& rows) {
+        Gathered g;
+        copy_rows(x, rows.data(), rows.size(), g.x, g.xs);
+        copy_rows(y, rows.data(), rows.size(), g.y, g.ys);
+        if (!mask.empty()) copy_rows(mask, rows.data(), rows.size(), g.m, g.ms);
+        return g;
+    }
+
+    // Throws training_error naming the original row of the first non-finite
+    // input or (unmasked) target of a batch.
+    static void check_finite(const Gathered& b, const std::size_t* rows, std::size_t epoch, std::size_t batch) {
+        const std::size_t n = b.xs[0], fx = b.xs.size() / (n ? n : 1), fy = b.ys.size() / (n ? n : 1);
+        for (std::size_t i = 0; i < n * fx; ++i)
+            if (!std::isfinite(static_cast<double>(b.x[i])))
+                throw training_error("non-finite input in row " + std::to_string(rows[i / fx]) + ", feature " + std::to_string(i % fx), epoch, batch);
+        const bool per_sample = !b.m.empty() && b.m.size() != b.y.size();
+        for (std::size_t i = 0; i < n * fy; ++i) {
+            if (!b.m.empty() && (per_sample ? b.m[i / fy] : b.m[i]) == T(0)) continue;
+            if (!std::isfinite(static_cast<double>(b.y[i])))
+                throw training_error("non-finite target in row " + std::to_string(rows[i / fy]) + ", column " + std::to_string(i % fy), epoch, batch);
+        }
+    }
+
+    TrainResult run(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask, std::vector<std::size_t>& train,
+                    const Gathered* val, Random& rng) {
+        using clock = std::chrono::steady_clock;
+        TrainResult r;
+        const std::size_t np = model_.parameter_count(), nb = (train.size() + o_.batch_size - 1) / o_.batch_size;
+        std::vector<T> grads(np), best;
+        double best_loss = std::numeric_limits<double>::infinity();
+        double reference = -1;
+        double total_seconds = 0;
+        Gathered b;
+        std::size_t since_best = 0;
+        for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
+            const auto start = clock::now();
+            const double lr = opt_.learning_rate();
+            if (o_.shuffle) rng.shuffle(train);
+            double sum = 0;
+            for (std::size_t k = 0; k < nb; ++k) {
+                const std::size_t first = k * o_.batch_size, count = std::min(o_.batch_size, train.size() - first);
+                const std::size_t* rows = train.data() + first;
+                copy_rows(x, rows, count, b.x, b.xs);
+                copy_rows(y, rows, count, b.y, b.ys);
+                if (!mask.empty()) copy_rows(mask, rows, count, b.m, b.ms);
+                check_finite(b, rows, epoch, k + 1);
+                const std::uint64_t seed = o_.seed ^ ((static_cast<std::uint64_t>(epoch) << 32) + k);
+                double loss = grad_.compute(model_, loss_, b.xv(), b.yv(), b.mv(), span<T>(grads), true, seed);
+                if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, k + 1);
+                if (reference < 0) reference = std::max(loss, 1e-3);
+                if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference)
+                    throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference) + ")", epoch, k + 1);
+                double sq = 0;
+                for (T g : grads) sq += static_cast<double>(g) * static_cast<double>(g);
+                const double gnorm = std::sqrt(sq);
+                if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
+                if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
+                apply_step(opt_, model_, span<const T>(grads));
+                sum += loss * static_cast<double>(count);
+                if (o_.on_batch) o_.on_batch(BatchStats{epoch, k + 1, nb, loss, gnorm});
+            }
+            EpochStats s;
+            s.epoch = epoch;
+            s.epochs = o_.epochs;
+            s.learning_rate = lr;
+            s.train_loss = sum / static_cast<double>(train.size());
+            const auto trained = clock::now();
+            if (val) {
+                s.val_loss = grad_.evaluate(model_, loss_, val->xv(), val->yv(), val->mv());
+                if (!std::isfinite(s.val_loss)) throw training_error("non-finite validation loss", epoch, 0);
+            }
+            const double monitored = val ? s.val_loss : s.train_loss;
+            if (monitored < best_loss) {
+                best_loss = monitored;
+                r.best_epoch = epoch;
+                s.improved = true;
+                since_best = 0;
+                if (o_.restore_best) best = get_parameters(model_);
+            } else {
+                ++since_best;
+            }
+            s.best_epoch = r.best_epoch;
+            s.seconds = std::chrono::duration<double>(clock::now() - start).count();
+            const double train_seconds = std::chrono::duration<double>(trained - start).count();
+            s.samples_per_second = train_seconds > 0 ? static_cast<double>(train.size()) / train_seconds : 0;
+            total_seconds += s.seconds;
+            s.eta_seconds = total_seconds / static_cast<double>(epoch) * static_cast<double>(o_.epochs - epoch);
+            r.history.push_back(s);
+            r.epochs_run = epoch;
+            r.train_loss = s.train_loss;
+            r.val_loss = s.val_loss;
+            if (s.improved && o_.checkpoint) o_.checkpoint(s);
+            if (o_.progress) o_.progress(s);
+            if (schedule_) schedule_->after_epoch(opt_, epoch - 1, monitored);
+            if (o_.patience && since_best >= o_.patience && epoch < o_.epochs) {
+                r.stopped_early = true;
+                break;
+            }
+        }
+        r.best_loss = best_loss;
+        r.seconds_per_epoch = r.epochs_run ? total_seconds / static_cast<double>(r.epochs_run) : 0;
+        if (o_.restore_best && !best.empty()) set_parameters(model_, span<const T>(best));
+        return r;
+    }
+
+    Sequential<T>& model_;
+    const Loss<T>& loss_;
+    Optimizer<T>& opt_;
+    TrainOptions o_;
+    BatchGradient<T> grad_;
+    Schedule<T>* schedule_ = nullptr;
+};
+
+}  // namespace corespec::nn::train
