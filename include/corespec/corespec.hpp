@@ -17,4 +17,8 @@
 #include "corespec/grid/spectrum.hpp"
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/io/columns.hpp"
+#include "corespec/io/dm.hpp"
+#include "corespec/io/dm_tags.hpp"
+#include "corespec/io/dm_write.hpp"
 #include "corespec/io/file_info.hpp"
+#include "corespec/io/read.hpp"  // every reader: MSA, XDI, columns, JSON, NPY, Athena, DM

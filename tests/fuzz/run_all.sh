@@ -18,7 +18,10 @@ for exe in "$bin_dir"/fuzz_*; do
   if [ -f "$here/$name.seeds" ] && [ -d "$shared" ]; then
     while read -r pattern; do
       [ -n "$pattern" ] && [ "${pattern:0:1}" != "#" ] || continue
-      for f in $shared/$pattern; do [ -f "$f" ] && cp "$f" "$corpus/" || true; done
+      # Name each seed by its path so that equal basenames (1D/test-1.dm3, 3D/test-1.dm3) all stay.
+      for f in $shared/$pattern; do
+        [ -f "$f" ] && cp "$f" "$corpus/$(echo "${f#$shared/}" | tr '/' '_')" || true
+      done
     done < "$here/$name.seeds"
   fi
   [ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$corpus/" 2>/dev/null || true

@@ -89,8 +89,9 @@ void expect_parse_error(const std::string& bytes, const std::string& what = {}) 
 TEST_CASE("dm: write then read a spectrum, a line scan, a map and a 3-D scan (DM3/DM4, both byte orders)") {
     for (int version : {3, 4})
         for (bool little : {true, false})
-            for (const auto& nav : std::vector<std::vector<std::size_t>>{{1}, {5}, {2, 3}, {2, 3, 4}}) {
-                auto si = ramp<float>(nav, 7, -3.0, 0.5);
+            for (const auto& nav : std::vector<std::vector<std::size_t>>{{1}, {5}, {2, 3}, {2, 3, 4}, {9, 3}}) {
+                // 21 channels x 27 pixels: tiles of 8 and the edges left over.
+                auto si = ramp<float>(nav, nav.size() == 2 && nav[0] == 9 ? 21 : 7, -3.0, 0.5);
                 si.metadata().title = "ramp µ";
                 si.metadata().technique = grid::Technique::eels;
                 si.metadata().beam_energy_kev = 300.0;
@@ -105,6 +106,7 @@ TEST_CASE("dm: write then read a spectrum, a line scan, a map and a 3-D scan (DM
                 CAPTURE(nav.size());
                 CHECK(r.navigation_shape() == nav);
                 CHECK(r.data() == si.data());
+                CHECK(io::parse_dm<double>(b.data(), b.size()).data() == xt::xarray<double>(si.data()));
                 CHECK(r.axis().approx_equal(si.axis(), 0.0));
                 CHECK(info.format == (version == 4 ? io::Format::dm4 : io::Format::dm3));
                 CHECK(info.dtype == "float32");
@@ -185,6 +187,40 @@ TEST_CASE("dm: complex and RGBA images are refused as spectra and read as compon
     // Packed complex FFT data is not supported.
     const auto packed = tree_bytes(image_tree(w, 27, raw_array(io::dm_code::float32, 4, le_bytes(c)), {2}), 3);
     CHECK_THROWS_AS(io::parse_dm_array<double>(packed.data(), packed.size()), unsupported_error);
+}
+
+TEST_CASE("dm: thumbnails are skipped as HyperSpy skips them; big-endian components swap") {
+    DmWriter w(4, true);
+    const std::vector<float> thumb = {9.f, 9.f}, data = {1.f, 2.f, 3.f};
+    DmWNode first = image_tree(w, 2, raw_array(io::dm_code::float32, 2, le_bytes(thumb)), {2});
+    DmWNode second = image_tree(w, 2, raw_array(io::dm_code::float32, 3, le_bytes(data)), {3});
+    DmWNode list = first.children[0];
+    list.children.push_back(second.children[0].children[0]);
+    DmWNode thumbnails = DmWriter::group("Thumbnails", {DmWriter::group("", {w.u32("ImageIndex", 0)})});
+    const auto b = tree_bytes(DmWriter::group("", {list, thumbnails}));
+    const io::DmFile f = io::parse_dm_tags(b.data(), b.size());
+    CHECK(f.images().size() == 1);
+    const auto r = io::parse_dm<double>(b.data(), b.size());
+    CHECK(r.channel_count() == 3);
+    CHECK(r.data()(0, 2) == 3.0);
+    // Without the Thumbnails group both are images and the first is read.
+    const auto b2 = tree_bytes(DmWriter::group("", {list}));
+    CHECK(io::parse_dm_tags(b2.data(), b2.size()).images().size() == 2);
+    CHECK(io::parse_dm<double>(b2.data(), b2.size()).channel_count() == 2);
+
+    // A big-endian complex128 image: each component byte-swapped.
+    DmWriter be(3, false);
+    DmWNode c = raw_array(io::dm_code::float64, 4, be.value_bytes(1.5) + be.value_bytes(-2.0) +
+                                                      be.value_bytes(3.0) + be.value_bytes(0.25));
+    std::ostringstream out;
+    be.write(out, image_tree(be, 13, c, {2}), [](std::ostream&) {});
+    const std::string cb = out.str();
+    io::FileInfo info;
+    const auto a = io::parse_dm_array<float>(cb.data(), cb.size(), "mem", &info);
+    CHECK(info.dtype == "complex128");
+    CHECK(info.format == io::Format::dm3);
+    CHECK(a(0, 1) == -2.0f);
+    CHECK(a(1, 1) == 0.25f);
 }
 
 TEST_CASE("dm: the tag tree is open to users") {

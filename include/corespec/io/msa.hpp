@@ -107,7 +107,10 @@ grid::Spectrum<T> parse_msa(std::string_view text, const std::string& source = "
     std::string xunits, signal_type;
     bool has_signal_type = false;
     std::optional<double> integ_ms;
-    for (const auto& [key, value] : keywords) {
+    for (const auto& keyword : keywords) {
+        // Named references, not structured bindings: lambdas below capture them (C++17).
+        const std::string& key = keyword.first;
+        const std::string& value = keyword.second;
         meta.extra["msa." + key] = value;
         std::string base = detail::upper(key);
         std::string unit_suffix;

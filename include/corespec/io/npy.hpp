@@ -207,7 +207,26 @@ NpyArray<T> parse_npy(const void* bytes, std::size_t size, const std::string& so
     for (auto n : h.shape) total *= n;
     a.values.resize(total);
     const unsigned char* data = p + h.data_offset;
-    if (!h.fortran || h.shape.size() < 2) {
+    const std::uint16_t probe = 1;
+    unsigned char host_first;
+    std::memcpy(&host_first, &probe, 1);
+    const bool native_float = h.kind == 'f' && !h.big_endian && host_first == 1;
+    if (native_float && (!h.fortran || h.shape.size() < 2)) {
+        // Fast path for the common case (little-endian floats, C order): no per-byte assembly.
+        if (h.item == 8) {
+            for (std::size_t i = 0; i < total; ++i) {
+                double d;
+                std::memcpy(&d, data + i * 8, 8);
+                a.values[i] = static_cast<T>(d);
+            }
+        } else {
+            for (std::size_t i = 0; i < total; ++i) {
+                float f;
+                std::memcpy(&f, data + i * 4, 4);
+                a.values[i] = static_cast<T>(f);
+            }
+        }
+    } else if (!h.fortran || h.shape.size() < 2) {
         for (std::size_t i = 0; i < total; ++i) a.values[i] = detail::npy_value<T>(data + i * h.item, h);
     } else {
         // Fortran order: the first index is fastest in the file.

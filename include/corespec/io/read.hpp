@@ -236,6 +236,7 @@ grid::Spectrum<T> parse_spectrum(std::string_view bytes, const std::string& sour
             if (si.pixel_count() != 1)
                 throw unsupported_error(source + ": holds " + std::to_string(si.pixel_count()) +
                                         " spectra; use read_spectrum_image");
+            if (info && info->axes.size() > 1) info->axes.erase(info->axes.begin(), info->axes.end() - 1);
             return si.spectrum(0);
         }
         default: {

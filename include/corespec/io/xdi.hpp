@@ -435,6 +435,31 @@ inline std::vector<double> xdi_mu(const XdiFile& x, MuMode mode = MuMode::automa
     return mu;
 }
 
+/// Multi-element fluorescence: sum_k(roi_k * dt_k) / i0 (dt_k = 1 when `dt`
+/// is empty), e.g. roi = {"Fe_Ka_mca1", ...}, dt = {"DTFactor_mca1", ...}.
+/// Throws range_error for missing columns, value_error for non-finite ratios.
+inline std::vector<double> xdi_fluorescence_mu(const XdiFile& x, const std::vector<std::string>& roi,
+                                               const std::vector<std::string>& dt = {},
+                                               const std::string& i0 = "i0") {
+    if (roi.empty()) throw value_error("xdi_fluorescence_mu: no ROI columns given");
+    if (!dt.empty() && dt.size() != roi.size())
+        throw value_error("xdi_fluorescence_mu: " + std::to_string(roi.size()) + " ROI columns but " +
+                          std::to_string(dt.size()) + " dead-time columns");
+    const auto& norm = x.table.column(i0);
+    std::vector<double> mu(norm.size(), 0.0);
+    for (std::size_t k = 0; k < roi.size(); ++k) {
+        const auto& r = x.table.column(roi[k]);
+        const std::vector<double>* d = dt.empty() ? nullptr : &x.table.column(dt[k]);
+        for (std::size_t i = 0; i < mu.size(); ++i) mu[i] += r[i] * (d ? (*d)[i] : 1.0);
+    }
+    for (std::size_t i = 0; i < mu.size(); ++i) {
+        mu[i] /= norm[i];
+        if (!std::isfinite(mu[i]))
+            throw value_error(x.table.source + ": fluorescence mu is not finite at row " + std::to_string(i + 1));
+    }
+    return mu;
+}
+
 /// A spectrum mu(E) on the energy column (label "energy", else the first
 /// column). Metadata: element/edge from Element.* (or Scan.element/edge),
 /// technique XAS, every field as extra["xdi.Family.key"].

@@ -1,0 +1,138 @@
+// nn_predict: run a corespec model file on a batch of inputs.
+//
+//   nn_predict MODEL INPUT.npy OUTPUT.npy [--threads N] [--repeat R] [--expect REF.npy [--rtol X]]
+//
+// MODEL is a corespec model file (docs/model_format.md; write one from
+// PyTorch with tools/export_torch.py). INPUT holds one sample per row:
+// batch x features, or batch x channels x length for conv models (float32
+// or float64; a batch x length array feeds a one-channel conv model too).
+// The model runs in its file's dtype; OUTPUT is written in that dtype.
+// With --repeat R the batch runs R more times after a warm-up and a JSON
+// line with seconds_per_batch (median) and seconds_per_sample is printed.
+// With --expect the output is compared with REF.npy (e.g. PyTorch's output):
+// a JSON line gives max_relative_error (max |y - ref| / max |ref|) and the
+// exit status is 1 when it exceeds --rtol (default 1e-5 for float32 models,
+// 1e-12 for float64).
+// Exit status: 0 on success, 1 on an error (message on stderr), 2 on misuse.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <corespec/io/npy.hpp>
+#include <corespec/nn/serialize.hpp>
+
+using namespace corespec;
+
+namespace {
+
+struct Args {
+    std::string model, input, output, expect;
+    std::size_t threads = 1, repeat = 0;
+    double rtol = 0.0;
+};
+
+int usage() {
+    std::fprintf(stderr, "usage: nn_predict MODEL INPUT.npy OUTPUT.npy [--threads N] [--repeat R] [--expect REF.npy [--rtol X]]\n");
+    return 2;
+}
+
+bool parse_count(const char* text, std::size_t& out) {
+    char* end = nullptr;
+    const long long v = std::strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || v < 0 || v > 1000000) return false;
+    out = static_cast<std::size_t>(v);
+    return true;
+}
+
+template <class T>
+int run(nn::ModelFile file, const Args& args) {
+    const nn::Model<T> model = nn::build_model<T>(std::move(file.spec), file.tensors, file.source);
+    io::NpyArray<T> input = io::read_npy<T>(args.input);
+    if (input.shape.empty() || input.shape.size() > 3)
+        throw shape_error(args.input + ": INPUT must be batch x features or batch x channels x length", {0, 0},
+                          input.shape);
+    std::vector<std::size_t> in_dims = input.shape;
+    // A conv model's [channels, length] input may come as one row per sample.
+    const auto& want = model.input_shape();
+    if (!want.empty() && in_dims.size() == 2 && want.size() == 2 && in_dims[1] == want[0] * want[1])
+        in_dims = {in_dims[0], want[0], want[1]};
+    const nn::Shape in_shape(in_dims);
+    const nn::Shape out_shape = model.output_shape(in_shape);  // throws shape_error for a wrong length
+    std::vector<T> output(out_shape.size());
+    std::vector<nn::Workspace<T>> workspaces(std::max<std::size_t>(args.threads, 1));
+    const nn::ConstTensorView<T> in(input.values.data(), in_shape);
+    const nn::TensorView<T> out(output.data(), out_shape);
+    auto once = [&] { model.forward_parallel(in, out, span<nn::Workspace<T>>(workspaces.data(), workspaces.size())); };
+
+    once();  // the warm-up (workspaces grow here) and the result when not timing
+    if (args.repeat > 0) {
+        std::vector<double> seconds;
+        for (std::size_t r = 0; r < args.repeat; ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            once();
+            seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::sort(seconds.begin(), seconds.end());
+        const std::size_t n = seconds.size();
+        const double median = n % 2 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
+        const std::size_t batch = in_shape[0];
+        std::printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"batch\": %zu, \"threads\": %zu, \"repeat\": %zu, "
+                    "\"seconds_per_batch\": %.9g, \"seconds_per_sample\": %.9g}\n",
+                    args.model.c_str(), model.spec().dtype.c_str(), batch, workspaces.size(), args.repeat, median,
+                    batch ? median / static_cast<double>(batch) : 0.0);
+    }
+    io::write_npy<T>(args.output, out_shape.to_vector(), output.data());
+    if (!args.expect.empty()) {
+        const io::NpyArray<double> ref = io::read_npy<double>(args.expect);
+        if (ref.shape != out_shape.to_vector()) throw shape_error(args.expect + ": expected output", out_shape.to_vector(), ref.shape);
+        const double err = nn::max_relative_error(span<const T>(output.data(), output.size()),
+                                                  span<const double>(ref.values.data(), ref.values.size()));
+        const double tol = args.rtol > 0 ? args.rtol : (std::is_same<T, float>::value ? 1e-5 : 1e-12);
+        const bool ok = err <= tol;
+        std::printf("{\"max_relative_error\": %.6g, \"rtol\": %.3g, \"ok\": %s}\n", err, tol, ok ? "true" : "false");
+        return ok ? 0 : 1;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Args args;
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--threads" || a == "--repeat") {
+            if (i + 1 >= argc || !parse_count(argv[++i], a == "--threads" ? args.threads : args.repeat)) return usage();
+        } else if (a == "--expect") {
+            if (i + 1 >= argc) return usage();
+            args.expect = argv[++i];
+        } else if (a == "--rtol") {
+            char* end = nullptr;
+            if (i + 1 >= argc) return usage();
+            args.rtol = std::strtod(argv[++i], &end);
+            if (*end != '\0' || !(args.rtol > 0)) return usage();
+        } else if (a.size() > 1 && a[0] == '-') {
+            return usage();
+        } else {
+            positional.push_back(a);
+        }
+    }
+    if (positional.size() != 3 || args.threads == 0) return usage();
+    args.model = positional[0];
+    args.input = positional[1];
+    args.output = positional[2];
+    try {
+        nn::ModelFile file = nn::read_model_file(args.model);
+        if (file.spec.dtype == "float32") return run<float>(std::move(file), args);
+        return run<double>(std::move(file), args);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nn_predict: %s\n", e.what());
+        return 1;
+    }
+}

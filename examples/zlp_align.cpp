@@ -1,0 +1,132 @@
+// zlp_align LOWLOSS [--also CORELOSS] [--method maximum|parabola|gaussian] [--range LO HI]
+//           [--no-subpixel] [--threshold EV] [--out aligned.npy] [--also-out aligned_coreloss.npy]
+//
+// Aligns a low-loss spectrum image on its zero-loss peak (HyperSpy
+// align_zero_loss_peak by default), applies the same shifts to the core-loss
+// image recorded with it, and prints one JSON object: ZLP centres before,
+// total and sub-channel shifts per pixel (eV, navigation order), the new
+// axes, and t/lambda per pixel on the aligned low loss (threshold estimated
+// per pixel unless --threshold is given).
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corespec/align/zero_loss.hpp"
+#include "corespec/io/npy.hpp"
+#include "corespec/io/read.hpp"
+#include "corespec/prep/low_loss.hpp"
+
+namespace {
+
+[[noreturn]] void usage(const std::string& why) {
+    std::cerr << "zlp_align: " << why << "\n"
+              << "usage: zlp_align LOWLOSS [--also CORELOSS] [--method maximum|parabola|gaussian] [--range LO HI] "
+                 "[--no-subpixel] [--threshold EV] [--out aligned.npy] [--also-out aligned_coreloss.npy]\n";
+    std::exit(2);
+}
+
+double number(const char* s, const std::string& what) {
+    char* end = nullptr;
+    const double v = std::strtod(s, &end);
+    if (end == s || *end != '\0') usage("bad number for " + what + ": " + s);
+    return v;
+}
+
+nlohmann::json axis_json(const corespec::grid::EnergyAxis& a) {
+    const auto u = a.as_uniform();
+    return {{"offset", u.offset()}, {"scale", u.scale()}, {"size", u.size()}};
+}
+
+// JSON has no NaN: write null there.
+nlohmann::json values(const std::vector<double>& v) {
+    nlohmann::json j = nlohmann::json::array();
+    for (double x : v) j.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
+    return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace corespec;
+    std::string file, also, out, also_out;
+    std::optional<double> threshold;
+    align::ZlpAlignOptions o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto need = [&](int k) {
+            if (i + k >= argc) usage(a + " needs " + std::to_string(k) + " value(s)");
+        };
+        if (a == "--also") {
+            need(1);
+            also = argv[++i];
+        } else if (a == "--method") {
+            need(1);
+            const std::string m = argv[++i];
+            if (m == "maximum") o.method = prep::ZlpMethod::maximum;
+            else if (m == "parabola") o.method = prep::ZlpMethod::parabola;
+            else if (m == "gaussian") o.method = prep::ZlpMethod::gaussian;
+            else usage("unknown --method " + m);
+        } else if (a == "--range") {
+            need(2);
+            const double lo = number(argv[++i], "--range");
+            o.range = std::make_pair(lo, number(argv[++i], "--range"));
+        } else if (a == "--no-subpixel") {
+            o.subpixel = false;
+        } else if (a == "--threshold") {
+            need(1);
+            threshold = number(argv[++i], "--threshold");
+        } else if (a == "--out") {
+            need(1);
+            out = argv[++i];
+        } else if (a == "--also-out") {
+            need(1);
+            also_out = argv[++i];
+        } else if (!a.empty() && a[0] == '-') {
+            usage("unknown option " + a);
+        } else if (file.empty()) {
+            file = a;
+        } else {
+            usage("more than one LOWLOSS file");
+        }
+    }
+    if (file.empty()) usage("no LOWLOSS file");
+    try {
+        const auto ll = io::read_spectrum_image<double>(file);
+        std::optional<grid::SpectrumImage<double>> cl;
+        if (!also.empty()) cl = io::read_spectrum_image<double>(also);
+        std::vector<const grid::SpectrumImage<double>*> others;
+        if (cl) others.push_back(&*cl);
+        const auto r = align::align_zero_loss(ll, o, others);
+        const auto t = threshold ? prep::thickness(r.aligned, *threshold) : prep::thickness(r.aligned, prep::ThresholdOptions{});
+        nlohmann::json j;
+        j["file"] = file;
+        j["navigation_shape"] = ll.navigation_shape();
+        j["zlp_centre_before"] = values(r.centre_before);
+        j["shift"] = values(r.shift);
+        j["shift_subpixel"] = values(r.shift_subpixel);
+        j["offset_change"] = r.offset_change;
+        j["axis_before"] = axis_json(ll.axis());
+        j["axis_after"] = axis_json(r.aligned.axis());
+        j["t_over_lambda"] = values(t.t_over_lambda);
+        j["threshold"] = values(t.threshold);
+        std::map<std::string, std::size_t> counts;
+        for (auto s : t.status) ++counts[prep::to_string(s)];
+        j["thickness_status_counts"] = counts;
+        if (cl) {
+            j["also"] = also;
+            j["also_axis_after"] = axis_json(r.also[0].axis());
+        }
+        if (!out.empty()) io::write_npy(out, r.aligned);
+        if (!also_out.empty() && cl) io::write_npy(also_out, r.also[0]);
+        std::cout << j.dump() << "\n";
+    } catch (const corespec::error& e) {
+        std::cerr << "zlp_align: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,262 @@
+// corespec/align/zero_loss.hpp - align a spectrum image on its zero-loss peak
+// (or on any chosen feature), and apply the same shifts to the core-loss image
+// recorded with it (Dual EELS).
+//
+// align_zero_loss follows HyperSpy 1.7.3 align_zero_loss_peak step by step:
+//   1. c = ZLP centre per pixel; shift1 = mean(c) - c; shift every pixel
+//      (linear interpolation, new(E) = old(E - shift)), crop the channels the
+//      largest shifts left undefined;
+//   2. calibrate: axis offset -= mean of the new centres;
+//   3. subpixel: shift2 = cross-correlation against pixel 0 over [-3, 3] eV
+//      (5 interpolation points), shift and crop again;
+//   4. calibrate again.
+// Every image in `also` gets the same shifts, crops and offset corrections.
+// With ZlpMethod::gaussian/parabola step 1 is already sub-channel and step 3
+// may be skipped (subpixel = false).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "corespec/align/shift.hpp"
+#include "corespec/core/error.hpp"
+#include "corespec/grid/energy_axis.hpp"
+#include "corespec/grid/spectrum_image.hpp"
+#include "corespec/prep/detail/hyperspy_axis.hpp"
+#include "corespec/prep/low_loss.hpp"
+
+namespace corespec::align {
+
+namespace detail {
+
+inline double nanmean(const std::vector<double>& v) {
+    double s = 0.0;
+    std::size_t k = 0;
+    for (double x : v)
+        if (!std::isnan(x)) {
+            s += x;
+            ++k;
+        }
+    return k ? s / static_cast<double>(k) : std::numeric_limits<double>::quiet_NaN();
+}
+
+// HyperSpy value2index with floor / ceil rounding (after its 1e-12 truncation).
+inline std::ptrdiff_t value2index_rounded(const grid::UniformAxis& a, double v, bool ceil) {
+    const double t = std::trunc((v - a.offset()) / a.scale() * 1e12) / 1e12;
+    const double r = ceil ? std::ceil(t) : std::floor(t);
+    return static_cast<std::ptrdiff_t>(std::clamp(r, -1.0, static_cast<double>(a.size())));
+}
+
+}  // namespace detail
+
+/// Channels [first, last) kept after shifting by `shifts` with crop (HyperSpy
+/// shift1D): the channels that every pixel still covers.
+inline std::pair<std::size_t, std::size_t> shift_crop_range(const grid::UniformAxis& axis,
+                                                            const std::vector<double>& shifts) {
+    double mn = std::numeric_limits<double>::infinity(), mx = -mn;
+    for (double s : shifts)
+        if (!std::isnan(s)) {
+            mn = std::min(mn, s);
+            mx = std::max(mx, s);
+        }
+    std::size_t first = 0, last = axis.size();
+    if (mn < 0.0) {
+        const auto k = detail::value2index_rounded(axis, axis.back() + mn, false);
+        last = static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(k + 1, 0, std::ptrdiff_t(axis.size())));
+    }
+    if (mx > 0.0) {
+        const auto k = detail::value2index_rounded(axis, axis.offset() + mx, true);
+        first = static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(k, 0, std::ptrdiff_t(axis.size())));
+    }
+    if (last < first + 2) throw range_error("shift_image: the shifts leave fewer than 2 channels in common");
+    return {first, last};
+}
+
+/// Shifts every pixel by shifts[p] eV (new(E) = old(E - shift), linear
+/// interpolation, NaN where undefined; a NaN shift leaves the pixel as is),
+/// then, with crop, keeps the channels all pixels cover. Requires a uniform
+/// axis; throws shape_error when shifts.size() != pixel count.
+template <class T>
+grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const std::vector<double>& shifts,
+                                   bool crop = true, unsigned threads = 1) {
+    if (shifts.size() != image.pixel_count()) throw shape_error("shift_image shifts", {image.pixel_count()}, {shifts.size()});
+    const auto axis = image.axis().as_uniform();
+    bool any = false;
+    for (double s : shifts) any = any || s != 0.0;  // NaN counts, as numpy.any
+    if (!any) return image;
+    // Plain variables, not a structured binding: lambdas below capture them (C++17).
+    const auto range = crop ? shift_crop_range(axis, shifts) : std::pair<std::size_t, std::size_t>{0, axis.size()};
+    const std::size_t first = range.first, last = range.second;
+    const std::size_t n = axis.size(), m = last - first;
+    auto out = grid::SpectrumImage<T>::zeros(image.navigation_shape(), image.axis().slice(first, last), image.metadata());
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    prep::parallel_ranges(image.pixel_count(), threads, [&](std::size_t pb, std::size_t pe) {
+        for (std::size_t p = pb; p < pe; ++p) {
+            const auto in = image.pixel(p).values;
+            auto o = out.pixel(p).values;
+            const double s = shifts[p];
+            if (std::isnan(s) || s == 0.0) {
+                std::copy(in.begin() + static_cast<std::ptrdiff_t>(first), in.begin() + static_cast<std::ptrdiff_t>(last),
+                          o.begin());
+                continue;
+            }
+            // scipy interp1d(linear, bounds_error=False, fill=NaN) at x - s. On a
+            // uniform axis the source position is j + first - s/scale: a constant
+            // integer offset and a constant weight for the whole spectrum.
+            const double f = -s / axis.scale();
+            const double fl = std::floor(f);
+            const double t = f - fl;
+            const std::ptrdiff_t k0 = static_cast<std::ptrdiff_t>(first) + static_cast<std::ptrdiff_t>(fl);
+            const std::ptrdiff_t last_src = static_cast<std::ptrdiff_t>(n) - 1;
+            for (std::size_t j = 0; j < m; ++j) {
+                const std::ptrdiff_t k = k0 + static_cast<std::ptrdiff_t>(j);
+                if (k >= 0 && k < last_src) {
+                    const double y0 = static_cast<double>(in[static_cast<std::size_t>(k)]);
+                    const double y1 = static_cast<double>(in[static_cast<std::size_t>(k) + 1]);
+                    o[j] = static_cast<T>(y0 + t * (y1 - y0));
+                } else if (k == last_src && t < 1e-9) {
+                    o[j] = in[static_cast<std::size_t>(k)];
+                } else if (k == -1 && t > 1.0 - 1e-9) {
+                    o[j] = in[0];
+                } else {
+                    o[j] = nan;
+                }
+            }
+        }
+    });
+    return out;
+}
+
+/// Offsets the energy axis of an image by `delta` eV (new offset = old + delta).
+template <class T>
+grid::SpectrumImage<T> offset_axis(grid::SpectrumImage<T> image, double delta) {
+    const auto a = image.axis().as_uniform();
+    return grid::SpectrumImage<T>(std::move(image.data()),
+                                  grid::EnergyAxis::uniform(a.offset() + delta, a.scale(), a.size(), a.units()),
+                                  image.metadata());
+}
+
+struct ZlpAlignOptions {
+    prep::ZlpMethod method = prep::ZlpMethod::maximum;  ///< HyperSpy: maximum
+    std::optional<std::pair<double, double>> range;     ///< ZLP search range (HyperSpy signal_range)
+    bool calibrate = true;  ///< put the mean ZLP at 0 eV
+    bool subpixel = true;   ///< the cross-correlation step over [-3, 3] eV
+    bool crop = true;
+    std::size_t interpolation_points = 5;
+    double subpixel_half_window = 3.0;  ///< eV
+    unsigned threads = 1;               ///< std::threads over pixels
+};
+
+template <class T>
+struct ZlpAlignment {
+    grid::SpectrumImage<T> aligned;            ///< on its new axis (cropped, calibrated)
+    std::vector<grid::SpectrumImage<T>> also;  ///< the other images, same shifts
+    std::vector<double> centre_before;         ///< ZLP centre per pixel before (eV)
+    std::vector<double> shift;                 ///< total shift per pixel (eV): shift1 + shift2
+    std::vector<double> shift_subpixel;        ///< the cross-correlation part (eV)
+    double offset_change = 0.0;                ///< eV added to the axis offset by calibration
+};
+
+/// Aligns a low-loss spectrum image on its ZLP (HyperSpy align_zero_loss_peak)
+/// and applies the same shifts to each image in `also` (same navigation
+/// shape). Pixels whose ZLP is NaN keep their data (NaN shift). Requires
+/// uniform axes; throws shape_error / range_error on mismatches or windows
+/// outside the axis.
+template <class T>
+ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const ZlpAlignOptions& o = {},
+                                const std::vector<const grid::SpectrumImage<T>*>& also = {}) {
+    for (const auto* a : also) {
+        if (!a) throw value_error("align_zero_loss: null image in `also`");
+        if (a->pixel_count() != low_loss.pixel_count())
+            throw shape_error("align_zero_loss also-image pixels", {low_loss.pixel_count()}, {a->pixel_count()});
+    }
+    prep::ZlpOptions zo;
+    zo.method = o.method;
+    zo.range = o.range;
+    // Shift first, then build the result: no copy of the (possibly large) input.
+    std::vector<double> centres = prep::zlp_centres(low_loss, zo, o.threads);
+    const double mean0 = detail::nanmean(centres);
+    std::vector<double> shift1(centres.size());
+    for (std::size_t p = 0; p < shift1.size(); ++p) shift1[p] = mean0 - centres[p];
+    ZlpAlignment<T> r{shift_image(low_loss, shift1, o.crop, o.threads), {}, std::move(centres), std::move(shift1), {},
+                      0.0};
+    for (const auto* a : also) r.also.push_back(shift_image(*a, r.shift, o.crop, o.threads));
+    auto recalibrate = [&] {
+        const double m = detail::nanmean(prep::zlp_centres(r.aligned, zo, o.threads));
+        if (std::isnan(m)) return;
+        r.aligned = offset_axis(std::move(r.aligned), -m);
+        for (auto& a : r.also) a = offset_axis(std::move(a), -m);
+        r.offset_change -= m;
+    };
+    if (o.calibrate) recalibrate();
+    r.shift_subpixel.assign(r.shift.size(), 0.0);
+    if (!o.subpixel) return r;
+    double left = -o.subpixel_half_window, right = o.subpixel_half_window;
+    if (!o.calibrate) {
+        left += mean0;
+        right += mean0;
+    }
+    const auto& ax = r.aligned.axis();
+    left = std::max(left, ax.front());
+    right = std::min(right, ax.back());
+    if (r.aligned.pixel_count() > 1) {
+        const std::size_t n = ax.size();
+        const span<const T> ref(r.aligned.data().data(), n);
+        prep::parallel_ranges(r.shift.size(), o.threads, [&](std::size_t b, std::size_t e) {
+            for (std::size_t p = b; p < e; ++p)
+                r.shift_subpixel[p] = xcorr_shift(ax, span<const T>(r.aligned.data().data() + p * n, n), ref, left,
+                                                  right, o.interpolation_points);
+        });
+        r.aligned = shift_image(r.aligned, r.shift_subpixel, o.crop, o.threads);
+        for (auto& a : r.also) a = shift_image(a, r.shift_subpixel, o.crop, o.threads);
+        for (std::size_t p = 0; p < r.shift.size(); ++p)
+            if (!std::isnan(r.shift_subpixel[p])) r.shift[p] += r.shift_subpixel[p];
+    }
+    if (o.calibrate) recalibrate();
+    return r;
+}
+
+struct FeatureAlignOptions {
+    prep::ZlpMethod method = prep::ZlpMethod::gaussian;  ///< how the feature's position is found
+    std::optional<double> target;  ///< eV to put the feature at; default: its mean position (axis unchanged)
+    bool crop = true;
+};
+
+template <class T>
+struct FeatureAlignment {
+    grid::SpectrumImage<T> aligned;
+    std::vector<grid::SpectrumImage<T>> also;
+    std::vector<double> position_before;  ///< feature position per pixel (eV)
+    std::vector<double> shift;            ///< eV applied per pixel
+};
+
+/// Aligns every pixel on a feature (the maximum in [lo, hi], e.g. a reference
+/// edge's L3 peak when there is no ZLP): each pixel is shifted so that its
+/// feature lands on `target` (default: the mean position). The same shifts
+/// go to the images in `also`.
+template <class T>
+FeatureAlignment<T> align_on_feature(const grid::SpectrumImage<T>& image, double lo, double hi,
+                                     const FeatureAlignOptions& o = {},
+                                     const std::vector<const grid::SpectrumImage<T>*>& also = {}) {
+    for (const auto* a : also)
+        if (!a || a->pixel_count() != image.pixel_count())
+            throw shape_error("align_on_feature also-image pixels", {image.pixel_count()}, {a ? a->pixel_count() : 0});
+    prep::ZlpOptions zo;
+    zo.method = o.method;
+    zo.range = std::make_pair(lo, hi);
+    FeatureAlignment<T> r{image, {}, prep::zlp_centres(image, zo), {}};
+    const double target = o.target ? *o.target : detail::nanmean(r.position_before);
+    if (!std::isfinite(target)) throw value_error("align_on_feature: no pixel has a finite feature position");
+    r.shift.resize(r.position_before.size());
+    for (std::size_t p = 0; p < r.shift.size(); ++p) r.shift[p] = target - r.position_before[p];
+    r.aligned = shift_image(image, r.shift, o.crop);
+    for (const auto* a : also) r.also.push_back(shift_image(*a, r.shift, o.crop));
+    return r;
+}
+
+}  // namespace corespec::align

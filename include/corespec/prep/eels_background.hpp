@@ -1,0 +1,583 @@
+// corespec/prep/eels_background.hpp - EELS pre-edge background: fit and subtract.
+//
+// Models (HyperSpy 1.7.3 components, parameter meanings kept):
+//   power_law   f(E) = A * E^(-r)            (f = 0 for E <= 0, HyperSpy's left_cutoff)
+//   exponential f(E) = A * exp(-E / tau)
+//   polynomial  f(E) = c0 + c1 E + ... + cn E^n
+// For binned data (EELS counts per channel, the default) the counts of the
+// background in channel i are f(E_i) * scale, so A (and c_k) are per eV, as
+// in HyperSpy's remove_background.
+//
+// Fits over a window [lo, hi] (eV):
+//   fast          - power law: the two-area estimate of
+//                   PowerLaw.estimate_parameters (window split at its middle
+//                   channel, r from the ratio of the two sums); exponential:
+//                   Exponential.estimate_parameters (geometric means of the two
+//                   halves); polynomial: least squares over channels [i1, i2).
+//   least_squares - unweighted least squares of the counts over channels
+//                   [i1, i2] inclusive (HyperSpy fast=False), started from the
+//                   fast estimate (Levenberg-Marquardt, analytic Jacobian).
+// Window channels i1, i2 follow HyperSpy's value_range_to_indices exactly.
+//
+// Every pixel gets a status instead of an exception, so one empty or broken
+// pixel never fails a spectrum image; its parameters are 0 and its output is
+// the input (as HyperSpy's nan_to_num leaves it). Exceptions are for misuse:
+// a window outside the axis, too few channels for the model.
+//
+// The fast power-law path is the hot loop of a STEM-EELS stream: window sums,
+// 4 logarithms per pixel, then one vectorised exp per channel (xsimd) over
+// precomputed log-energies. Measure before changing.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "corespec/core/error.hpp"
+#include "corespec/core/span.hpp"
+#include "corespec/grid/energy_axis.hpp"
+#include "corespec/grid/spectrum.hpp"
+#include "corespec/grid/spectrum_image.hpp"
+#include "corespec/prep/detail/hyperspy_axis.hpp"
+#include "corespec/prep/detail/numeric.hpp"
+
+namespace corespec::prep {
+
+/// Outcome of a background fit on one spectrum.
+enum class BackgroundStatus : std::uint8_t {
+    ok = 0,
+    empty_window,  ///< the window sums are zero (e.g. a pixel outside the specimen)
+    non_positive,  ///< a window sum or value is negative where a logarithm is needed
+    non_finite,    ///< NaN/Inf in the window, or a non-finite fit result
+    fit_failed,    ///< least squares did not converge in max_iterations; its last iterate is used
+};
+
+inline const char* to_string(BackgroundStatus s) noexcept {
+    switch (s) {
+        case BackgroundStatus::ok: return "ok";
+        case BackgroundStatus::empty_window: return "empty_window";
+        case BackgroundStatus::non_positive: return "non_positive";
+        case BackgroundStatus::non_finite: return "non_finite";
+        case BackgroundStatus::fit_failed: return "fit_failed";
+    }
+    return "unknown";
+}
+
+enum class BackgroundModel { power_law, exponential, polynomial };
+enum class BackgroundFit { fast, least_squares };
+
+struct BackgroundOptions {
+    double lo = 0.0;  ///< window start (axis units, eV)
+    double hi = 0.0;  ///< window end
+    BackgroundModel model = BackgroundModel::power_law;
+    BackgroundFit fit = BackgroundFit::fast;
+    int polynomial_order = 2;
+    bool binned = true;       ///< counts per channel (EELS); false: a density (counts per eV)
+    bool zero_fill = false;   ///< set the channels below the window start to 0
+    int max_iterations = 200; ///< least squares
+};
+
+/// A background fit planned once for an axis and applied to any number of
+/// spectra (const, thread-safe).
+class BackgroundRemover {
+public:
+    /// Throws value_error for a bad window or polynomial order, range_error
+    /// when the window is not inside the axis or holds too few channels.
+    BackgroundRemover(grid::EnergyAxis axis, BackgroundOptions options)
+        : axis_(std::move(axis)), opt_(options) {
+        detail::require_window_inside(axis_, opt_.lo, opt_.hi, "BackgroundRemover");
+        if (opt_.model == BackgroundModel::polynomial && (opt_.polynomial_order < 0 || opt_.polynomial_order > 10))
+            throw value_error("BackgroundRemover: polynomial order must be in [0, 10], got " +
+                              std::to_string(opt_.polynomial_order));
+        if (opt_.max_iterations < 1) throw value_error("BackgroundRemover: max_iterations must be >= 1");
+        const std::size_t n = axis_.size();
+        auto [i1, i2] = detail::hs_value_range_to_indices(axis_, opt_.lo, opt_.hi);
+        win_lo_ = i1;
+        win_hi_ = i2;
+        zero_below_ = i1;
+        const std::size_t need = parameter_count();
+        if (win_hi_ <= win_lo_ || win_hi_ - win_lo_ < need)
+            throw range_error("BackgroundRemover: window [" + std::to_string(opt_.lo) + ", " +
+                              std::to_string(opt_.hi) + "] holds " + std::to_string(win_hi_ - win_lo_ + 1) +
+                              " channel(s); the model needs at least " + std::to_string(need + 1));
+        // Channel widths: the scale for binned data (mean spacing for explicit axes).
+        width_.assign(n, 1.0);
+        if (opt_.binned)
+            for (std::size_t i = 0; i < n; ++i) width_[i] = axis_.upper_edge(i) - axis_.lower_edge(i);
+        if (opt_.binned && axis_.is_uniform()) std::fill(width_.begin(), width_.end(), axis_.as_uniform().scale());
+        plan_two_area();
+        plan_energies();
+    }
+
+    const grid::EnergyAxis& axis() const noexcept { return axis_; }
+    const BackgroundOptions& options() const noexcept { return opt_; }
+
+    /// Number of fitted parameters per spectrum: 2 ({A, r} or {A, tau}) or
+    /// polynomial_order + 1 ({c0, ..., cn}).
+    std::size_t parameter_count() const noexcept {
+        return opt_.model == BackgroundModel::polynomial ? static_cast<std::size_t>(opt_.polynomial_order) + 1 : 2;
+    }
+
+    /// Window channels [i1, i2] (inclusive) from HyperSpy's value_range_to_indices.
+    std::pair<std::size_t, std::size_t> window_indices() const noexcept { return {win_lo_, win_hi_}; }
+    /// Channels {i1, i3, i2} of the power-law two-area estimate: sums over [i1, i3) and [i3, i2).
+    std::array<std::size_t, 3> two_area_indices() const noexcept { return {ta_i1_, ta_i3_, ta_i2_}; }
+
+    /// Fits one spectrum (size = axis size); writes parameter_count() values.
+    template <class T>
+    BackgroundStatus fit(span<const T> y, span<double> params) const {
+        check_sizes(y.size(), params.size());
+        std::fill(params.begin(), params.end(), 0.0);
+        BackgroundStatus st = BackgroundStatus::ok;
+        switch (opt_.model) {
+            case BackgroundModel::power_law: st = fast_power_law(y.data(), params.data()); break;
+            case BackgroundModel::exponential: st = fast_exponential(y.data(), params.data()); break;
+            case BackgroundModel::polynomial: return fit_polynomial(y.data(), params.data());
+        }
+        if (st == BackgroundStatus::ok && opt_.fit == BackgroundFit::least_squares)
+            st = least_squares(y.data(), params.data());
+        return st;
+    }
+
+    /// Background counts in channel i for the given parameters.
+    double background(std::size_t i, span<const double> params) const noexcept {
+        const double e = axis_.energy(i);
+        switch (opt_.model) {
+            case BackgroundModel::power_law:
+                return e > 0.0 ? params[0] * std::pow(e, -params[1]) * width_[i] : 0.0;
+            case BackgroundModel::exponential:
+                return params[0] * std::exp(-e / params[1]) * width_[i];
+            case BackgroundModel::polynomial: {
+                double v = 0.0;
+                for (std::size_t k = params.size(); k-- > 0;) v = v * e + params[k];
+                return v * width_[i];
+            }
+        }
+        return 0.0;
+    }
+
+    /// out = y - background over the whole axis (channels below the window
+    /// set to 0 with zero_fill). A spectrum whose status is not ok (or
+    /// fit_failed) keeps its values. `out` may alias `y`.
+    template <class T, class U>
+    void subtract(span<const T> y, span<const double> params, BackgroundStatus status, span<U> out) const {
+        const std::size_t n = axis_.size();
+        if (out.size() != n) throw shape_error("BackgroundRemover::subtract output", {n}, {out.size()});
+        check_sizes(y.size(), params.size());
+        const bool usable = status == BackgroundStatus::ok || status == BackgroundStatus::fit_failed;
+        const std::size_t z = opt_.zero_fill ? zero_below_ : 0;
+        for (std::size_t i = 0; i < z; ++i) out[i] = U(0);
+        if (!usable) {
+            for (std::size_t i = z; i < n; ++i) out[i] = static_cast<U>(y[i]);
+            return;
+        }
+        if (opt_.model == BackgroundModel::power_law && params[0] > 0.0 && std::isfinite(params[1]) &&
+            axis_.is_uniform()) {
+            // counts_i = exp(ln(A * w) - r ln E_ref - r (ln E_i - ln E_ref)): the
+            // reference keeps the per-channel exponent small, so float keeps precision.
+            const std::size_t first = std::max(z, first_positive_);
+            for (std::size_t i = z; i < first; ++i) out[i] = static_cast<U>(y[i]);
+            const double c = std::log(params[0] * width_[0]) - params[1] * ln_ref_;
+            detail_subtract_exp(y.data() + first, out.data() + first, n - first, first, c, params[1]);
+            return;
+        }
+        for (std::size_t i = z; i < n; ++i) out[i] = static_cast<U>(static_cast<double>(y[i]) - background(i, params));
+    }
+
+    /// fit then subtract; returns the status.
+    template <class T>
+    BackgroundStatus apply(span<const T> y, span<T> out, span<double> params) const {
+        const BackgroundStatus st = fit(y, params);
+        subtract(y, span<const double>(params.data(), params.size()), st, out);
+        return st;
+    }
+
+private:
+    void check_sizes(std::size_t ny, std::size_t np) const {
+        if (ny != axis_.size()) throw shape_error("BackgroundRemover spectrum", {axis_.size()}, {ny});
+        if (np != parameter_count()) throw shape_error("BackgroundRemover parameters", {parameter_count()}, {np});
+    }
+
+    void plan_two_area() {
+        // PowerLaw.estimate_parameters: make i1 + i2 even, never a zero-width split.
+        std::size_t i1 = win_lo_, i2 = win_hi_;
+        if ((i1 + i2) % 2 != 0) --i2;
+        if (i2 == i1) i2 += 2;
+        if (i2 >= axis_.size()) throw range_error("BackgroundRemover: window too close to the end of the axis");
+        ta_i1_ = i1;
+        ta_i2_ = i2;
+        ta_i3_ = (i1 + i2) / 2;
+        x1_ = axis_.energy(ta_i1_);
+        x2_ = axis_.energy(ta_i2_);
+        x3_ = axis_.energy(ta_i3_);
+        ln_x2_over_x1_ = (x1_ > 0.0 && x2_ > 0.0) ? std::log(x2_) - std::log(x1_) : 0.0;
+    }
+
+    void plan_energies() {
+        const std::size_t n = axis_.size();
+        first_positive_ = n;
+        for (std::size_t i = 0; i < n; ++i)
+            if (axis_.energy(i) > 0.0) {
+                first_positive_ = i;
+                break;
+            }
+        ln_ref_ = x3_ > 0.0 ? std::log(x3_) : 0.0;
+        lnr_d_.assign(n, 0.0);
+        lnr_f_.assign(n, 0.0f);
+        for (std::size_t i = first_positive_; i < n; ++i) {
+            lnr_d_[i] = std::log(axis_.energy(i)) - ln_ref_;
+            lnr_f_[i] = static_cast<float>(lnr_d_[i]);
+        }
+    }
+
+    template <class T>
+    static bool finite_range(const T* y, std::size_t a, std::size_t b) noexcept {
+        for (std::size_t i = a; i < b; ++i)
+            if (!std::isfinite(static_cast<double>(y[i]))) return false;
+        return true;
+    }
+
+    template <class T>
+    BackgroundStatus fast_power_law(const T* y, double* p) const {
+        if (!(x1_ > 0.0)) return BackgroundStatus::non_positive;  // log of a non-positive energy
+        double s1 = 0.0, s2 = 0.0;
+        for (std::size_t i = ta_i1_; i < ta_i3_; ++i) s1 += static_cast<double>(y[i]);
+        for (std::size_t i = ta_i3_; i < ta_i2_; ++i) s2 += static_cast<double>(y[i]);
+        if (!opt_.binned) {
+            s1 = integrate(y, ta_i1_, ta_i3_);
+            s2 = integrate(y, ta_i3_, ta_i2_);
+        }
+        if (!std::isfinite(s1) || !std::isfinite(s2)) return BackgroundStatus::non_finite;
+        if (s1 == 0.0 && s2 == 0.0) return BackgroundStatus::empty_window;
+        if (!(s1 > 0.0) || !(s2 > 0.0)) return BackgroundStatus::non_positive;
+        const double r = 2.0 * (std::log(s1) - std::log(s2)) / ln_x2_over_x1_;
+        const double k = 1.0 - r;
+        const double a = k * s2 / (std::pow(x2_, k) - std::pow(x3_, k));
+        if (!std::isfinite(r) || !std::isfinite(a)) return BackgroundStatus::non_finite;
+        p[0] = a;
+        p[1] = r;
+        return BackgroundStatus::ok;
+    }
+
+    // HyperSpy's integrate1D for non-binned data: SciPy's Simpson rule over [a, b).
+    template <class T>
+    double integrate(const T* y, std::size_t a, std::size_t b) const {
+        return detail::simpson(
+            b - a, [&](std::size_t i) { return axis_.energy(a + i); },
+            [&](std::size_t i) { return static_cast<double>(y[a + i]); });
+    }
+
+    template <class T>
+    BackgroundStatus fast_exponential(const T* y, double* p) const {
+        std::size_t i1 = win_lo_, i2 = win_hi_;
+        if (i1 + 1 == i2) {
+            if (i2 + 1 < axis_.size()) ++i2;
+            else if (i1 > 0) --i1;
+        }
+        const std::size_t im = (i1 + i2) / 2;
+        if (!finite_range(y, i1, i2)) return BackgroundStatus::non_finite;
+        bool all_zero = true;
+        for (std::size_t i = i1; i < i2; ++i) all_zero = all_zero && y[i] == T(0);
+        if (all_zero) return BackgroundStatus::empty_window;
+        double l1 = 0.0, l2 = 0.0;
+        for (std::size_t i = i1; i < i2; ++i) {
+            if (!(y[i] > T(0))) return BackgroundStatus::non_positive;
+            (i < im ? l1 : l2) += std::log(static_cast<double>(y[i]));
+        }
+        l1 /= static_cast<double>(im - i1);
+        l2 /= static_cast<double>(i2 - im);
+        const double xs = axis_.energy(i1), xm = axis_.energy(im), xe = axis_.energy(i2);
+        const double x1 = 0.5 * (xs + xm), x2 = 0.5 * (xm + xe);
+        const double ln_a = (l1 - (x1 / x2) * l2) / (1.0 - x1 / x2);
+        const double tau = -x2 / (l2 - ln_a);
+        const double a = std::exp(ln_a) / (opt_.binned ? width_[i1] : 1.0);
+        if (!std::isfinite(a) || !std::isfinite(tau) || tau == 0.0) return BackgroundStatus::non_finite;
+        p[0] = a;
+        p[1] = tau;
+        return BackgroundStatus::ok;
+    }
+
+    // Linear least squares of counts / width over [i1, i2) (numpy.polyfit's
+    // range in HyperSpy), in a centred and scaled variable for conditioning,
+    // converted back to coefficients of E.
+    template <class T>
+    BackgroundStatus fit_polynomial(const T* y, double* p) const {
+        const std::size_t a = win_lo_;
+        const std::size_t b = opt_.fit == BackgroundFit::least_squares ? win_hi_ + 1 : win_hi_;
+        if (!finite_range(y, a, b)) return BackgroundStatus::non_finite;
+        const std::size_t m = static_cast<std::size_t>(opt_.polynomial_order) + 1;
+        const double e0 = 0.5 * (axis_.energy(a) + axis_.energy(b - 1));
+        const double hw = std::max(0.5 * (axis_.energy(b - 1) - axis_.energy(a)), 1e-300);
+        std::vector<double> ata(m * m, 0.0), atb(m, 0.0), pw(m);
+        for (std::size_t i = a; i < b; ++i) {
+            const double t = (axis_.energy(i) - e0) / hw;
+            pw[0] = 1.0;
+            for (std::size_t k = 1; k < m; ++k) pw[k] = pw[k - 1] * t;
+            const double v = static_cast<double>(y[i]) / width_[i];
+            for (std::size_t r = 0; r < m; ++r) {
+                atb[r] += pw[r] * v;
+                for (std::size_t c = 0; c < m; ++c) ata[r * m + c] += pw[r] * pw[c];
+            }
+        }
+        std::vector<double> ct(m);
+        if (!detail::solve_dense(ata, atb, ct, m)) return BackgroundStatus::fit_failed;
+        // c(t) with t = (E - e0) / hw -> coefficients of E (binomial expansion).
+        std::fill(p, p + m, 0.0);
+        for (std::size_t k = 0; k < m; ++k) {
+            const double ck = ct[k] / std::pow(hw, static_cast<double>(k));
+            double binom = 1.0;
+            for (std::size_t j = 0; j <= k; ++j) {  // (E - e0)^k = sum_j C(k,j) E^j (-e0)^(k-j)
+                p[j] += ck * binom * std::pow(-e0, static_cast<double>(k - j));
+                binom = binom * static_cast<double>(k - j) / static_cast<double>(j + 1);
+            }
+        }
+        for (std::size_t k = 0; k < m; ++k)
+            if (!std::isfinite(p[k])) return BackgroundStatus::non_finite;
+        return BackgroundStatus::ok;
+    }
+
+    // Levenberg-Marquardt on counts_i = exp(a + b g_i) over [i1, i2]:
+    // power law g = -(ln E - ln E_ref), b = r; exponential g = -(E - E_ref),
+    // b = 1/tau. Minimising over (a, b) is the same problem as over (A, r)
+    // while A > 0, and much better conditioned.
+    template <class T>
+    BackgroundStatus least_squares(const T* y, double* p) const {
+        const std::size_t i1 = win_lo_, i2 = win_hi_ + 1;
+        if (!finite_range(y, i1, i2)) return BackgroundStatus::non_finite;
+        const bool pl = opt_.model == BackgroundModel::power_law;
+        if (pl && !(axis_.energy(i1) > 0.0)) return BackgroundStatus::non_positive;
+        if (!(p[0] > 0.0)) return BackgroundStatus::non_positive;
+        const double ref = pl ? ln_ref_ : x3_;
+        const std::size_t m = i2 - i1;
+        std::vector<double> g(m), lw(m);
+        for (std::size_t j = 0; j < m; ++j) {
+            const double e = axis_.energy(i1 + j);
+            g[j] = pl ? -(std::log(e) - ref) : -(e - ref);
+            lw[j] = std::log(width_[i1 + j]);
+        }
+        // Start: counts = A w exp(b g) (1 / E_ref^r folded into a).
+        double b = pl ? p[1] : 1.0 / p[1];
+        double a = std::log(p[0]) - b * ref;
+        auto cost = [&](double aa, double bb) {
+            double s = 0.0;
+            for (std::size_t j = 0; j < m; ++j) {
+                const double d = static_cast<double>(y[i1 + j]) - std::exp(aa + lw[j] + bb * g[j]);
+                s += d * d;
+            }
+            return s;
+        };
+        double c = cost(a, b);
+        if (!std::isfinite(c)) return BackgroundStatus::fit_failed;
+        double lambda = 1e-3;
+        bool converged = false;
+        for (int it = 0; it < opt_.max_iterations && !converged; ++it) {
+            double jaa = 0, jab = 0, jbb = 0, ra = 0, rb = 0;
+            for (std::size_t j = 0; j < m; ++j) {
+                const double f = std::exp(a + lw[j] + b * g[j]);
+                const double r = static_cast<double>(y[i1 + j]) - f;
+                const double da = f, db = f * g[j];
+                jaa += da * da;
+                jab += da * db;
+                jbb += db * db;
+                ra += da * r;
+                rb += db * r;
+            }
+            bool stepped = false;
+            for (int tries = 0; tries < 30; ++tries) {
+                const double m00 = jaa * (1.0 + lambda), m11 = jbb * (1.0 + lambda), m01 = jab;
+                const double det = m00 * m11 - m01 * m01;
+                if (!(std::abs(det) > 0.0) || !std::isfinite(det)) {
+                    lambda *= 10.0;
+                    continue;
+                }
+                const double da = (m11 * ra - m01 * rb) / det, db = (m00 * rb - m01 * ra) / det;
+                const double cn = cost(a + da, b + db);
+                if (std::isfinite(cn) && cn <= c) {
+                    const double rel = (c - cn) / std::max(c, 1e-300);
+                    a += da;
+                    b += db;
+                    c = cn;
+                    lambda = std::max(lambda * 0.1, 1e-12);
+                    stepped = true;
+                    if (rel < 1e-14 || (std::abs(da) < 1e-12 * (1.0 + std::abs(a)) &&
+                                        std::abs(db) < 1e-12 * (1.0 + std::abs(b))))
+                        converged = true;
+                    break;
+                }
+                lambda *= 10.0;
+            }
+            if (!stepped) converged = true;  // no downhill step left: at the minimum to rounding
+        }
+        const double a_out = std::exp(a + b * ref);
+        const double b_out = pl ? b : 1.0 / b;
+        if (!std::isfinite(a_out) || !std::isfinite(b_out)) return BackgroundStatus::fit_failed;
+        p[0] = a_out;
+        p[1] = b_out;
+        return converged ? BackgroundStatus::ok : BackgroundStatus::fit_failed;
+    }
+
+    template <class T, class U>
+    void detail_subtract_exp(const T* in, U* out, std::size_t count, std::size_t first, double c, double r) const {
+        if constexpr (std::is_same<T, float>::value && std::is_same<U, float>::value) {
+            kernel(in, out, lnr_f_.data() + first, count, static_cast<float>(c), static_cast<float>(r));
+        } else if constexpr (std::is_same<T, double>::value && std::is_same<U, double>::value) {
+            kernel(in, out, lnr_d_.data() + first, count, c, r);
+        } else {
+            for (std::size_t i = 0; i < count; ++i)
+                out[i] = static_cast<U>(static_cast<double>(in[i]) - std::exp(c - r * lnr_d_[first + i]));
+        }
+    }
+
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+    // exp for float batches: 2^n * 2^f, f in [-1/2, 1/2], 2^f by its degree-6
+    // Taylor polynomial (relative error < 2e-7, below float resolution of the
+    // exponent itself). About half the work of xsimd::exp, which also handles
+    // overflow and NaN; here the argument is a finite log-count clamped to
+    // [-126, 126] ln 2. Measure before changing.
+    static xsimd::batch<float> fast_exp(xsimd::batch<float> x) noexcept {
+        using B = xsimd::batch<float>;
+        using I = xsimd::batch<std::int32_t>;
+        B t = xsimd::clip(x * B(1.44269504088896341f), B(-126.0f), B(126.0f));
+        const B n = xsimd::nearbyint(t);
+        const B f = (t - n) * B(0.693147180559945309f);
+        B p = B(1.0f / 720.0f);
+        p = xsimd::fma(p, f, B(1.0f / 120.0f));
+        p = xsimd::fma(p, f, B(1.0f / 24.0f));
+        p = xsimd::fma(p, f, B(1.0f / 6.0f));
+        p = xsimd::fma(p, f, B(0.5f));
+        p = xsimd::fma(p, f, B(1.0f));
+        p = xsimd::fma(p, f, B(1.0f));
+        const I bits = (xsimd::to_int(n) + I(127)) << 23;
+        return p * xsimd::bitwise_cast<B>(bits);
+    }
+    static xsimd::batch<double> fast_exp(xsimd::batch<double> x) noexcept { return xsimd::exp(x); }
+#endif
+
+    template <class T>
+    static void kernel(const T* in, T* out, const T* lnr, std::size_t n, T c, T r) noexcept {
+        std::size_t i = 0;
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+        using B = xsimd::batch<T>;
+        const B vc(c), vr(r);
+        for (; i + B::size <= n; i += B::size) {
+            const B x = B::load_unaligned(in + i);
+            const B l = B::load_unaligned(lnr + i);
+            (x - fast_exp(xsimd::fnma(vr, l, vc))).store_unaligned(out + i);
+        }
+#endif
+        for (; i < n; ++i) out[i] = in[i] - std::exp(c - r * lnr[i]);
+    }
+
+    grid::EnergyAxis axis_;
+    BackgroundOptions opt_;
+    std::size_t win_lo_ = 0, win_hi_ = 0, zero_below_ = 0;
+    std::size_t ta_i1_ = 0, ta_i2_ = 0, ta_i3_ = 0;
+    double x1_ = 0, x2_ = 0, x3_ = 0, ln_x2_over_x1_ = 0, ln_ref_ = 0;
+    std::size_t first_positive_ = 0;
+    std::vector<double> width_, lnr_d_;
+    std::vector<float> lnr_f_;
+};
+
+/// Runs fn(begin, end) over [0, count) split into `threads` contiguous parts
+/// (std::thread; threads <= 1 runs inline). Exceptions from a part are
+/// rethrown after all parts finish.
+template <class F>
+void parallel_ranges(std::size_t count, unsigned threads, F&& fn) {
+    if (threads <= 1 || count < 2) {
+        fn(std::size_t{0}, count);
+        return;
+    }
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(threads);
+    const std::size_t chunk = (count + threads - 1) / threads;
+    for (unsigned t = 0; t < threads; ++t) {
+        const std::size_t b = std::min(count, t * chunk), e = std::min(count, b + chunk);
+        pool.emplace_back([&, t, b, e] {
+            try {
+                fn(b, e);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    for (auto& ep : errors)
+        if (ep) std::rethrow_exception(ep);
+}
+
+/// Raw form for a caller's buffers: `pixels` spectra of remover.axis().size()
+/// channels each, contiguous. Writes the subtracted spectra to `out` (may be
+/// `in`; nullptr: fit only), parameter_count() parameters per pixel and one
+/// status per pixel. Spreads the pixels over `threads` std::threads.
+template <class T>
+void remove_background_block(const BackgroundRemover& remover, const T* in, std::size_t pixels, T* out,
+                             double* params, BackgroundStatus* status, unsigned threads = 1) {
+    const std::size_t n = remover.axis().size(), np = remover.parameter_count();
+    parallel_ranges(pixels, threads, [&](std::size_t b, std::size_t e) {
+        for (std::size_t p = b; p < e; ++p) {
+            span<const T> y(in + p * n, n);
+            span<double> pp(params + p * np, np);
+            status[p] = remover.fit(y, pp);
+            if (out) remover.subtract(y, span<const double>(pp.data(), np), status[p], span<T>(out + p * n, n));
+        }
+    });
+}
+
+/// Result for one spectrum.
+template <class T>
+struct SpectrumBackground {
+    grid::Spectrum<T> subtracted;
+    std::vector<double> parameters;  ///< {A, r}, {A, tau} or {c0..cn}
+    BackgroundStatus status;
+};
+
+/// Result for a spectrum image: parameters has shape navigation + {parameter_count}.
+template <class T>
+struct ImageBackground {
+    grid::SpectrumImage<T> subtracted;
+    xt::xarray<double> parameters;
+    std::vector<BackgroundStatus> status;  ///< navigation (row-major) order
+
+    std::size_t count(BackgroundStatus s) const noexcept {
+        return static_cast<std::size_t>(std::count(status.begin(), status.end(), s));
+    }
+};
+
+/// Fits and subtracts the background of one spectrum. Throws as BackgroundRemover.
+template <class T>
+SpectrumBackground<T> remove_background(const grid::Spectrum<T>& spectrum, const BackgroundOptions& options) {
+    BackgroundRemover remover(spectrum.axis(), options);
+    SpectrumBackground<T> r{grid::Spectrum<T>(spectrum.axis(), spectrum.metadata()),
+                            std::vector<double>(remover.parameter_count()), BackgroundStatus::ok};
+    r.status = remover.apply(span<const T>(spectrum.values()), span<T>(r.subtracted.values()), span<double>(r.parameters));
+    return r;
+}
+
+/// Fits and subtracts the background of every pixel of a spectrum image,
+/// over `threads` std::threads. Throws as BackgroundRemover; pixel problems
+/// are reported in `status`.
+template <class T>
+ImageBackground<T> remove_background(const grid::SpectrumImage<T>& image, const BackgroundOptions& options,
+                                     unsigned threads = 1) {
+    BackgroundRemover remover(image.axis(), options);
+    std::vector<std::size_t> pshape(image.navigation_shape());
+    pshape.push_back(remover.parameter_count());
+    ImageBackground<T> r{grid::SpectrumImage<T>::zeros(image.navigation_shape(), image.axis(), image.metadata()),
+                         xt::xarray<double>::from_shape(pshape), std::vector<BackgroundStatus>(image.pixel_count())};
+    remove_background_block(remover, image.data().data(), image.pixel_count(), r.subtracted.data().data(),
+                            r.parameters.data(), r.status.data(), threads);
+    return r;
+}
+
+}  // namespace corespec::prep

@@ -1,0 +1,500 @@
+// corespec/prep/low_loss.hpp - the low-loss spectrum: zero-loss peak, thickness,
+// and plural-scattering deconvolution, with HyperSpy 1.7.3's definitions.
+//
+//   zlp_centre            HyperSpy estimate_zero_loss_peak_centre: the energy of
+//                         the maximum channel (ZlpMethod::maximum); sub-channel
+//                         variants refine it with a parabola through the top
+//                         three channels or a Gaussian (parabola of the log).
+//   elastic_threshold     estimate_elastic_scattering_threshold: the first
+//                         channel in [start, start + window) where the
+//                         Savitzky-Golay first derivative's magnitude drops to
+//                         tol (tol = max over pixels of each pixel's minimum).
+//   elastic_intensity     I_zlp = sum of channels with index < value2index(threshold).
+//   thickness             t/lambda = ln(I_total / I_zlp), I_total = sum of all channels
+//                         (binned; Simpson's rule for non-binned data).
+//   fourier_log_deconvolution, fourier_ratio_deconvolution: as HyperSpy,
+//                         including its Hanning taper, power-law extrapolation,
+//                         zero padding to SciPy's next_fast_len and the Gaussian
+//                         reconvolution peak; FFTs through Eigen's FFT module.
+//
+// Bad pixels give NaN (and a status where a result is per pixel), never an
+// exception; exceptions are for misuse (shapes, windows outside the axis).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <unsupported/Eigen/FFT>
+
+#include "corespec/core/checks.hpp"
+#include "corespec/core/error.hpp"
+#include "corespec/core/span.hpp"
+#include "corespec/grid/energy_axis.hpp"
+#include "corespec/grid/spectrum.hpp"
+#include "corespec/grid/spectrum_image.hpp"
+#include "corespec/prep/detail/hyperspy_axis.hpp"
+#include "corespec/prep/detail/numeric.hpp"
+#include "corespec/prep/eels_background.hpp"
+
+namespace corespec::prep {
+
+// ------------------------------------------------------------------ ZLP centre
+
+enum class ZlpMethod {
+    maximum,   ///< energy of the maximum channel (HyperSpy)
+    parabola,  ///< vertex of the parabola through the maximum and its neighbours
+    gaussian,  ///< vertex of the parabola through the logs (exact for a Gaussian peak)
+};
+
+struct ZlpOptions {
+    ZlpMethod method = ZlpMethod::maximum;
+    /// Search only [lo, hi] (HyperSpy's signal_range); the whole axis when empty.
+    std::optional<std::pair<double, double>> range;
+};
+
+namespace detail {
+
+inline std::pair<std::size_t, std::size_t> zlp_search_range(const grid::EnergyAxis& axis, const ZlpOptions& o) {
+    if (!o.range) return {0, axis.size()};
+    require_window_inside(axis, o.range->first, o.range->second, "zlp_centre");
+    // isig[lo:hi] with HyperSpy's value2index on both ends (end exclusive).
+    const auto a = hs_value2index(axis, o.range->first), b = hs_value2index(axis, o.range->second);
+    const std::size_t lo = static_cast<std::size_t>(std::max<std::ptrdiff_t>(a, 0));
+    const std::size_t hi = static_cast<std::size_t>(std::min<std::ptrdiff_t>(b, std::ptrdiff_t(axis.size())));
+    if (hi <= lo) throw range_error("zlp_centre: the search range holds no channel");
+    return {lo, hi};
+}
+
+}  // namespace detail
+
+/// ZLP centre (eV) of one spectrum; NaN when the searched channels hold a
+/// NaN/Inf or nothing finite. Throws range_error for a range outside the axis.
+template <class T>
+double zlp_centre(grid::SpectrumView<const T> s, const ZlpOptions& o = {}) {
+    const auto [lo, hi] = detail::zlp_search_range(*s.axis, o);
+    std::size_t best = lo;
+    for (std::size_t i = lo; i < hi; ++i) {
+        if (!std::isfinite(static_cast<double>(s.values[i]))) return std::numeric_limits<double>::quiet_NaN();
+        if (s.values[i] > s.values[best]) best = i;
+    }
+    const double e = s.axis->energy(best);
+    if (o.method == ZlpMethod::maximum || best == lo || best + 1 >= hi) return e;
+    double ym = static_cast<double>(s.values[best - 1]), y0 = static_cast<double>(s.values[best]),
+           yp = static_cast<double>(s.values[best + 1]);
+    if (o.method == ZlpMethod::gaussian) {
+        if (!(ym > 0.0 && y0 > 0.0 && yp > 0.0)) return e;
+        ym = std::log(ym);
+        y0 = std::log(y0);
+        yp = std::log(yp);
+    }
+    const double den = ym - 2.0 * y0 + yp;
+    if (!(den < 0.0)) return e;
+    const double delta = std::clamp(0.5 * (ym - yp) / den, -0.5, 0.5);
+    const double h = delta >= 0 ? s.axis->energy(best + 1) - e : e - s.axis->energy(best - 1);
+    return e + delta * h;
+}
+
+/// ZLP centre of every pixel (navigation order), over `threads` std::threads.
+template <class T>
+std::vector<double> zlp_centres(const grid::SpectrumImage<T>& image, const ZlpOptions& o = {}, unsigned threads = 1) {
+    std::vector<double> c(image.pixel_count());
+    detail::zlp_search_range(image.axis(), o);  // throws for a bad range before any thread starts
+    parallel_ranges(c.size(), threads, [&](std::size_t b, std::size_t e) {
+        for (std::size_t p = b; p < e; ++p) c[p] = zlp_centre(grid::SpectrumView<const T>(image.pixel(p)), o);
+    });
+    return c;
+}
+
+// ------------------------------------------------------------- thickness
+
+struct ThresholdOptions {
+    double window = 10.0;  ///< eV searched above `start`
+    double start = 1.0;    ///< eV
+    std::optional<double> tol;  ///< derivative magnitude; default: max over pixels of each pixel's minimum
+    std::size_t window_length = 5;     ///< Savitzky-Golay (odd; 0: plain numerical derivative)
+    std::size_t polynomial_order = 3;
+};
+
+/// Elastic-scattering threshold (eV) of `pixels` contiguous spectra on `axis`
+/// (HyperSpy estimate_elastic_scattering_threshold). NaN where no inflexion
+/// is found. Throws value_error when [start, start + window] spans fewer
+/// than 10 channels.
+template <class T>
+std::vector<double> elastic_threshold(const grid::EnergyAxis& axis, const T* data, std::size_t pixels,
+                                      const ThresholdOptions& o = {}) {
+    const auto [i1, i2] = detail::hs_value_range_to_indices(axis, o.start, o.start + o.window);
+    if (i2 < i1 + 10) throw value_error("elastic_threshold: the window must span at least 10 channels");
+    const std::size_t m = i2 - i1, n = axis.size();
+    if (o.window_length && (o.window_length % 2 == 0 || o.window_length > m || o.polynomial_order >= o.window_length))
+        throw value_error("elastic_threshold: window_length must be odd, <= the window and > polynomial_order");
+    std::vector<double> deriv(pixels * m);
+    const double delta = axis.is_uniform() ? axis.as_uniform().scale() : axis.energy(i1 + 1) - axis.energy(i1);
+    std::vector<double> mins(pixels);
+    for (std::size_t p = 0; p < pixels; ++p) {
+        double* d = deriv.data() + p * m;
+        const T* y = data + p * n + i1;
+        if (o.window_length) {
+            detail::savgol_filter(y, m, o.window_length, o.polynomial_order, 1, delta, d);
+        } else {  // numpy.gradient over the window, as HyperSpy's derivative
+            for (std::size_t i = 0; i < m; ++i) {
+                const std::size_t a = i == 0 ? 0 : i - 1, b = i + 1 == m ? m - 1 : i + 1;
+                d[i] = (static_cast<double>(y[b]) - static_cast<double>(y[a])) /
+                       (axis.energy(i1 + b) - axis.energy(i1 + a));
+            }
+        }
+        double mn = std::numeric_limits<double>::infinity();
+        for (std::size_t i = 0; i < m; ++i) mn = std::min(mn, std::abs(d[i]));
+        mins[p] = mn;
+    }
+    double tol = 0.0;
+    if (o.tol) {
+        tol = *o.tol;
+    } else {
+        tol = -std::numeric_limits<double>::infinity();
+        for (double v : mins)
+            if (std::isfinite(v)) tol = std::max(tol, v);
+    }
+    std::vector<double> thr(pixels, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t p = 0; p < pixels; ++p) {
+        const double* d = deriv.data() + p * m;
+        std::size_t k = 0;
+        while (k < m && !(std::abs(d[k]) <= tol)) ++k;
+        if (k > 0 && k < m) thr[p] = axis.energy(i1 + k);  // HyperSpy: inflexion at index 0 (or none) -> NaN
+    }
+    return thr;
+}
+
+template <class T>
+std::vector<double> elastic_threshold(const grid::SpectrumImage<T>& image, const ThresholdOptions& o = {}) {
+    return elastic_threshold(image.axis(), image.data().data(), image.pixel_count(), o);
+}
+template <class T>
+double elastic_threshold(const grid::Spectrum<T>& s, const ThresholdOptions& o = {}) {
+    return elastic_threshold(s.axis(), s.values().data(), 1, o)[0];
+}
+
+/// Counts of one spectrum over channels [0, end): plain sum (binned) or
+/// Simpson's rule (density).
+template <class T>
+double integrate_channels(const grid::EnergyAxis& axis, const T* y, std::size_t end, bool binned) {
+    if (binned) {
+        double s = 0.0;
+        for (std::size_t i = 0; i < end; ++i) s += static_cast<double>(y[i]);
+        return s;
+    }
+    return detail::simpson(end, [&](std::size_t i) { return axis.energy(i); },
+                           [&](std::size_t i) { return static_cast<double>(y[i]); });
+}
+
+/// Elastic (zero-loss) intensity below `threshold` eV: channels with index <
+/// value2index(threshold). NaN for a NaN threshold; throws range_error for a
+/// finite threshold outside the axis.
+template <class T>
+double elastic_intensity(grid::SpectrumView<const T> s, double threshold, bool binned = true) {
+    if (std::isnan(threshold)) return std::numeric_limits<double>::quiet_NaN();
+    const auto idx = detail::hs_value2index(*s.axis, threshold);
+    if (idx < 0 || idx >= static_cast<std::ptrdiff_t>(s.size()))
+        throw range_error("elastic_intensity: threshold " + std::to_string(threshold) + " eV is outside the axis");
+    return integrate_channels(*s.axis, s.values.data(), static_cast<std::size_t>(idx), binned);
+}
+
+enum class ThicknessStatus : std::uint8_t { ok = 0, no_threshold, non_finite, non_positive };
+
+inline const char* to_string(ThicknessStatus s) noexcept {
+    switch (s) {
+        case ThicknessStatus::ok: return "ok";
+        case ThicknessStatus::no_threshold: return "no_threshold";
+        case ThicknessStatus::non_finite: return "non_finite";
+        case ThicknessStatus::non_positive: return "non_positive";
+    }
+    return "unknown";
+}
+
+/// Per-pixel thickness (navigation order): t/lambda = ln(total / zlp).
+struct Thickness {
+    std::vector<double> t_over_lambda;  ///< NaN where status != ok
+    std::vector<double> total;          ///< I_total
+    std::vector<double> zero_loss;      ///< I_zlp
+    std::vector<double> threshold;      ///< eV used per pixel (NaN with a ZLP spectrum)
+    std::vector<ThicknessStatus> status;
+};
+
+namespace detail {
+
+inline void finish_thickness(Thickness& t) {
+    const std::size_t n = t.total.size();
+    t.t_over_lambda.assign(n, std::numeric_limits<double>::quiet_NaN());
+    t.status.assign(n, ThicknessStatus::ok);
+    for (std::size_t p = 0; p < n; ++p) {
+        if (p < t.threshold.size() && std::isnan(t.threshold[p]) && std::isnan(t.zero_loss[p])) {
+            t.status[p] = ThicknessStatus::no_threshold;
+        } else if (!std::isfinite(t.total[p]) || !std::isfinite(t.zero_loss[p])) {
+            t.status[p] = ThicknessStatus::non_finite;
+        } else if (!(t.total[p] > 0.0) || !(t.zero_loss[p] > 0.0)) {
+            t.status[p] = ThicknessStatus::non_positive;
+        } else {
+            t.t_over_lambda[p] = std::log(t.total[p] / t.zero_loss[p]);
+        }
+    }
+}
+
+}  // namespace detail
+
+/// t/lambda with one threshold per pixel (eV; NaN allowed: that pixel gets
+/// status no_threshold). Throws shape_error when the sizes differ.
+template <class T>
+Thickness thickness(const grid::SpectrumImage<T>& image, const std::vector<double>& thresholds, bool binned = true) {
+    if (thresholds.size() != image.pixel_count())
+        throw shape_error("thickness thresholds", {image.pixel_count()}, {thresholds.size()});
+    Thickness t;
+    t.threshold = thresholds;
+    for (std::size_t p = 0; p < image.pixel_count(); ++p) {
+        const auto px = grid::SpectrumView<const T>(image.pixel(p));
+        t.total.push_back(integrate_channels(image.axis(), px.values.data(), px.size(), binned));
+        t.zero_loss.push_back(elastic_intensity(px, thresholds[p], binned));
+    }
+    detail::finish_thickness(t);
+    return t;
+}
+
+/// t/lambda with one threshold (eV) for every pixel.
+template <class T>
+Thickness thickness(const grid::SpectrumImage<T>& image, double threshold, bool binned = true) {
+    if (!std::isfinite(threshold)) throw value_error("thickness: threshold must be finite");
+    return thickness(image, std::vector<double>(image.pixel_count(), threshold), binned);
+}
+
+/// t/lambda with the threshold estimated per pixel (elastic_threshold).
+template <class T>
+Thickness thickness(const grid::SpectrumImage<T>& image, const ThresholdOptions& o, bool binned = true) {
+    return thickness(image, elastic_threshold(image, o), binned);
+}
+
+/// t/lambda with I_zlp from a separate zero-loss image (same navigation shape).
+template <class T>
+Thickness thickness(const grid::SpectrumImage<T>& image, const grid::SpectrumImage<T>& zlp, bool binned = true) {
+    if (zlp.pixel_count() != image.pixel_count())
+        throw shape_error("thickness zlp image", {image.pixel_count()}, {zlp.pixel_count()});
+    Thickness t;
+    t.threshold.assign(image.pixel_count(), std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t p = 0; p < image.pixel_count(); ++p) {
+        const auto px = image.pixel(p);
+        const auto zp = zlp.pixel(p);
+        t.total.push_back(integrate_channels(image.axis(), px.values.data(), px.size(), binned));
+        t.zero_loss.push_back(integrate_channels(zlp.axis(), zp.values.data(), zp.size(), binned));
+    }
+    detail::finish_thickness(t);
+    return t;
+}
+
+// ----------------------------------------------------------- deconvolution
+
+namespace detail {
+
+/// numpy.fft.rfft(x, n): the n/2 + 1 non-negative frequencies of x zero-padded to n.
+inline std::vector<std::complex<double>> rfft(const std::vector<double>& x, std::size_t n) {
+    std::vector<double> in(n, 0.0);
+    std::copy_n(x.begin(), std::min(n, x.size()), in.begin());
+    std::vector<std::complex<double>> full;
+    Eigen::FFT<double> fft;
+    fft.fwd(full, in);
+    full.resize(n / 2 + 1);
+    return full;
+}
+
+/// numpy.fft.irfft(X) without n: length 2 (len(X) - 1); the imaginary parts
+/// of the zero and Nyquist terms are ignored, as pocketfft does.
+inline std::vector<double> irfft(const std::vector<std::complex<double>>& half) {
+    const std::size_t h = half.size();
+    if (h < 2) throw value_error("irfft: need at least 2 frequencies");
+    const std::size_t m = 2 * (h - 1);
+    std::vector<std::complex<double>> full(m);
+    full[0] = half[0].real();
+    full[m / 2] = half[h - 1].real();
+    for (std::size_t k = 1; k < h - 1; ++k) {
+        full[k] = half[k];
+        full[m - k] = std::conj(half[k]);
+    }
+    std::vector<std::complex<double>> out;
+    Eigen::FFT<double> fft;
+    fft.inv(out, full);
+    std::vector<double> r(m);
+    for (std::size_t i = 0; i < m; ++i) r[i] = out[i].real();
+    return r;
+}
+
+inline double nan_to_num(double v) {
+    if (std::isnan(v)) return 0.0;
+    if (std::isinf(v)) return v > 0 ? std::numeric_limits<double>::max() : std::numeric_limits<double>::lowest();
+    return v;
+}
+
+}  // namespace detail
+
+/// HyperSpy hanning_taper(side='both'): multiplies the first and last
+/// `channels` values by halves of a Hann window of 2*channels points;
+/// channels defaults to max(20, round(0.02 N)). Returns the channels used.
+/// Throws value_error when 2*channels exceeds the length.
+inline std::size_t hanning_taper(std::vector<double>& y, std::optional<std::size_t> channels = std::nullopt) {
+    std::size_t ch = channels ? *channels
+                              : std::max<std::size_t>(20, static_cast<std::size_t>(std::nearbyint(0.02 * double(y.size()))));
+    if (2 * ch > y.size()) throw value_error("hanning_taper: the spectrum is shorter than two tapers");
+    const double pi = 3.14159265358979323846;
+    const std::size_t w = 2 * ch;
+    for (std::size_t k = 0; k < ch; ++k) {
+        const double left = 0.5 - 0.5 * std::cos(2.0 * pi * double(k) / double(w - 1));
+        const double right = 0.5 - 0.5 * std::cos(2.0 * pi * double(ch + k) / double(w - 1));
+        y[k] *= left;
+        y[y.size() - ch + k] *= right;
+    }
+    return ch;
+}
+
+/// HyperSpy power_law_extrapolation: appends `extrapolation_size` channels
+/// (same scale) holding the power law fitted (two-area) to the last
+/// `window_size` channels. A pixel whose fit fails is extended with zeros.
+/// Requires a uniform axis and 3 <= window_size <= size.
+template <class T>
+grid::Spectrum<double> power_law_extrapolation(const grid::Spectrum<T>& s, std::size_t window_size = 20,
+                                               std::size_t extrapolation_size = 1024, bool binned = true) {
+    const auto ax = s.axis().as_uniform();
+    const std::size_t n = ax.size();
+    if (window_size < 3 || window_size > n)
+        throw value_error("power_law_extrapolation: window_size must be in [3, size]");
+    const auto ext = grid::EnergyAxis::uniform(ax.offset(), ax.scale(), n + extrapolation_size, ax.units());
+    std::vector<double> y(n + extrapolation_size, 0.0);
+    for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<double>(s[i]);
+    BackgroundOptions o;
+    o.lo = ax.energy(n - window_size);
+    o.hi = ax.energy(n - 1);
+    o.binned = binned;
+    BackgroundRemover rm(ext, o);
+    std::vector<double> p(2);
+    if (rm.fit(span<const double>(y), span<double>(p)) == BackgroundStatus::ok)
+        for (std::size_t i = n; i < y.size(); ++i)
+            y[i] = (binned ? ax.scale() : 1.0) * p[0] * std::pow(ext.energy(i), -p[1]);
+    return grid::Spectrum<double>(ext, std::move(y), s.metadata());
+}
+
+/// HyperSpy estimate_peak_width: the distance between the two points where
+/// the interpolating cubic spline of the spectrum crosses factor * max; NaN
+/// unless there are exactly two crossings.
+template <class T>
+double estimate_peak_width(const grid::Spectrum<T>& s, double factor = 0.5) {
+    if (!(factor > 0.0 && factor < 1.0)) throw value_error("estimate_peak_width: factor must be in (0, 1)");
+    std::vector<double> x = s.axis().energies(), y(s.size());
+    double mx = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        y[i] = static_cast<double>(s[i]);
+        if (!std::isfinite(y[i])) return std::numeric_limits<double>::quiet_NaN();
+        mx = std::max(mx, y[i]);
+    }
+    for (double& v : y) v -= factor * mx;
+    const auto roots = detail::spline_roots(x, y);
+    return roots.size() == 2 ? roots[1] - roots[0] : std::numeric_limits<double>::quiet_NaN();
+}
+
+struct FourierLogOptions {
+    bool add_zlp = false;  ///< add the ZLP back to the first channels
+    bool crop = false;     ///< drop the tapered channels at the right end
+};
+
+/// Fourier-log deconvolution of a low-loss spectrum by its zero-loss peak
+/// (HyperSpy fourier_log_deconvolution). Both on uniform axes; the result is
+/// on the spectrum's axis (shortened by the taper with crop). Throws
+/// value_error on NaN/Inf input.
+template <class T>
+grid::Spectrum<double> fourier_log_deconvolution(const grid::Spectrum<T>& s, const grid::Spectrum<T>& zlp,
+                                                 const FourierLogOptions& o = {}) {
+    s.axis().as_uniform();
+    zlp.axis().as_uniform();
+    require_finite(span<const T>(s.values()), "fourier_log_deconvolution spectrum");
+    require_finite(span<const T>(zlp.values()), "fourier_log_deconvolution zlp");
+    const std::size_t ns = s.size(), nz = zlp.size();
+    std::vector<double> y(s.values().begin(), s.values().end());
+    const std::size_t tapered = hanning_taper(y);
+    const std::size_t n = detail::next_fast_len(nz + ns - 1, true);
+    const std::vector<double> zv(zlp.values().begin(), zlp.values().end());
+    const auto z = detail::rfft(zv, n);
+    const auto j = detail::rfft(y, n);
+    std::vector<std::complex<double>> j1(z.size());
+    for (std::size_t k = 0; k < z.size(); ++k) {
+        const std::complex<double> l = std::log(j[k] / z[k]);
+        j1[k] = z[k] * std::complex<double>(detail::nan_to_num(l.real()), detail::nan_to_num(l.imag()));
+    }
+    auto r = detail::irfft(j1);
+    r.resize(std::min(ns, r.size()));
+    r.resize(ns, 0.0);
+    if (o.add_zlp)
+        for (std::size_t i = 0; i < std::min(ns, nz); ++i) r[i] += static_cast<double>(zlp[i]);
+    if (o.crop) {
+        r.resize(ns - tapered);
+        return grid::Spectrum<double>(s.axis().slice(0, ns - tapered), std::move(r), s.metadata());
+    }
+    return grid::Spectrum<double>(s.axis(), std::move(r), s.metadata());
+}
+
+struct FourierRatioOptions {
+    std::optional<double> fwhm;       ///< eV of the reconvolution Gaussian; default: the low loss's ZLP width
+    std::optional<double> threshold;  ///< eV for I_zlp; default: elastic_threshold of the low loss
+    bool extrapolate_lowloss = true;  ///< power-law extend the low loss by 100 channels (window 100)
+    bool extrapolate_coreloss = true; ///< power-law extend the core loss by 100 channels (window 20)
+};
+
+/// Fourier-ratio deconvolution of a core-loss spectrum by the low-loss
+/// spectrum recorded with it (HyperSpy fourier_ratio_deconvolution): result
+/// = I0 * IFFT(FFT(G) FFT(cl) / FFT(ll)) on the core-loss axis, with G a
+/// unit-area Gaussian of width fwhm at 0 eV on the low-loss axis. Throws
+/// value_error on NaN/Inf input or when no width/threshold can be found.
+template <class T>
+grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, const grid::Spectrum<T>& ll,
+                                                   const FourierRatioOptions& o = {}) {
+    const auto cla = cl.axis().as_uniform();
+    const auto lla = ll.axis().as_uniform();
+    require_finite(span<const T>(cl.values()), "fourier_ratio_deconvolution core loss");
+    require_finite(span<const T>(ll.values()), "fourier_ratio_deconvolution low loss");
+    const double threshold = o.threshold ? *o.threshold : elastic_threshold(ll);
+    if (!std::isfinite(threshold)) throw value_error("fourier_ratio_deconvolution: no elastic threshold found");
+    auto to_double = [](const grid::Spectrum<T>& s) {
+        return grid::Spectrum<double>(s.axis(), std::vector<double>(s.values().begin(), s.values().end()), s.metadata());
+    };
+    auto cle = o.extrapolate_coreloss ? power_law_extrapolation(cl, 20, 100) : to_double(cl);
+    auto lle = o.extrapolate_lowloss ? power_law_extrapolation(ll, 100, 100) : to_double(ll);
+    hanning_taper(lle.values());
+    hanning_taper(cle.values());
+    const std::size_t n = detail::next_fast_len(lle.size() + cl.size() - 1, false);
+    const double fwhm = o.fwhm ? *o.fwhm : estimate_peak_width(lle);
+    if (!(fwhm > 0.0)) throw value_error("fourier_ratio_deconvolution: the zero-loss width could not be estimated");
+    const double i0 = elastic_intensity(grid::SpectrumView<const double>(lle.view()), threshold);
+    if (!(i0 > 0.0) || !std::isfinite(i0))
+        throw value_error("fourier_ratio_deconvolution: no positive zero-loss intensity below the threshold");
+    const double sigma = fwhm / 2.3548, pi = 3.14159265358979323846;
+    std::vector<double> g(n);
+    const double last = lla.offset() + lla.scale() * double(n - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+        // numpy.linspace(offset, offset + scale (n - 1), n)
+        const double x = n > 1 ? (i + 1 == n ? last : lla.offset() + double(i) * ((last - lla.offset()) / double(n - 1)))
+                               : lla.offset();
+        g[i] = std::exp(-x * x / (2.0 * sigma * sigma)) / (sigma * std::sqrt(2.0 * pi));
+    }
+    const auto z = detail::rfft(g, n);
+    const auto jk = detail::rfft(cle.values(), n);
+    const auto jl = detail::rfft(lle.values(), n);
+    std::vector<std::complex<double>> q(z.size());
+    for (std::size_t k = 0; k < z.size(); ++k) q[k] = z[k] * jk[k] / jl[k];
+    auto r = detail::irfft(q);
+    for (double& v : r) v *= i0;
+    r.resize(cl.size(), 0.0);
+    (void)cla;
+    return grid::Spectrum<double>(cl.axis(), std::move(r), cl.metadata());
+}
+
+}  // namespace corespec::prep
