@@ -66,6 +66,11 @@ struct StaticLayers<T, A, B, C, R...> {
                                          std::declval<typename StaticLayers<T, B, C, R...>::type>()));
 };
 template <std::size_t... S>
+constexpr std::size_t nth(std::size_t i) noexcept {
+    constexpr std::size_t all[] = {S...};
+    return all[i];
+}
+template <std::size_t... S>
 constexpr std::size_t max_of() noexcept {
     std::size_t m = 0;
     ((m = S > m ? S : m), ...);
@@ -79,11 +84,10 @@ class StaticMlp {
     static_assert(sizeof...(Sizes) >= 2, "StaticMlp needs an input and an output size");
     using Layers = typename detail::StaticLayers<T, Sizes...>::type;
     static constexpr std::size_t depth = sizeof...(Sizes) - 1;
-    static constexpr std::size_t sizes[] = {Sizes...};
 
 public:
-    static constexpr std::size_t in_features = sizes[0];
-    static constexpr std::size_t out_features = sizes[depth];
+    static constexpr std::size_t in_features = detail::nth<Sizes...>(0);
+    static constexpr std::size_t out_features = detail::nth<Sizes...>(sizeof...(Sizes) - 1);
     static constexpr std::size_t max_width = detail::max_of<Sizes...>();
 
     /// Copies a run-time model made of exactly these Dense layers (e.g. from
