@@ -53,6 +53,8 @@ TEST_CASE("JSON: pymatgen x/y and tables of arrays; hostile JSON") {
     CHECK_THROWS_AS(io::parse_json_spectrum("{\"x\": [1, 2, "), parse_error);
     CHECK_THROWS_AS(io::parse_json_spectrum_image("{\"t\": {\"a\": [1, 2], \"b\": [3]}}"), parse_error);
     CHECK_THROWS_AS(io::parse_json_spectrum(std::string(100000, '[')), parse_error);
+    // A number beyond double range (found by fuzz_json) is a parse_error, not an escaping nlohmann exception.
+    CHECK_THROWS_AS(io::parse_json_spectrum("{\"x\": [1, -2.6e30625744], \"y\": [1, 2]}"), parse_error);
 }
 
 CORESPEC_REFERENCE_TEST("columns: FEFF xmu.dat of every NMC sample and pymatgen's") {

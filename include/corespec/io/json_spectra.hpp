@@ -64,6 +64,8 @@ inline nlohmann::json parse_json_text(std::string_view text, const std::string& 
         return nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::parse_error& e) {
         throw parse_error(source, parse_error::at_offset(e.byte), std::string("invalid JSON: ") + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+        throw parse_error(source, "(root)", std::string("invalid JSON: ") + e.what());
     }
 }
 
