@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every built fuzz target for a bounded time, seeded from ../shared.
 #   bash tests/fuzz/run_all.sh BUILD_FUZZ_DIR [SECONDS_PER_TARGET]
+# CI runs each target for a fixed number of inputs from a fixed seed (repeatable);
+# for real fuzzing set CORESPEC_FUZZ_RUNS=-1 and a long time (see docs/formats.md).
 # Fails on the first finding (crash, sanitizer report, leak, timeout).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +28,9 @@ for exe in "$bin_dir"/fuzz_*; do
   fi
   [ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$corpus/" 2>/dev/null || true
   echo "fuzz: $name for ${seconds}s with $(ls "$corpus" | wc -l) seed file(s)"
-  if ! "$exe" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
+  # A fixed seed and run count make CI's run repeatable; CORESPEC_FUZZ_RUNS=-1 fuzzes for the time alone.
+  if ! "$exe" "$corpus" -seed="${CORESPEC_FUZZ_SEED:-1}" -runs="${CORESPEC_FUZZ_RUNS:-5000}" \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
         -print_final_stats=1 -artifact_prefix="$work/$name-" >"$work/$name.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -60 "$work/$name.log"
     for a in "$work/$name-"*; do [ -f "$a" ] && echo "artifact: $a ($(wc -c < "$a") bytes)"; done
