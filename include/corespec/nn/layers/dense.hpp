@@ -108,7 +108,10 @@ public:
     std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<Dense>(*this); }
 
     void parameters_changed() override {
-        packed_.assign(kernels::packed_size<T>(in_, out_), T(0));
+        // pack_b writes every element (padding included): no zero fill when
+        // the size is unchanged (a trainer repacks after every step).
+        const std::size_t n = kernels::packed_size<T>(in_, out_);
+        if (packed_.size() != n) packed_.assign(n, T(0));
         // B(k, j) = W[j, k]: W^T packed in panels of output features.
         kernels::pack_b<T>(in_, out_, this->params_.data(), 1, static_cast<std::ptrdiff_t>(in_), packed_.data());
     }

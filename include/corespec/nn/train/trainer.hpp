@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <string>
@@ -128,88 +129,25 @@ struct TrainResult {
     std::vector<EpochStats> history;
 };
 
-/// Loss and parameter gradient of one batch, split over a fixed pool of
-/// threads (one workspace and gradient buffer each). Reusable across batches
-/// and models; allocates only when a batch or model is larger than before.
+namespace detail {
+
+/// Whether all n values are finite: x * 0 is NaN exactly for NaN and
+/// infinities, summed in 16 independent lanes (vectorised; a scalar
+/// isfinite per element cost a few percent of an epoch).
 template <class T>
-class BatchGradient {
-public:
-    explicit BatchGradient(std::size_t threads = 1) : pool_(threads), ws_(pool_.size()), bufs_(pool_.size()), parts_(pool_.size()) {}
+bool all_finite(const T* x, std::size_t n) noexcept {
+    constexpr std::size_t L = 16;
+    T acc[L] = {};
+    std::size_t i = 0;
+    for (; i + L <= n; i += L)
+        for (std::size_t j = 0; j < L; ++j) acc[j] += x[i + j] * T(0);
+    for (std::size_t j = 0; i + j < n; ++j) acc[j] += x[i + j] * T(0);
+    bool ok = true;
+    for (T a : acc) ok = ok && a == T(0);
+    return ok;
+}
 
-    std::size_t threads() const noexcept { return pool_.size(); }
-
-    /// Returns the batch loss; `grads` (size model.parameter_count()) is
-    /// overwritten with its gradient. `seed` feeds Dropout (training mode).
-    /// Shapes are assumed checked (Trainer::check).
-    double compute(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
-                   ConstTensorView<T> mask, span<T> grads, bool training = true, std::uint64_t seed = 0) {
-        const std::size_t batch = x.batch(), nt = pool_.size();
-        const std::size_t np = model.parameter_count();
-        if (grads.size() != np) throw shape_error("nn::train::BatchGradient gradients", {np}, {grads.size()});
-        std::vector<double> norms = loss.normalizers(y, mask);
-        span<const double> nspan(norms.data(), norms.size());
-        for (std::size_t t = 1; t < nt; ++t) bufs_[t].resize(np);
-        pool_.run([&](std::size_t t) {
-            const std::size_t first = batch * t / nt, last = batch * (t + 1) / nt;
-            span<T> g = t == 0 ? grads : span<T>(bufs_[t].data(), np);
-            std::fill(g.begin(), g.end(), T(0));
-            parts_[t] = 0;
-            if (first == last) return;
-            Workspace<T>& ws = ws_[t];
-            ws.training = training;
-            ws.seed = seed * 0x9E3779B97F4A7C15ull + t;
-            typename Workspace<T>::Frame frame(ws);
-            std::vector<ConstTensorView<T>>& acts = acts_[t];
-            ConstTensorView<T> xs = x.batch_slice(first, last - first);
-            model.forward_trace(xs, acts, ws);
-            ConstTensorView<T> out = acts.back();
-            TensorView<T> gout(ws.allocate(out.size()), out.shape());
-            parts_[t] = loss.evaluate(out, y.batch_slice(first, last - first),
-                                      mask.empty() ? mask : mask.batch_slice(first, last - first), gout, nspan);
-            model.backward(acts, gout, TensorView<T>(), g, ws);
-        });
-        double total = 0;
-        for (std::size_t t = 0; t < nt; ++t) total += parts_[t];
-        for (std::size_t t = 1; t < nt; ++t) {
-            const T* b = bufs_[t].data();
-            for (std::size_t i = 0; i < np; ++i) grads[i] += b[i];
-        }
-        return total;
-    }
-
-    /// Mean loss over a data set (inference mode), in chunks of at most
-    /// `chunk` samples per thread. Deterministic for a fixed thread count.
-    double evaluate(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
-                    ConstTensorView<T> mask, std::size_t chunk = 256) {
-        const std::size_t n = x.batch(), nt = pool_.size();
-        std::vector<double> norms = loss.normalizers(y, mask);
-        span<const double> nspan(norms.data(), norms.size());
-        pool_.run([&](std::size_t t) {
-            const std::size_t first = n * t / nt, last = n * (t + 1) / nt;
-            parts_[t] = 0;
-            Workspace<T>& ws = ws_[t];
-            ws.training = false;
-            for (std::size_t s = first; s < last; s += chunk) {
-                const std::size_t c = std::min(chunk, last - s);
-                typename Workspace<T>::Frame frame(ws);
-                Shape os = model.output_shape(x.batch_slice(s, c).shape());
-                TensorView<T> out(ws.allocate(os.size()), os);
-                model.forward(x.batch_slice(s, c), out, ws);
-                parts_[t] += loss.evaluate(out, y.batch_slice(s, c), mask.empty() ? mask : mask.batch_slice(s, c), TensorView<T>(), nspan);
-            }
-        });
-        double total = 0;
-        for (std::size_t t = 0; t < nt; ++t) total += parts_[t];
-        return total;
-    }
-
-private:
-    detail::WorkerPool pool_;
-    std::vector<Workspace<T>> ws_;
-    std::vector<std::vector<T>> bufs_;
-    std::vector<double> parts_;
-    std::vector<std::vector<ConstTensorView<T>>> acts_ = std::vector<std::vector<ConstTensorView<T>>>(pool_.size());
-};
+}  // namespace detail
 
 /// One optimiser step over every trainable parameter of a model, then
 /// parameters_changed() on each layer. `grads` is laid out as the model's
@@ -230,6 +168,221 @@ void apply_step(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads) {
     }
     model.parameters_changed();
 }
+
+
+/// Loss and parameter gradient of one batch, split over a fixed pool of
+/// threads (one workspace and gradient buffer each). Reusable across batches
+/// and models; allocates only when a batch or model is larger than before.
+///
+/// One batch is one fork-join of the pool: each thread runs forward, loss
+/// and backward on its slice of the batch into its own buffer; after a
+/// barrier each thread sums the buffers over its own range of the
+/// parameters, in thread order (so the result depends on the thread count,
+/// never on timing), and the squared norm of that range.
+template <class T>
+class BatchGradient {
+public:
+    explicit BatchGradient(std::size_t threads = 1) : pool_(threads), slots_(pool_.size()) {}
+
+    std::size_t threads() const noexcept { return pool_.size(); }
+
+    /// Returns the batch loss; `grads` (size model.parameter_count()) is
+    /// overwritten with its gradient. `seed` feeds Dropout (training mode).
+    /// Shapes are assumed checked (Trainer::check).
+    double compute(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
+                   ConstTensorView<T> mask, span<T> grads, bool training = true, std::uint64_t seed = 0) {
+        return run(model, loss, x, nullptr, y, mask, grads, training, seed);
+    }
+
+    /// As compute, for the batch made of the rows rows[0 .. y.batch()) of
+    /// `x`: each thread copies the rows of its own slice (the gather runs in
+    /// parallel and stays in that core's cache). `y` and `mask` are the
+    /// batch's targets, already gathered. A non-finite input is not trained
+    /// on: bad_input() then names the first one and the gradient is garbage.
+    double compute_rows(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, const std::size_t* rows,
+                        ConstTensorView<T> y, ConstTensorView<T> mask, span<T> grads, bool training = true,
+                        std::uint64_t seed = 0) {
+        return run(model, loss, x, rows, y, mask, grads, training, seed);
+    }
+
+    /// The first non-finite input the last compute_rows met (found = false if none).
+    struct BadInput {
+        bool found = false;
+        std::size_t row = 0, feature = 0;  ///< row of x, element within the row
+    };
+    const BadInput& bad_input() const noexcept { return bad_; }
+
+    /// 2-norm of the gradient of the last compute (accumulated in double).
+    double gradient_norm() const noexcept { return grad_norm_; }
+
+    /// apply_step (below) with the optimiser update and the layers'
+    /// parameters_changed() split over the threads; the same result as
+    /// apply_step. Optimisers that are not elementwise() run serially.
+    void apply_step(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads) {
+        const std::size_t np = model.parameter_count(), nt = pool_.size();
+        if (nt == 1 || !opt.elementwise()) return train::apply_step(opt, model, grads);
+        if (grads.size() != np) throw shape_error("nn::train::apply_step gradients", {np}, {grads.size()});
+        assign_layers(model);
+        opt.begin_step(np);
+        pool_.run([&](std::size_t t) {
+            std::exception_ptr failure;
+            try {  // this thread's range of the flat parameter array, in every trainable block
+                const std::size_t r0 = np * t / nt, r1 = np * (t + 1) / nt;
+                std::size_t base = 0;
+                for (std::size_t i = 0; i < model.size(); ++i) {
+                    Layer<T>& l = model.layer(i);
+                    span<T> p = l.parameters();
+                    for (const ParameterInfo& info : l.parameter_info()) {
+                        const std::size_t b0 = std::max(r0, base + info.offset), b1 = std::min(r1, base + info.offset + info.size());
+                        if (info.trainable && b0 < b1)
+                            opt.update(p.subspan(b0 - base, b1 - b0), grads.subspan(b0, b1 - b0), b0);
+                    }
+                    base += l.parameter_count();
+                }
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            pool_.barrier();
+            for (std::size_t i = 0; i < model.size(); ++i)
+                if (owner_[i] == t) model.layer(i).parameters_changed();
+            if (failure) std::rethrow_exception(failure);
+        });
+    }
+
+    /// Mean loss over a data set (inference mode), in chunks of at most
+    /// `chunk` samples per thread. Deterministic for a fixed thread count.
+    double evaluate(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
+                    ConstTensorView<T> mask, std::size_t chunk = 256) {
+        const std::size_t n = x.batch(), nt = pool_.size();
+        std::vector<double> norms = loss.normalizers(y, mask);
+        span<const double> nspan(norms.data(), norms.size());
+        pool_.run([&](std::size_t t) {
+            const std::size_t first = n * t / nt, last = n * (t + 1) / nt;
+            slots_[t].part = 0;
+            Workspace<T>& ws = slots_[t].ws;
+            ws.training = false;
+            for (std::size_t s = first; s < last; s += chunk) {
+                const std::size_t c = std::min(chunk, last - s);
+                typename Workspace<T>::Frame frame(ws);
+                Shape os = model.output_shape(x.batch_slice(s, c).shape());
+                TensorView<T> out(ws.allocate(os.size()), os);
+                model.forward(x.batch_slice(s, c), out, ws);
+                slots_[t].part += loss.evaluate(out, y.batch_slice(s, c), mask.empty() ? mask : mask.batch_slice(s, c), TensorView<T>(), nspan);
+            }
+        });
+        double total = 0;
+        for (std::size_t t = 0; t < nt; ++t) total += slots_[t].part;
+        return total;
+    }
+
+private:
+    struct Slot {
+        Workspace<T> ws;
+        std::vector<T> grad;  // unused by thread 0, which accumulates into the caller's buffer
+        std::vector<ConstTensorView<T>> acts;
+        double part = 0, sq = 0;
+        BadInput bad;
+    };
+
+    // parameters_changed() of each layer to one thread: largest layer first,
+    // to the least loaded thread. Recomputed only when the model changes.
+    void assign_layers(const Sequential<T>& model) {
+        bool same = owner_counts_.size() == model.size();
+        for (std::size_t i = 0; same && i < model.size(); ++i) same = owner_counts_[i] == model.layer(i).parameter_count();
+        if (same) return;
+        std::vector<std::size_t> counts(model.size());
+        for (std::size_t i = 0; i < counts.size(); ++i) counts[i] = model.layer(i).parameter_count();
+        const std::size_t nt = pool_.size();
+        std::vector<std::size_t> order(counts.size()), load(nt, 0);
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return counts[a] > counts[b]; });
+        owner_.assign(counts.size(), 0);
+        for (std::size_t i : order) {
+            const std::size_t t = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+            owner_[i] = t;
+            load[t] += counts[i] + 1;
+        }
+        owner_counts_ = std::move(counts);
+    }
+
+    double run(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, const std::size_t* rows,
+               ConstTensorView<T> y, ConstTensorView<T> mask, span<T> grads, bool training, std::uint64_t seed) {
+        const std::size_t batch = y.batch(), nt = pool_.size();
+        const std::size_t np = model.parameter_count();
+        if (grads.size() != np) throw shape_error("nn::train::BatchGradient gradients", {np}, {grads.size()});
+        std::vector<double> norms = loss.normalizers(y, mask);
+        span<const double> nspan(norms.data(), norms.size());
+        for (std::size_t t = 1; t < nt; ++t) slots_[t].grad.resize(np);
+        pool_.run([&](std::size_t t) {
+            Slot& slot = slots_[t];
+            const std::size_t first = batch * t / nt, last = batch * (t + 1) / nt, count = last - first;
+            span<T> g = t == 0 ? grads : span<T>(slot.grad.data(), np);
+            slot.part = 0;
+            slot.bad = BadInput{};
+            std::exception_ptr failure;  // held until after the barrier, which every thread must reach
+            try {
+                std::fill(g.begin(), g.end(), T(0));
+                if (count) {
+                    Workspace<T>& ws = slot.ws;
+                    ws.training = training;
+                    ws.seed = seed * 0x9E3779B97F4A7C15ull + t;
+                    typename Workspace<T>::Frame frame(ws);
+                    ConstTensorView<T> xs;
+                    if (rows) {
+                        Shape shape = x.shape();
+                        shape[0] = count;
+                        const std::size_t f = x.sample_size();
+                        T* dst = ws.allocate(count * f);
+                        for (std::size_t i = 0; i < count; ++i) std::copy(x.sample(rows[first + i]), x.sample(rows[first + i]) + f, dst + i * f);
+                        xs = ConstTensorView<T>(dst, shape);
+                        if (!detail::all_finite(dst, count * f)) {
+                            for (std::size_t i = 0; i < count * f && !slot.bad.found; ++i)
+                                if (!std::isfinite(static_cast<double>(dst[i]))) slot.bad = BadInput{true, rows[first + i / f], i % f};
+                        }
+                    } else {
+                        xs = x.batch_slice(first, count);
+                    }
+                    if (!slot.bad.found) {
+                        std::vector<ConstTensorView<T>>& acts = slot.acts;
+                        model.forward_trace(xs, acts, ws);
+                        ConstTensorView<T> out = acts.back();
+                        TensorView<T> gout(ws.allocate(out.size()), out.shape());
+                        slot.part = loss.evaluate(out, y.batch_slice(first, count),
+                                                  mask.empty() ? mask : mask.batch_slice(first, count), gout, nspan);
+                        model.backward(acts, gout, TensorView<T>(), g, ws);
+                    }
+                }
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            pool_.barrier();
+            // Sum the buffers over this thread's range, in thread order, and its squared norm.
+            const std::size_t p0 = np * t / nt, p1 = np * (t + 1) / nt;
+            T* dst = grads.data();
+            for (std::size_t u = 1; u < nt; ++u) {
+                const T* src = slots_[u].grad.data();
+                for (std::size_t i = p0; i < p1; ++i) dst[i] += src[i];
+            }
+            slot.sq = train::detail::sum_squares(dst + p0, p1 - p0);
+            if (failure) std::rethrow_exception(failure);
+        });
+        double total = 0, sq = 0;
+        bad_ = BadInput{};
+        for (std::size_t t = 0; t < nt; ++t) {
+            total += slots_[t].part;
+            sq += slots_[t].sq;
+            if (!bad_.found) bad_ = slots_[t].bad;
+        }
+        grad_norm_ = std::sqrt(sq);
+        return total;
+    }
+
+    detail::WorkerPool pool_;
+    std::vector<Slot> slots_;
+    BadInput bad_;
+    double grad_norm_ = 0;
+    std::vector<std::size_t> owner_, owner_counts_;
+};
 
 /// All parameters of a model, concatenated (a copy).
 template <class T>
@@ -344,12 +497,10 @@ private:
     }
 
     // Throws training_error naming the original row of the first non-finite
-    // input or (unmasked) target of a batch.
-    static void check_finite(const Gathered& b, const std::size_t* rows, std::size_t epoch, std::size_t batch) {
-        const std::size_t n = b.xs[0], fx = b.xs.size() / (n ? n : 1), fy = b.ys.size() / (n ? n : 1);
-        for (std::size_t i = 0; i < n * fx; ++i)
-            if (!std::isfinite(static_cast<double>(b.x[i])))
-                throw training_error("non-finite input in row " + std::to_string(rows[i / fx]) + ", feature " + std::to_string(i % fx), epoch, batch);
+    // (unmasked) target of a batch (inputs: BatchGradient::compute_rows).
+    static void check_targets(const Gathered& b, const std::size_t* rows, std::size_t epoch, std::size_t batch) {
+        if (detail::all_finite(b.y.data(), b.y.size())) return;
+        const std::size_t n = b.ys[0], fy = b.ys.size() / (n ? n : 1);
         const bool per_sample = !b.m.empty() && b.m.size() != b.y.size();
         for (std::size_t i = 0; i < n * fy; ++i) {
             if (!b.m.empty() && (per_sample ? b.m[i / fy] : b.m[i]) == T(0)) continue;
@@ -377,22 +528,23 @@ private:
             for (std::size_t k = 0; k < nb; ++k) {
                 const std::size_t first = k * o_.batch_size, count = std::min(o_.batch_size, train.size() - first);
                 const std::size_t* rows = train.data() + first;
-                copy_rows(x, rows, count, b.x, b.xs);
+                // Targets here (small); the inputs are gathered by the threads.
                 copy_rows(y, rows, count, b.y, b.ys);
                 if (!mask.empty()) copy_rows(mask, rows, count, b.m, b.ms);
-                check_finite(b, rows, epoch, k + 1);
                 const std::uint64_t seed = o_.seed ^ ((static_cast<std::uint64_t>(epoch) << 32) + k);
-                double loss = grad_.compute(model_, loss_, b.xv(), b.yv(), b.mv(), span<T>(grads), true, seed);
+                double loss = grad_.compute_rows(model_, loss_, x, rows, b.yv(), b.mv(), span<T>(grads), true, seed);
+                if (grad_.bad_input().found)
+                    throw training_error("non-finite input in row " + std::to_string(grad_.bad_input().row) + ", feature " +
+                                             std::to_string(grad_.bad_input().feature), epoch, k + 1);
+                check_targets(b, rows, epoch, k + 1);
                 if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, k + 1);
                 if (reference < 0) reference = std::max(loss, 1e-3);
                 if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference)
                     throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference) + ")", epoch, k + 1);
-                double sq = 0;
-                for (T g : grads) sq += static_cast<double>(g) * static_cast<double>(g);
-                const double gnorm = std::sqrt(sq);
+                const double gnorm = grad_.gradient_norm();
                 if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
                 if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
-                apply_step(opt_, model_, span<const T>(grads));
+                grad_.apply_step(opt_, model_, span<const T>(grads));
                 sum += loss * static_cast<double>(count);
                 if (o_.on_batch) o_.on_batch(BatchStats{epoch, k + 1, nb, loss, gnorm});
             }
