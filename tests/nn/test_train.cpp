@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 #include "corespec/nn/models/mlp.hpp"
@@ -253,4 +254,133 @@ TEST_CASE("Trainer: bad shapes before training, NaN and divergence with epoch an
         MESSAGE("divergence report: " << std::string(e.what()));
     }
     CHECK(before.size() == get_parameters(m).size());
+}
+
+TEST_CASE("vectorised optimiser updates: any length, PyTorch's rules, moments flushed instead of denormal") {
+    // Lengths around the vector width (the tail goes through a padded vector).
+    for (std::size_t n : {1u, 15u, 16u, 37u}) {
+        Random rng(n);
+        std::vector<float> p(n), q(n), r(n);
+        std::vector<double> pd(n), m(n, 0), v(n, 0), qd(n), rd(n), buf(n, 0);
+        for (std::size_t i = 0; i < n; ++i) pd[i] = qd[i] = rd[i] = p[i] = q[i] = r[i] = float(rng.uniform(-1, 1));
+        Adam<float> adam(0.01, {0.9, 0.99, 1e-8, 0.1});
+        AdamW<float> adamw(0.01, {0.9, 0.99, 1e-8, 0.1});
+        Sgd<float> sgd(0.1, {0.9, 0.0, 0.01, true});
+        for (int step = 1; step <= 5; ++step) {
+            std::vector<float> g(n);
+            for (auto& x : g) x = float(rng.uniform(-1, 1));
+            adam.step(span<float>(p), span<const float>(g));
+            adamw.step(span<float>(q), span<const float>(g));
+            sgd.step(span<float>(r), span<const float>(g));
+            for (std::size_t i = 0; i < n; ++i) {  // the rules in double
+                const double bc1 = 1 - std::pow(0.9, step), bc2 = std::sqrt(1 - std::pow(0.99, step));
+                double d = g[i] + 0.1 * pd[i];
+                m[i] = 0.9 * m[i] + 0.1 * d, v[i] = 0.99 * v[i] + 0.01 * d * d;
+                pd[i] -= 0.01 / bc1 * m[i] / (std::sqrt(v[i]) / bc2 + 1e-8);
+                double ds = g[i] + 0.01 * rd[i];
+                buf[i] = step == 1 ? ds : 0.9 * buf[i] + ds;
+                rd[i] -= 0.1 * (ds + 0.9 * buf[i]);
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            CHECK(p[i] == doctest::Approx(pd[i]).epsilon(1e-5));
+            CHECK(r[i] == doctest::Approx(rd[i]).epsilon(1e-5));
+            CHECK(q[i] != p[i]);  // decoupled decay differs from coupled
+        }
+    }
+    // A unit whose gradient stops (a dead ReLU): its first moment decays as
+    // 0.9^t through the denormal range; flushed to zero there, the weight ends
+    // where exact arithmetic puts it, and a NaN gradient is not hidden.
+    std::vector<float> w(20, 0.5f), g(20, 1e-3f), zero(20, 0.0f);
+    Adam<float> adam(1e-3);
+    adam.step(span<float>(w), span<const float>(g));
+    for (int t = 0; t < 1500; ++t) adam.step(span<float>(w), span<const float>(zero));
+    double m = 1e-4, v = 1e-9, want = 0.5 - 1e-3;  // step 1 moves by lr
+    for (int t = 2; t <= 1501; ++t) {
+        m *= 0.9, v *= 0.999;
+        want -= 1e-3 / (1 - std::pow(0.9, t)) * m / (std::sqrt(v) / std::sqrt(1 - std::pow(0.999, t)) + 1e-8);
+    }
+    for (float x : w) CHECK(x == doctest::Approx(want).epsilon(1e-6));
+    std::vector<float> nan(20, std::numeric_limits<float>::quiet_NaN());
+    adam.step(span<float>(w), span<const float>(nan));
+    CHECK(std::isnan(w[0]));
+    CHECK(std::isnan(w[19]));
+}
+
+TEST_CASE("BatchGradient: threads split the batch, the gather and the optimiser step, results bit-identical to serial") {
+    Regression data(40);
+    Sequential<float> a = make_mlp<float>({12, 16, 2});
+    init_default(a, 9);
+    Sequential<float> b = make_mlp<float>({12, 16, 2});
+    set_parameters(b, span<const float>(get_parameters(a)));
+    MseLoss<float> loss;
+    const std::size_t np = a.parameter_count();
+    std::vector<std::size_t> rows{3, 17, 0, 39, 8, 8, 21, 30, 5, 12, 33};  // any order, repeats allowed
+    std::vector<float> xb, yb;
+    for (std::size_t r : rows) {
+        xb.insert(xb.end(), data.x.begin() + long(r * 12), data.x.begin() + long(r * 12 + 12));
+        yb.insert(yb.end(), data.y.begin() + long(r * 2), data.y.begin() + long(r * 2 + 2));
+    }
+    ConstTensorView<float> xv(xb.data(), Shape{rows.size(), 12}), yv(yb.data(), Shape{rows.size(), 2});
+    BatchGradient<float> one(1), two(2);
+    std::vector<float> g1(np), g2(np), g2rows(np);
+    const double l1 = one.compute(a, loss, xv, yv, {}, span<float>(g1));
+    const double l2 = two.compute(a, loss, xv, yv, {}, span<float>(g2));
+    const double l2rows = two.compute_rows(a, loss, data.xv(), rows.data(), yv, {}, span<float>(g2rows));
+    CHECK(l2 == doctest::Approx(l1).epsilon(1e-6));
+    CHECK(l2rows == l2);  // gathering by the threads changes nothing
+    CHECK(g2rows == g2);
+    CHECK_FALSE(two.bad_input().found);
+    double sq = 0;
+    for (std::size_t i = 0; i < np; ++i) {
+        CHECK(g2[i] == doctest::Approx(g1[i]).epsilon(1e-5));
+        sq += double(g2[i]) * g2[i];
+    }
+    CHECK(two.gradient_norm() == doctest::Approx(std::sqrt(sq)).epsilon(1e-12));
+    CHECK(one.gradient_norm() == doctest::Approx(two.gradient_norm()).epsilon(1e-5));
+
+    // The optimiser step split over two threads equals the serial one bit for
+    // bit (element-wise updates), packed weights included.
+    Adam<float> adam_a(1e-2), adam_b(1e-2);
+    for (int s = 0; s < 3; ++s) {
+        apply_step(adam_a, a, span<const float>(g2));
+        two.apply_step(adam_b, b, span<const float>(g2));
+    }
+    CHECK(get_parameters(a) == get_parameters(b));
+    std::vector<float> ya(rows.size() * 2), yb2(rows.size() * 2);
+    Workspace<float> ws;
+    a.forward(xv, TensorView<float>(ya.data(), Shape{rows.size(), 2}), ws);
+    b.forward(xv, TensorView<float>(yb2.data(), Shape{rows.size(), 2}), ws);
+    CHECK(ya == yb2);
+
+    // A non-finite input found while gathering names its row and feature.
+    std::vector<float> bad = data.x;
+    bad[21 * 12 + 4] = std::numeric_limits<float>::infinity();
+    two.compute_rows(a, loss, ConstTensorView<float>(bad.data(), Shape{40, 12}), rows.data(), yv, {}, span<float>(g2));
+    REQUIRE(two.bad_input().found);
+    CHECK(two.bad_input().row == 21);
+    CHECK(two.bad_input().feature == 4);
+}
+
+TEST_CASE("WorkerPool: every thread runs, barrier phases, failures rethrown, reusable") {
+    corespec::nn::train::detail::WorkerPool pool(3);
+    std::vector<int> seen(3, 0), sums(3, 0);
+    for (int round = 1; round <= 50; ++round) {
+        pool.run([&](std::size_t t) {
+            seen[t] = round;
+            pool.barrier();  // every write of phase 1 is visible after it
+            sums[t] = seen[0] + seen[1] + seen[2];
+        });
+        CHECK(sums == std::vector<int>(3, 3 * round));
+    }
+    CHECK_THROWS_AS(pool.run([](std::size_t t) {
+        if (t == 2) throw corespec::value_error("thread 2");
+    }), corespec::value_error);
+    int count = 0;
+    std::mutex mu;
+    pool.run([&](std::size_t) {
+        std::lock_guard<std::mutex> lock(mu);
+        ++count;
+    });
+    CHECK(count == 3);
 }

@@ -83,9 +83,14 @@ public:
         if (!grad_params.empty()) {  // grad_W += g^T x, grad_b += column sums of g
             T* xp = ws.allocate(kernels::packed_size<T>(m, in_));
             kernels::pack_b<T>(m, in_, in.data(), static_cast<std::ptrdiff_t>(in_), 1, xp);
+            // g^T copied to contiguous rows: the GEMM's unit-stride A path is
+            // ~1.5x faster than its strided one, the copy is out x batch only.
+            T* gt = ws.allocate(out_ * m);
+            for (std::size_t i = 0; i < m; ++i)
+                for (std::size_t j = 0; j < out_; ++j) gt[j * m + i] = g[i * out_ + j];
             kernels::GemmArgs<T> a;
             a.m = out_, a.n = in_, a.k = m;
-            a.a = g, a.a_rs = 1, a.a_cs = static_cast<std::ptrdiff_t>(out_);
+            a.a = gt, a.a_rs = static_cast<std::ptrdiff_t>(m), a.a_cs = 1;
             a.b_packed = xp;
             a.c = grad_params.data(), a.c_rs = static_cast<std::ptrdiff_t>(in_), a.c_cs = 1;
             a.accumulate = true;

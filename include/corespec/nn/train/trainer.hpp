@@ -286,6 +286,8 @@ private:
 
     // parameters_changed() of each layer to one thread: largest layer first,
     // to the least loaded thread. Recomputed only when the model changes.
+    // (The optimiser's ranges are split evenly: a barrier separates them from
+    // the repacking, which needs a layer's updated values from all threads.)
     void assign_layers(const Sequential<T>& model) {
         bool same = owner_counts_.size() == model.size();
         for (std::size_t i = 0; same && i < model.size(); ++i) same = owner_counts_[i] == model.layer(i).parameter_count();
