@@ -7,6 +7,7 @@ same run. Prints seconds per epoch and the ratios.
     /usr/bin/python3 benchmarks/compare_train_torch.py build-bench/benchmarks/bench_train
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -61,7 +62,8 @@ def main():
         sys.exit(__doc__)
     x, y = data()
     cs = corespec_epoch_seconds(sys.argv[1])
-    print(f"torch {torch.__version__}, one epoch = {ROWS // BATCH + 1} Adam steps of batch {BATCH}")
+    print(f"torch {torch.__version__}, one epoch = {ROWS // BATCH + 1} Adam steps of batch {BATCH}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     for threads in (1, 2):
         t, loss = torch_epoch_seconds(threads, x, y)
         print(f"threads {threads}: corespec {cs[threads]:.3f} s/epoch, PyTorch {t:.3f} s/epoch (best of 3), "

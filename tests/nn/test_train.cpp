@@ -360,6 +360,9 @@ TEST_CASE("BatchGradient: threads split the batch, the gather and the optimiser 
     REQUIRE(two.bad_input().found);
     CHECK(two.bad_input().row == 21);
     CHECK(two.bad_input().feature == 4);
+    std::vector<std::size_t> outside{3, 40};
+    CHECK_THROWS_AS(two.compute_rows(a, loss, data.xv(), outside.data(), ConstTensorView<float>(yb.data(), Shape{2, 2}), {}, span<float>(g2)),
+                    corespec::range_error);
 }
 
 TEST_CASE("WorkerPool: every thread runs, barrier phases, failures rethrown, reusable") {

@@ -199,6 +199,7 @@ public:
     /// parallel and stays in that core's cache). `y` and `mask` are the
     /// batch's targets, already gathered. A non-finite input is not trained
     /// on: bad_input() then names the first one and the gradient is garbage.
+    /// Throws range_error for a row index outside x.
     double compute_rows(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, const std::size_t* rows,
                         ConstTensorView<T> y, ConstTensorView<T> mask, span<T> grads, bool training = true,
                         std::uint64_t seed = 0) {
@@ -314,6 +315,9 @@ private:
         if (grads.size() != np) throw shape_error("nn::train::BatchGradient gradients", {np}, {grads.size()});
         std::vector<double> norms = loss.normalizers(y, mask);
         span<const double> nspan(norms.data(), norms.size());
+        if (rows)
+            for (std::size_t i = 0; i < batch; ++i)
+                if (rows[i] >= x.batch()) throw range_error("nn::train::BatchGradient::compute_rows: row " + std::to_string(rows[i]) + " of " + std::to_string(x.batch()));
         for (std::size_t t = 1; t < nt; ++t) slots_[t].grad.resize(np);
         pool_.run([&](std::size_t t) {
             Slot& slot = slots_[t];
