@@ -443,10 +443,11 @@ private:
         }
     }
 
-    // out = in - 2^(c - r l) for float, l = log2(E / E_ref): 2^t = 2^n 2^f with
-    // n = round(t), f in [-1/2, 1/2], 2^f by a degree-5 minimax polynomial
-    // (relative error < 2.4e-7 in float, about 2 ulp). About a third of the
-    // instructions of xsimd::exp, which also handles NaN; here t is finite.
+    // out = in - 2^(c - r l) for float, l = log2(E / E_ref): 2^t = 2^k 2^f with
+    // k = round(t), f in [-1/2, 1/2], 2^f by a degree-5 minimax polynomial
+    // (relative error < 2.4e-7 in float, about 2 ulp; t is finite here, so no
+    // NaN handling). 10 vector operations per batch with AVX-512: 270 ns per
+    // 2048-channel spectrum from L2, 420 ns with the former degree-6 exp.
     // With AVX-512, vscalefps makes 2^n p in one instruction and saturates to
     // inf / 0; elsewhere t is clamped to [-126, 126] for the exponent-bits
     // trick. Memory-bound on large images, compute-bound from cache
@@ -487,9 +488,10 @@ private:
         for (; i + B::size <= n; i += B::size) {
 #if defined(__GNUC__)
             // 4 KiB ahead, into the next spectrum near the end: the hardware
-            // prefetcher restarts at every page and spectrum (+40 % at 65536 x 2048).
-            __builtin_prefetch(in + i + 1024);
-            __builtin_prefetch(out + i + 1024, 1);
+            // prefetcher restarts at every page and spectrum (+20-40 % on a
+            // 256 x 256 x 2048 image). Integer addresses: may point past the data.
+            __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(in + i) + 4096));
+            __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(out + i) + 4096), 1);
 #endif
             B t = xsimd::fnma(vr, B::load_unaligned(l + i), vc);
             if (!kScalef<B>) t = xsimd::clip(t, B(-126.0f), B(126.0f));
