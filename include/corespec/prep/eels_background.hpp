@@ -448,7 +448,7 @@ private:
     // (relative error < 2.4e-7 in float, about 2 ulp; t is finite here, so no
     // NaN handling). 10 vector operations per batch with AVX-512: 270 ns per
     // 2048-channel spectrum from L2, 420 ns with the former degree-6 exp.
-    // With AVX-512, vscalefps makes 2^n p in one instruction and saturates to
+    // With AVX-512, vscalefps makes 2^k p in one instruction and saturates to
     // inf / 0; elsewhere t is clamped to [-126, 126] for the exponent-bits
     // trick. Memory-bound on large images, compute-bound from cache
     // (docs/benchmarks.md). Measure before changing.
@@ -494,7 +494,7 @@ private:
             __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(out + i) + 4096), 1);
 #endif
             B t = xsimd::fnma(vr, B::load_unaligned(l + i), vc);
-            if (!kScalef<B>) t = xsimd::clip(t, B(-126.0f), B(126.0f));
+            if constexpr (!kScalef<B>) t = xsimd::clip(t, B(-126.0f), B(126.0f));
             const B k = round_nearest(t);
             const B f = t - k;
             B p = xsimd::fma(B(1.32764725e-3f), f, B(9.67554189e-3f));
@@ -596,16 +596,11 @@ struct ImageBackgroundFit {
     }
 };
 
-/// Result for a spectrum image: parameters has shape navigation + {parameter_count}.
+/// Result for a spectrum image: the fit (parameters, status) and the
+/// subtracted image.
 template <class T>
-struct ImageBackground {
+struct ImageBackground : ImageBackgroundFit {
     grid::SpectrumImage<T> subtracted;
-    xt::xarray<double> parameters;
-    std::vector<BackgroundStatus> status;  ///< navigation (row-major) order
-
-    std::size_t count(BackgroundStatus s) const noexcept {
-        return static_cast<std::size_t>(std::count(status.begin(), status.end(), s));
-    }
 };
 
 /// Fits and subtracts the background of one spectrum. Throws as BackgroundRemover.
@@ -638,9 +633,9 @@ ImageBackground<T> remove_background(const grid::SpectrumImage<T>& image, const 
     shape.push_back(image.channel_count());
     // Left uninitialised: subtract() writes every channel of every pixel, and
     // each thread then first-touches (page-faults) its own part, in parallel.
-    ImageBackground<T> r{grid::SpectrumImage<T>(xt::xarray<T>::from_shape(shape), image.axis(), image.metadata()),
-                         detail::background_parameter_array(image, remover),
-                         std::vector<BackgroundStatus>(image.pixel_count())};
+    ImageBackground<T> r{{detail::background_parameter_array(image, remover),
+                          std::vector<BackgroundStatus>(image.pixel_count())},
+                         grid::SpectrumImage<T>(xt::xarray<T>::from_shape(shape), image.axis(), image.metadata())};
     remove_background_block(remover, image.data().data(), image.pixel_count(), r.subtracted.data().data(),
                             r.parameters.data(), r.status.data(), threads);
     return r;

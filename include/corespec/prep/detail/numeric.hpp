@@ -1,8 +1,8 @@
 // corespec/prep/detail/numeric.hpp - small numerical pieces the EELS steps share:
 // a dense solver for tiny systems, Savitzky-Golay weights and filter (SciPy's
-// savgol_filter, mode='interp'; also behind prep::SavitzkyGolay), Simpson's rule (SciPy's simps, even='avg'),
-// the roots of an interpolating cubic spline (FITPACK s=0, i.e. not-a-knot),
-// and SciPy's next_fast_len.
+// savgol_filter, mode='interp'; also behind prep::SavitzkyGolay), Simpson's
+// rule (SciPy's simps, even='avg'), the roots of an interpolating cubic spline
+// (FITPACK s=0, i.e. not-a-knot), and SciPy's next_fast_len.
 #pragma once
 
 #include <algorithm>
