@@ -75,7 +75,6 @@ void per_thread(benchmark::State& state, std::size_t spectra) {
         benchmark::Counter(double(spectra) / threads, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-
 // The first n pixels of an image, as a line of n spectra.
 grid::SpectrumImage<float> first_pixels(const grid::SpectrumImage<float>& image, std::size_t n) {
     auto d = xt::xarray<float>::from_shape({n, image.channel_count()});
