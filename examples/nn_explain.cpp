@@ -1,11 +1,13 @@
 // nn_explain: attribution per input feature for every row of an NPY array.
 //
 //   nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K]
-//              [--steps S] [--samples N] [--window W] --out A.npy
+//              [--head NAME|INDEX] [--steps S] [--samples N] [--window W] --out A.npy
 //              [--svg PICTURE.svg --energy E0 DE [--name NAME]]
 //
 // MODEL is a corespec model file; for a VAE the outputs explained are the
-// latent means (K = latent coordinate). X holds one sample per row; A.npy
+// latent means (K = latent coordinate); for a multi-head model those of one
+// head, chosen by name or 0-based index with --head (default: the first
+// head), K counting that head's outputs. X holds one sample per row; A.npy
 // gets the attributions in X's shape (float32). --steps: integrated-gradient
 // steps (64); --samples: SmoothGrad samples (50); --window: occlusion window
 // in bins (5). With --svg the first row is drawn (spectrum + attribution
@@ -29,7 +31,7 @@ using namespace corespec;
 namespace {
 
 struct Args {
-    std::string model, x, out, method, svg, name = "input";
+    std::string model, x, out, method, svg, name = "input", head;
     std::size_t target = 0, steps = 64, samples = 50, window = 5;
     double e0 = 0, de = 1;
     bool have_axis = false;
@@ -37,8 +39,8 @@ struct Args {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--steps S]\n"
-                 "                  [--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]\n");
+                 "usage: nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--head NAME|INDEX]\n"
+                 "                  [--steps S] [--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]\n");
     return 2;
 }
 
@@ -56,25 +58,52 @@ bool parse_number(const char* t, double& out) {
     return end != t && !*end && std::isfinite(out);
 }
 
-// The differentiable chain: the model itself, or a VAE's encoder + mean head.
-nn::Sequential<float> chain_of(const nn::Model<float>& m) {
-    switch (m.kind()) {
-        case nn::ModelSpec::Kind::sequential: return m.part("graph");
-        case nn::ModelSpec::Kind::vae: {
-            nn::Sequential<float> s;
-            for (const char* part : {"encoder", "mean"}) {
-                const nn::Sequential<float>& p = m.part(part);
-                for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
-            }
-            return s;
-        }
-        default: throw unsupported_error("nn_explain: multi-head models are not supported (explain one head's Sequential in C++)");
+nn::Sequential<float> concatenate(const nn::Model<float>& m, const std::vector<std::string>& parts) {
+    nn::Sequential<float> s;
+    for (const std::string& part : parts) {
+        const nn::Sequential<float>& p = m.part(part);
+        for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
     }
+    return s;
+}
+
+// The part name ("heads.<name>") of a multi-head model's head given by name
+// or 0-based index; the first head when `head` is empty.
+std::string head_part(const nn::Model<float>& m, const std::string& head) {
+    std::vector<std::string> heads;  // part 0 is the trunk
+    for (std::size_t i = 1; i < m.part_count(); ++i) heads.push_back(m.part_name(i));
+    if (heads.empty()) throw value_error("the multi-head model has no head");
+    if (head.empty()) return heads[0];
+    for (const std::string& h : heads)
+        if (h == "heads." + head) return h;
+    std::size_t index = 0;
+    if (parse_size(head.c_str(), index) && index < heads.size()) return heads[index];
+    std::string names;
+    for (const std::string& h : heads) names += (names.empty() ? "" : ", ") + h.substr(6);
+    throw value_error("no head '" + head + "' (heads: " + names + "; or an index below " + std::to_string(heads.size()) + ")");
+}
+
+// The differentiable chain: the model itself, a VAE's encoder + mean head,
+// or a multi-head model's trunk + one head.
+nn::Sequential<float> chain_of(const nn::Model<float>& m, const std::string& head, std::string& explained) {
+    if (m.kind() != nn::ModelSpec::Kind::multi_head && !head.empty())
+        throw value_error("--head applies to multi-head models only");
+    switch (m.kind()) {
+        case nn::ModelSpec::Kind::sequential: explained = "output"; return m.part("graph");
+        case nn::ModelSpec::Kind::vae: explained = "latent mean"; return concatenate(m, {"encoder", "mean"});
+        case nn::ModelSpec::Kind::multi_head: {
+            const std::string part = head_part(m, head);
+            explained = part.substr(6);
+            return concatenate(m, {"trunk", part});
+        }
+    }
+    throw unsupported_error("unknown model kind");
 }
 
 int run(const Args& a) {
     const nn::Model<float> model = nn::load_model<float>(a.model);
-    const nn::Sequential<float> chain = chain_of(model);
+    std::string explained;
+    const nn::Sequential<float> chain = chain_of(model, a.head, explained);
     io::NpyArray<float> x = io::read_npy<float>(a.x);
     if (x.shape.size() < 2 || x.shape.size() > 3)
         throw shape_error(a.x + ": X must be batch x features or batch x channels x length", {0, 0}, x.shape);
@@ -97,12 +126,12 @@ int run(const Args& a) {
         max_err = r.max_completeness_error();
         batch_err = r.batch_completeness_error();
     } else {
-        throw value_error("nn_explain: unknown method '" + a.method + "' (saliency, gxi, ig, smoothgrad, occlusion)");
+        throw value_error("unknown method '" + a.method + "' (saliency, gxi, ig, smoothgrad, occlusion)");
     }
     io::write_npy(a.out, x.shape, attr.data());
     if (!a.svg.empty()) {
         explain::SvgOptions so;
-        so.title = a.method + " attribution, output " + std::to_string(a.target) + ", row 0";
+        so.title = a.method + " attribution, " + explained + " " + std::to_string(a.target) + ", row 0";
         explain::write_attribution_svg(a.svg, span<const float>(x.values.data(), fs), span<const float>(attr.data(), fs), layout, so);
     }
     double mass = 0;
@@ -112,8 +141,8 @@ int run(const Args& a) {
         for (std::size_t b = 0; b < xv.batch(); ++b) m += std::abs(double(attr[b * fs + j]));
         if (m > mass) mass = m, top = j;
     }
-    std::printf("{\"method\": \"%s\", \"target\": %zu, \"rows\": %zu, \"features\": %zu, \"top_feature\": %zu", a.method.c_str(), a.target,
-                xv.batch(), fs, top);
+    std::printf("{\"method\": \"%s\", \"explained\": \"%s\", \"target\": %zu, \"rows\": %zu, \"features\": %zu, \"top_feature\": %zu",
+                a.method.c_str(), explained.c_str(), a.target, xv.batch(), fs, top);
     if (max_err >= 0) std::printf(", \"completeness_error_max\": %.6g, \"completeness_error_batch\": %.6g", max_err, batch_err);
     std::printf(", \"out\": \"%s\"}\n", a.out.c_str());
     return 0;
@@ -133,6 +162,7 @@ int main(int argc, char** argv) {
         else if (k == "--out") ok = (v = value()) != nullptr, a.out = v ? v : "";
         else if (k == "--svg") ok = (v = value()) != nullptr, a.svg = v ? v : "";
         else if (k == "--name") ok = (v = value()) != nullptr, a.name = v ? v : "";
+        else if (k == "--head") ok = (v = value()) != nullptr && *v, a.head = v ? v : "";
         else if (k == "--target") ok = (v = value()) && parse_size(v, a.target);
         else if (k == "--steps") ok = (v = value()) && parse_size(v, a.steps) && a.steps > 0;
         else if (k == "--samples") ok = (v = value()) && parse_size(v, a.samples) && a.samples > 0;
