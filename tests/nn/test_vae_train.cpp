@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "corespec/nn/layers/activation.hpp"
 #include "corespec/nn/layers/norm.hpp"
 #include "corespec/nn/train/vae_trainer.hpp"
 #include "support/nn_gradcheck.hpp"
@@ -248,4 +249,43 @@ TEST_CASE("BatchNorm1d running statistics follow PyTorch's update in training (m
     std::vector<double> small(2);
     CHECK_THROWS_AS(bn.accumulate_moments(hv, corespec::span<double>(small)), corespec::shape_error);
     CHECK_THROWS_AS(BatchNorm1d<double>(3, 1e-5, 1.5), corespec::value_error);
+}
+
+TEST_CASE("gradient check: a model with BatchNorm1d in training mode through BatchGradient (1 and 2 threads)") {
+    // Conv1D -> BatchNorm1d -> LeakyReLU -> Flatten -> Dense: the batch statistics couple the samples.
+    Sequential<double> m;
+    m.emplace<Conv1D<double>>(2, 3, 3, 1, Padding::symmetric(1), 1, 1, Activation::identity(), false);
+    m.emplace<BatchNorm1d<double>>(3);
+    m.emplace<ActivationLayer<double>>(Activation::leaky_relu(0.2));
+    m.emplace<Flatten<double>>();
+    m.emplace<Dense<double>>(15, 2);
+    init_default(m, 12);
+    {  // non-trivial affine parameters
+        auto g = m.layer(1).parameter("weight"), b = m.layer(1).parameter("bias");
+        for (std::size_t c = 0; c < 3; ++c) g[c] = 0.6 + 0.3 * double(c), b[c] = 0.1 * double(c) - 0.1;
+    }
+    Random rng(13);
+    std::vector<double> x(6 * 2 * 5), y(6 * 2);
+    for (double& v : x) v = rng.uniform(-1, 1);
+    for (double& v : y) v = rng.uniform();
+    const ConstTensorView<double> xv(x.data(), Shape{6, 2, 5}), yv(y.data(), Shape{6, 2});
+    MseLoss<double> mse;
+    BatchGradient<double> one(1), two(2);
+    std::vector<double> g1(m.parameter_count()), g2(m.parameter_count()), scratch(m.parameter_count());
+    one.compute(m, mse, xv, yv, {}, corespec::span<double>(g1));
+    auto f = [&](const std::vector<double>& p) {
+        Sequential<double> w = m;
+        set_parameters(w, corespec::span<const double>(p.data(), p.size()));
+        return one.compute(w, mse, xv, yv, {}, corespec::span<double>(scratch));
+    };
+    CHECK(corespec_test::max_rel_error(g1, corespec_test::numeric_gradient(f, get_parameters(m), 1e-6)) < 1e-6);
+    // Two threads normalise each half-batch by its own statistics: another
+    // function, checked against its own finite differences.
+    two.compute(m, mse, xv, yv, {}, corespec::span<double>(g2));
+    auto f2 = [&](const std::vector<double>& p) {
+        Sequential<double> w = m;
+        set_parameters(w, corespec::span<const double>(p.data(), p.size()));
+        return two.compute(w, mse, xv, yv, {}, corespec::span<double>(scratch));
+    };
+    CHECK(corespec_test::max_rel_error(g2, corespec_test::numeric_gradient(f2, get_parameters(m), 1e-6)) < 1e-6);
 }

@@ -219,18 +219,6 @@ private:
     std::vector<std::vector<ConstTensorView<T>>> acts_ = std::vector<std::vector<ConstTensorView<T>>>(pool_.size());
 };
 
-template <class T>
-void update_parameters(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads, std::size_t base);
-
-/// One optimiser step over every trainable parameter of a model, then
-/// parameters_changed() on each layer. `grads` is laid out as the model's
-/// concatenated parameters.
-template <class T>
-void apply_step(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads) {
-    opt.begin_step(model.parameter_count());
-    update_parameters(opt, model, grads, 0);
-}
-
 /// The update() calls of an optimiser step begun elsewhere (begin_step) for a
 /// model whose parameters are elements [base, base + parameter_count()) of
 /// the optimiser's flat array (several models, e.g. a VAE's parts, share one
@@ -248,6 +236,15 @@ void update_parameters(Optimizer<T>& opt, Sequential<T>& model, span<const T> gr
         local += l.parameter_count();
     }
     model.parameters_changed();
+}
+
+/// One optimiser step over every trainable parameter of a model, then
+/// parameters_changed() on each layer. `grads` is laid out as the model's
+/// concatenated parameters.
+template <class T>
+void apply_step(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads) {
+    opt.begin_step(model.parameter_count());
+    update_parameters(opt, model, grads, 0);
 }
 
 /// All parameters of a model, concatenated (a copy).
