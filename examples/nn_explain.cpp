@@ -26,6 +26,8 @@
 #include <corespec/io/npy.hpp>
 #include <corespec/nn/serialize.hpp>
 
+#include "support/command_line.hpp"
+
 using namespace corespec;
 
 namespace {
@@ -37,25 +39,13 @@ struct Args {
     bool have_axis = false;
 };
 
-int usage() {
-    std::fprintf(stderr,
-                 "usage: nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--head NAME|INDEX]\n"
-                 "                  [--steps S] [--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]\n");
-    return 2;
-}
-
+// A 0-based index (for --head given as a number).
 bool parse_size(const char* t, std::size_t& out) {
     char* end = nullptr;
     const long long v = std::strtoll(t, &end, 10);
     if (end == t || *end || v < 0 || v > 100000000) return false;
     out = static_cast<std::size_t>(v);
     return true;
-}
-
-bool parse_number(const char* t, double& out) {
-    char* end = nullptr;
-    out = std::strtod(t, &end);
-    return end != t && !*end && std::isfinite(out);
 }
 
 nn::Sequential<float> concatenate(const nn::Model<float>& m, const std::vector<std::string>& parts) {
@@ -151,36 +141,33 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const corespec_example::CommandLine cli(
+        argc, argv,
+        "nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--head NAME|INDEX] [--steps S] "
+        "[--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]",
+        {{"--method", 1}, {"--out", 1}, {"--svg", 1}, {"--name", 1}, {"--head", 1}, {"--target", 1}, {"--steps", 1},
+         {"--samples", 1}, {"--window", 1}, {"--energy", 2}});
+    const std::vector<std::string>& positional = cli.positional(2, 2);
     Args a;
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-        const char* v = nullptr;
-        bool ok = true;
-        if (k == "--method") ok = (v = value()) != nullptr, a.method = v ? v : "";
-        else if (k == "--out") ok = (v = value()) != nullptr, a.out = v ? v : "";
-        else if (k == "--svg") ok = (v = value()) != nullptr, a.svg = v ? v : "";
-        else if (k == "--name") ok = (v = value()) != nullptr, a.name = v ? v : "";
-        else if (k == "--head") ok = (v = value()) != nullptr && *v, a.head = v ? v : "";
-        else if (k == "--target") ok = (v = value()) && parse_size(v, a.target);
-        else if (k == "--steps") ok = (v = value()) && parse_size(v, a.steps) && a.steps > 0;
-        else if (k == "--samples") ok = (v = value()) && parse_size(v, a.samples) && a.samples > 0;
-        else if (k == "--window") ok = (v = value()) && parse_size(v, a.window) && a.window > 0;
-        else if (k == "--energy") {
-            const char* e0 = value();
-            const char* de = value();
-            ok = e0 && de && parse_number(e0, a.e0) && parse_number(de, a.de) && a.de > 0;
-            a.have_axis = true;
-        } else if (k.rfind("--", 0) == 0) ok = false;
-        else positional.push_back(k);
-        if (!ok) {
-            std::fprintf(stderr, "nn_explain: bad or missing value for %s\n", k.c_str());
-            return usage();
-        }
-    }
-    if (positional.size() != 2 || a.out.empty() || a.method.empty()) return usage();
     a.model = positional[0], a.x = positional[1];
+    a.out = cli.text("--out");
+    if (a.out.empty()) cli.fail("--out A.npy is required");
+    a.method = cli.choice<std::string>("--method", {{"saliency", "saliency"}, {"gxi", "gxi"}, {"ig", "ig"}, {"smoothgrad", "smoothgrad"},
+                                                    {"occlusion", "occlusion"}}, "");
+    if (a.method.empty()) cli.fail("--method is required");
+    a.svg = cli.text("--svg");
+    a.name = cli.text("--name", a.name);
+    a.head = cli.text("--head");
+    if (cli.has("--head") && a.head.empty()) cli.fail("--head needs a name or an index");
+    a.target = cli.count("--target", a.target);
+    a.steps = cli.count("--steps", a.steps, 1);
+    a.samples = cli.count("--samples", a.samples, 1);
+    a.window = cli.count("--window", a.window, 1);
+    if (cli.has("--energy")) {
+        const std::vector<double> e = cli.numbers("--energy");
+        if (!(e[1] > 0)) cli.fail("--energy E0 DE needs DE > 0");
+        a.e0 = e[0], a.de = e[1], a.have_axis = true;
+    }
     try {
         return run(a);
     } catch (const std::exception& e) {
