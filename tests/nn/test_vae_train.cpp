@@ -289,3 +289,35 @@ TEST_CASE("gradient check: a model with BatchNorm1d in training mode through Bat
     };
     CHECK(corespec_test::max_rel_error(g2, corespec_test::numeric_gradient(f2, get_parameters(m), 1e-6)) < 1e-6);
 }
+
+TEST_CASE("VaeTrainer updates the running statistics of a BatchNorm1d in the encoder") {
+    Sequential<double> body, mean, logvar, dec;
+    body.emplace<Dense<double>>(16, 6, Activation::identity(), false);
+    body.emplace<BatchNorm1d<double>>(6);
+    body.emplace<ActivationLayer<double>>(Activation::tanh());
+    mean.emplace<Dense<double>>(6, 2);
+    logvar.emplace<Dense<double>>(6, 2);
+    dec.emplace<Dense<double>>(2, 16);
+    Vae<double> vae(body, mean, logvar, dec, Shape{16});
+    std::uint64_t seed = 14;
+    for (Sequential<double>* p : vae_parts(vae)) init_default(*p, seed++);
+    Random rng(15);
+    std::vector<double> x(12 * 16), h(12 * 6);
+    for (double& v : x) v = rng.uniform(-1, 1);
+    Workspace<double> ws;
+    vae.body().layer(0).forward(ConstTensorView<double>(x.data(), Shape{12, 16}), TensorView<double>(h.data(), Shape{12, 6}), ws);
+    MseLoss<double> mse;
+    Sgd<double> sgd(0.0);
+    VaeTrainOptions o;
+    o.epochs = 1, o.batch_size = 12, o.threads = 2, o.shuffle = false, o.restore_best = false;
+    o.silent();
+    VaeTrainer<double>(vae, mse, sgd, o).fit(ConstTensorView<double>(x.data(), Shape{12, 16}));
+    auto rm = vae.body().layer(1).parameter("running_mean"), rv = vae.body().layer(1).parameter("running_var");
+    for (std::size_t c = 0; c < 6; ++c) {
+        double m = 0, v = 0;
+        for (std::size_t b = 0; b < 12; ++b) m += h[b * 6 + c] / 12;
+        for (std::size_t b = 0; b < 12; ++b) v += (h[b * 6 + c] - m) * (h[b * 6 + c] - m) / 11;
+        CHECK(rm[c] == doctest::Approx(0.1 * m).epsilon(1e-12));
+        CHECK(rv[c] == doctest::Approx(0.9 + 0.1 * v).epsilon(1e-12));
+    }
+}

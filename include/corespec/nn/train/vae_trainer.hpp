@@ -1,8 +1,8 @@
 // corespec/nn/train/vae_trainer.hpp - training a variational autoencoder.
 //
 //   Vae<float> vae = make_conv_vae<float>();          // the study-2 conv VAE
-//   for (auto* part : {&vae.body(), &vae.mean_head(), &vae.logvar_head(), &vae.decoder()})
-//       train::init_default(*part, 42);
+//   std::uint64_t seed = 42;
+//   for (Sequential<float>* part : train::vae_parts(vae)) train::init_default(*part, seed++);
 //   train::MseLoss<float> recon;
 //   train::Adam<float> adam(1e-3);
 //   train::VaeTrainOptions opt;  opt.beta = 0.01;  opt.epochs = 100;  opt.val_fraction = 0.1;
