@@ -48,11 +48,11 @@ public:
 
     /// Size of the moment accumulator: the element count, then per channel
     /// the sum and the sum of squares.
-    std::size_t moments_size() const noexcept { return 1 + 2 * c_; }
+    std::size_t moments_size() const noexcept override { return 1 + 2 * c_; }
 
     /// Adds the count, per-channel sums and sums of squares of `in` (this
     /// layer's input, or a batch slice of it) to acc[0 .. moments_size()).
-    void accumulate_moments(ConstTensorView<T> in, span<double> acc) const {
+    void accumulate_moments(ConstTensorView<T> in, span<double> acc) const override {
         output_shape(in.shape());
         if (acc.size() != moments_size()) throw shape_error("nn::BatchNorm1d moments", {moments_size()}, {acc.size()});
         const std::size_t inner = inner_size(in);
@@ -70,7 +70,7 @@ public:
     /// `acc` (see accumulate_moments), with PyTorch's momentum and unbiased
     /// variance. A batch of one value per channel updates only the mean (its
     /// unbiased variance is undefined; PyTorch refuses such batches).
-    void update_running_statistics(span<const double> acc) {
+    void update_running_statistics(span<const double> acc) override {
         if (acc.size() != moments_size()) throw shape_error("nn::BatchNorm1d moments", {moments_size()}, {acc.size()});
         const double n = acc[0], m = momentum_;
         if (!(n >= 1)) return;

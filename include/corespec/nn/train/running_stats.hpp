@@ -2,7 +2,8 @@
 // training, as PyTorch updates them in train mode.
 //
 // Layers are const during a training forward (several threads run one model),
-// so the trainer collects each BatchNorm1d's input moments per thread from the
+// so the trainer collects the input moments of each layer that has running
+// statistics (Layer::moments_size() > 0: BatchNorm1d) per thread from the
 // activations of forward_trace, sums the threads in a fixed order and updates
 // the running statistics once per batch, from the whole batch:
 //
@@ -21,7 +22,6 @@
 #include <vector>
 
 #include "corespec/core/span.hpp"
-#include "corespec/nn/layers/norm.hpp"
 #include "corespec/nn/sequential.hpp"
 
 namespace corespec::nn::train {
@@ -29,17 +29,17 @@ namespace corespec::nn::train {
 template <class T>
 class RunningStatistics {
 public:
-    /// Zeroes the accumulators of every BatchNorm1d of `model` for `threads`
-    /// threads (0: collect nothing, apply() is then a no-op). Allocates
-    /// nothing for a model without BatchNorm1d or once sized.
+    /// Zeroes the accumulators of every layer of `model` with running
+    /// statistics for `threads` threads (0: collect nothing, apply() is then
+    /// a no-op). Allocates nothing for a model without any or once sized.
     void begin(const Sequential<T>& model, std::size_t threads) {
         layers_.clear();
         if (threads == 0) return;
         std::size_t size = 0;
         for (std::size_t i = 0; i < model.size(); ++i)
-            if (auto* bn = dynamic_cast<const BatchNorm1d<T>*>(&model.layer(i))) {
+            if (const std::size_t m = model.layer(i).moments_size()) {
                 layers_.push_back({i, size});
-                size += bn->moments_size();
+                size += m;
             }
         size_ = size;
         acc_.resize(threads);
@@ -51,19 +51,19 @@ public:
     /// Adds thread t's moments; acts as filled by Sequential::forward_trace.
     void accumulate(const Sequential<T>& model, const std::vector<ConstTensorView<T>>& acts, std::size_t t) {
         for (const Entry& e : layers_) {
-            const auto& bn = static_cast<const BatchNorm1d<T>&>(model.layer(e.layer));
-            bn.accumulate_moments(acts[e.layer], span<double>(acc_[t].data() + e.offset, bn.moments_size()));
+            const Layer<T>& l = model.layer(e.layer);
+            l.accumulate_moments(acts[e.layer], span<double>(acc_[t].data() + e.offset, l.moments_size()));
         }
     }
 
-    /// Sums the threads (in order) and updates every BatchNorm1d.
+    /// Sums the threads (in order) and updates every such layer.
     void apply(Sequential<T>& model) {
         if (layers_.empty()) return;
         for (std::size_t t = 1; t < acc_.size(); ++t)
             for (std::size_t i = 0; i < size_; ++i) acc_[0][i] += acc_[t][i];
         for (const Entry& e : layers_) {
-            auto& bn = static_cast<BatchNorm1d<T>&>(model.layer(e.layer));
-            bn.update_running_statistics(span<const double>(acc_[0].data() + e.offset, bn.moments_size()));
+            Layer<T>& l = model.layer(e.layer);
+            l.update_running_statistics(span<const double>(acc_[0].data() + e.offset, l.moments_size()));
         }
     }
 
