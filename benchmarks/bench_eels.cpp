@@ -4,11 +4,14 @@
 // pixel (fit + subtraction over the whole axis, as HyperSpy's
 // remove_background), ZLP alignment, and resampling onto a 200-point grid.
 // 1 and 2 std::threads. Counters: spectra/s and spectra/s per thread.
+// compare_eels_hyperspy.py rebuilds core_loss() bit for bit in NumPy and
+// times HyperSpy on it; keep the two generators in step.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <memory>
+#include <optional>
 #include <vector>
 
 #include <corespec/align/zero_loss.hpp>
@@ -72,105 +75,133 @@ void per_thread(benchmark::State& state, std::size_t spectra) {
         benchmark::Counter(double(spectra) / threads, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-}  // namespace
+// The first n pixels of an image, as a line of n spectra.
+grid::SpectrumImage<float> first_pixels(const grid::SpectrumImage<float>& image, std::size_t n) {
+    auto d = xt::xarray<float>::from_shape({n, image.channel_count()});
+    std::copy(image.data().data(), image.data().data() + n * image.channel_count(), d.data());
+    return grid::SpectrumImage<float>(std::move(d), image.axis());
+}
 
-// Fit (two-area) + subtraction over all 2048 channels, into a separate buffer.
-static void power_law_fast(benchmark::State& state) {
-    const auto& img = core_loss();
+// Where the subtracted spectra go: a caller's buffer reused across calls, a
+// new image per call (remove_background(image), as HyperSpy returns a new
+// signal: page faults on first touch included), the input itself
+// (remove_background_in_place), or nowhere (fit only).
+enum class Output { reused, new_image, in_place, none };
+
+prep::BackgroundOptions window_500_510() {
     prep::BackgroundOptions o;
     o.lo = 500.0;
     o.hi = 509.75;  // 40 channels at 0.25 eV
-    prep::BackgroundRemover rm(img.axis(), o);
-    const std::size_t n = img.pixel_count();
-    std::vector<float> out(n * kChannels);
-    std::vector<double> params(n * 2);
-    std::vector<prep::BackgroundStatus> status(n);
-    for (auto _ : state) {
-        prep::remove_background_block(rm, img.data().data(), n, out.data(), params.data(), status.data(),
-                                      static_cast<unsigned>(state.range(0)));
-        benchmark::DoNotOptimize(out.data());
-    }
-    per_thread(state, n);
+    return o;
 }
-BENCHMARK(power_law_fast)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
-// Same with zero_fill: only channels from the window up are computed.
-static void power_law_fast_zero_fill(benchmark::State& state) {
-    const auto& img = core_loss();
-    prep::BackgroundOptions o;
-    o.lo = 500.0;
-    o.hi = 509.75;
-    o.zero_fill = true;
-    prep::BackgroundRemover rm(img.axis(), o);
-    const std::size_t n = img.pixel_count();
-    std::vector<float> out(n * kChannels);
-    std::vector<double> params(n * 2);
+// Power-law background of the first range(1) pixels of the core-loss image
+// (65536: all of it; 4096: the 64 x 64 image HyperSpy is also timed on) on
+// range(0) threads.
+void background(benchmark::State& state, const prep::BackgroundOptions& o, Output output) {
+    const auto& full = core_loss();
+    const auto threads = static_cast<unsigned>(state.range(0));
+    const auto n = static_cast<std::size_t>(state.range(1));
+    const prep::BackgroundRemover rm(full.axis(), o);
+    const float* in = full.data().data();
+    std::vector<float> out(output == Output::reused ? n * kChannels : 0);
+    std::vector<double> params(n * rm.parameter_count());
     std::vector<prep::BackgroundStatus> status(n);
+    // new_image and in_place work on an image of exactly n pixels.
+    std::optional<grid::SpectrumImage<float>> part;
+    if (output == Output::new_image || output == Output::in_place) part = first_pixels(full, n);
     for (auto _ : state) {
-        prep::remove_background_block(rm, img.data().data(), n, out.data(), params.data(), status.data(),
-                                      static_cast<unsigned>(state.range(0)));
-        benchmark::DoNotOptimize(out.data());
+        switch (output) {
+            case Output::reused:
+                prep::remove_background_block(rm, in, n, out.data(), params.data(), status.data(), threads);
+                benchmark::DoNotOptimize(out.data());
+                break;
+            case Output::none:
+                prep::remove_background_block<float>(rm, in, n, nullptr, params.data(), status.data(), threads);
+                benchmark::DoNotOptimize(params.data());
+                break;
+            case Output::new_image: {
+                std::optional<prep::ImageBackground<float>> r = prep::remove_background(*part, o, threads);
+                benchmark::DoNotOptimize(r->subtracted.data().data());
+                state.PauseTiming();  // freeing the result is not part of the step
+                r.reset();
+                state.ResumeTiming();
+                break;
+            }
+            case Output::in_place: {
+                state.PauseTiming();  // fresh input each time (a second subtraction would see no background)
+                std::copy(in, in + n * kChannels, part->data().data());
+                state.ResumeTiming();
+                auto r = prep::remove_background_in_place(*part, o, threads);
+                benchmark::DoNotOptimize(part->data().data());
+                benchmark::DoNotOptimize(r.status.data());
+                break;
+            }
+        }
     }
     per_thread(state, n);
 }
-BENCHMARK(power_law_fast_zero_fill)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+void sizes(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"threads", "pixels"});
+    for (long pixels : {65536L, 4096L})
+        for (long threads : {1L, 2L}) b->Args({threads, pixels});
+    b->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+}
+
+}  // namespace
+
+// Fit (two-area) + subtraction over all 2048 channels.
+static void power_law_fast(benchmark::State& state) { background(state, window_500_510(), Output::reused); }
+BENCHMARK(power_law_fast)->Apply(sizes);
+static void power_law_new_image(benchmark::State& state) { background(state, window_500_510(), Output::new_image); }
+BENCHMARK(power_law_new_image)->Apply(sizes);
+static void power_law_in_place(benchmark::State& state) { background(state, window_500_510(), Output::in_place); }
+BENCHMARK(power_law_in_place)->Apply(sizes);
+
+// With zero_fill: channels below the window are set to 0, not computed.
+static void power_law_fast_zero_fill(benchmark::State& state) {
+    auto o = window_500_510();
+    o.zero_fill = true;
+    background(state, o, Output::reused);
+}
+BENCHMARK(power_law_fast_zero_fill)->Args({1, 65536})->Args({2, 65536})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The fit alone (A, r per pixel; no subtracted image).
-static void power_law_fit_only(benchmark::State& state) {
-    const auto& img = core_loss();
-    prep::BackgroundOptions o;
-    o.lo = 500.0;
-    o.hi = 509.75;
-    prep::BackgroundRemover rm(img.axis(), o);
-    const std::size_t n = img.pixel_count();
-    std::vector<double> params(n * 2);
-    std::vector<prep::BackgroundStatus> status(n);
-    for (auto _ : state) {
-        prep::remove_background_block<float>(rm, img.data().data(), n, nullptr, params.data(), status.data(),
-                                             static_cast<unsigned>(state.range(0)));
-        benchmark::DoNotOptimize(params.data());
-    }
-    per_thread(state, n);
-}
-BENCHMARK(power_law_fit_only)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+static void power_law_fit_only(benchmark::State& state) { background(state, window_500_510(), Output::none); }
+BENCHMARK(power_law_fit_only)->Args({1, 65536})->Args({2, 65536})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Least squares (HyperSpy fast=False) on the first 8192 pixels.
 static void power_law_least_squares(benchmark::State& state) {
-    const auto& img = core_loss();
-    prep::BackgroundOptions o;
-    o.lo = 500.0;
-    o.hi = 509.75;
+    auto o = window_500_510();
     o.fit = prep::BackgroundFit::least_squares;
-    prep::BackgroundRemover rm(img.axis(), o);
-    const std::size_t n = 8192;
-    std::vector<float> out(n * kChannels);
-    std::vector<double> params(n * 2);
-    std::vector<prep::BackgroundStatus> status(n);
-    for (auto _ : state) {
-        prep::remove_background_block(rm, img.data().data(), n, out.data(), params.data(), status.data(),
-                                      static_cast<unsigned>(state.range(0)));
-        benchmark::DoNotOptimize(out.data());
-    }
-    per_thread(state, n);
+    background(state, o, Output::reused);
 }
-BENCHMARK(power_law_least_squares)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(power_law_least_squares)->Args({1, 8192})->Args({2, 8192})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ZLP alignment as HyperSpy (maximum + cross-correlation step) and with
-// the one-step Gaussian centre; whole image, new image allocated each time.
+// the one-step Gaussian centre, on the first range(2) pixels of the low-loss
+// image (1024: the 32 x 32 image compare_eels_hyperspy.py times HyperSpy on); the
+// aligned image is new each time, as HyperSpy's.
 static void zlp_align(benchmark::State& state) {
-    const auto& img = low_loss();
+    const auto n = static_cast<std::size_t>(state.range(2));
+    const auto part = first_pixels(low_loss(), n);
     align::ZlpAlignOptions o;
     o.threads = static_cast<unsigned>(state.range(0));
     o.method = state.range(1) ? prep::ZlpMethod::gaussian : prep::ZlpMethod::maximum;
     o.subpixel = state.range(1) == 0;
     for (auto _ : state) {
-        auto r = align::align_zero_loss(img, o);
+        auto r = align::align_zero_loss(part, o);
         benchmark::DoNotOptimize(r.aligned.data().data());
     }
-    per_thread(state, img.pixel_count());
+    per_thread(state, n);
     state.SetLabel(state.range(1) ? "gaussian, no xcorr" : "hyperspy: maximum + xcorr");
 }
-BENCHMARK(zlp_align)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(zlp_align)
+    ->ArgNames({"threads", "gaussian", "pixels"})
+    ->ArgsProduct({{1, 2}, {0, 1}, {65536, 1024}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Resampling of the core-loss image onto a 200-point grid (linear), planned once.
 static void resample_200(benchmark::State& state) {

@@ -6,7 +6,6 @@
 // object: the parameters per pixel in navigation (row-major) order ("A", "r"
 // for a power law, as HyperSpy's remove_background), a status per pixel, and
 // the window channels used. --out writes the background-subtracted data as NPY.
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string>
@@ -17,76 +16,32 @@
 #include "corespec/io/npy.hpp"
 #include "corespec/io/read.hpp"
 #include "corespec/prep/eels_background.hpp"
-
-namespace {
-
-[[noreturn]] void usage(const std::string& why) {
-    std::cerr << "eels_background: " << why << "\n"
-              << "usage: eels_background FILE --window LO HI [--fit fast|lsq] "
-                 "[--model power_law|exponential|polynomial] [--order N] [--zero-fill] [--threads N] "
-                 "[--out subtracted.npy]\n";
-    std::exit(2);
-}
-
-double number(const char* s, const std::string& what) {
-    char* end = nullptr;
-    const double v = std::strtod(s, &end);
-    if (end == s || *end != '\0') usage("bad number for " + what + ": " + s);
-    return v;
-}
-
-}  // namespace
+#include "support/command_line.hpp"
 
 int main(int argc, char** argv) {
     using namespace corespec;
-    std::string file, out;
+    const corespec_example::CommandLine cli(
+        argc, argv,
+        "eels_background FILE --window LO HI [--fit fast|lsq] [--model power_law|exponential|polynomial] "
+        "[--order N] [--zero-fill] [--threads N] [--out subtracted.npy]",
+        {{"--window", 2}, {"--fit", 1}, {"--model", 1}, {"--order", 1}, {"--zero-fill", 0}, {"--threads", 1}, {"--out", 1}});
+    const std::string file = cli.positional(1, 1)[0];
+    if (!cli.has("--window")) cli.fail("--window LO HI is required");
     prep::BackgroundOptions o;
-    bool have_window = false;
-    unsigned threads = 1;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto need = [&](int k) {
-            if (i + k >= argc) usage(a + " needs " + std::to_string(k) + " value(s)");
-        };
-        if (a == "--window") {
-            need(2);
-            o.lo = number(argv[++i], "--window");
-            o.hi = number(argv[++i], "--window");
-            have_window = true;
-        } else if (a == "--fit") {
-            need(1);
-            const std::string f = argv[++i];
-            if (f == "fast") o.fit = prep::BackgroundFit::fast;
-            else if (f == "lsq") o.fit = prep::BackgroundFit::least_squares;
-            else usage("--fit must be fast or lsq");
-        } else if (a == "--model") {
-            need(1);
-            const std::string m = argv[++i];
-            if (m == "power_law") o.model = prep::BackgroundModel::power_law;
-            else if (m == "exponential") o.model = prep::BackgroundModel::exponential;
-            else if (m == "polynomial") o.model = prep::BackgroundModel::polynomial;
-            else usage("unknown --model " + m);
-        } else if (a == "--order") {
-            need(1);
-            o.polynomial_order = static_cast<int>(number(argv[++i], "--order"));
-        } else if (a == "--zero-fill") {
-            o.zero_fill = true;
-        } else if (a == "--threads") {
-            need(1);
-            threads = static_cast<unsigned>(number(argv[++i], "--threads"));
-        } else if (a == "--out") {
-            need(1);
-            out = argv[++i];
-        } else if (!a.empty() && a[0] == '-') {
-            usage("unknown option " + a);
-        } else if (file.empty()) {
-            file = a;
-        } else {
-            usage("more than one FILE");
-        }
-    }
-    if (file.empty()) usage("no FILE");
-    if (!have_window) usage("--window LO HI is required");
+    const std::vector<double> window = cli.numbers("--window");
+    o.lo = window[0];
+    o.hi = window[1];
+    o.fit = cli.choice<prep::BackgroundFit>("--fit", {{"fast", prep::BackgroundFit::fast}, {"lsq", prep::BackgroundFit::least_squares}},
+                                            o.fit);
+    o.model = cli.choice<prep::BackgroundModel>("--model",
+                                                {{"power_law", prep::BackgroundModel::power_law},
+                                                 {"exponential", prep::BackgroundModel::exponential},
+                                                 {"polynomial", prep::BackgroundModel::polynomial}},
+                                                o.model);
+    o.polynomial_order = static_cast<int>(cli.count("--order", static_cast<std::size_t>(o.polynomial_order), 0, 10));
+    o.zero_fill = cli.has("--zero-fill");
+    const unsigned threads = static_cast<unsigned>(cli.count("--threads", 1, 1, 256));
+    const std::string out = cli.text("--out");
     try {
         io::FileInfo info;
         const auto image = io::read_spectrum_image<double>(file, &info);

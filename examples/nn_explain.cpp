@@ -1,11 +1,13 @@
 // nn_explain: attribution per input feature for every row of an NPY array.
 //
 //   nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K]
-//              [--steps S] [--samples N] [--window W] --out A.npy
+//              [--head NAME|INDEX] [--steps S] [--samples N] [--window W] --out A.npy
 //              [--svg PICTURE.svg --energy E0 DE [--name NAME]]
 //
 // MODEL is a corespec model file; for a VAE the outputs explained are the
-// latent means (K = latent coordinate). X holds one sample per row; A.npy
+// latent means (K = latent coordinate); for a multi-head model those of one
+// head, chosen by name or 0-based index with --head (default: the first
+// head), K counting that head's outputs. X holds one sample per row; A.npy
 // gets the attributions in X's shape (float32). --steps: integrated-gradient
 // steps (64); --samples: SmoothGrad samples (50); --window: occlusion window
 // in bins (5). With --svg the first row is drawn (spectrum + attribution
@@ -24,24 +26,20 @@
 #include <corespec/io/npy.hpp>
 #include <corespec/nn/serialize.hpp>
 
+#include "support/command_line.hpp"
+
 using namespace corespec;
 
 namespace {
 
 struct Args {
-    std::string model, x, out, method, svg, name = "input";
+    std::string model, x, out, method, svg, name = "input", head;
     std::size_t target = 0, steps = 64, samples = 50, window = 5;
     double e0 = 0, de = 1;
     bool have_axis = false;
 };
 
-int usage() {
-    std::fprintf(stderr,
-                 "usage: nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--steps S]\n"
-                 "                  [--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]\n");
-    return 2;
-}
-
+// A 0-based index (for --head given as a number).
 bool parse_size(const char* t, std::size_t& out) {
     char* end = nullptr;
     const long long v = std::strtoll(t, &end, 10);
@@ -50,31 +48,52 @@ bool parse_size(const char* t, std::size_t& out) {
     return true;
 }
 
-bool parse_number(const char* t, double& out) {
-    char* end = nullptr;
-    out = std::strtod(t, &end);
-    return end != t && !*end && std::isfinite(out);
+nn::Sequential<float> concatenate(const nn::Model<float>& m, const std::vector<std::string>& parts) {
+    nn::Sequential<float> s;
+    for (const std::string& part : parts) {
+        const nn::Sequential<float>& p = m.part(part);
+        for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
+    }
+    return s;
 }
 
-// The differentiable chain: the model itself, or a VAE's encoder + mean head.
-nn::Sequential<float> chain_of(const nn::Model<float>& m) {
+// The part name ("heads.<name>") of a multi-head model's head given by name
+// or 0-based index; the first head when `head` is empty.
+std::string head_part(const nn::Model<float>& m, const std::string& head) {
+    std::vector<std::string> heads;  // part 0 is the trunk
+    for (std::size_t i = 1; i < m.part_count(); ++i) heads.push_back(m.part_name(i));
+    if (heads.empty()) throw value_error("the multi-head model has no head");
+    if (head.empty()) return heads[0];
+    for (const std::string& h : heads)
+        if (h == "heads." + head) return h;
+    std::size_t index = 0;
+    if (parse_size(head.c_str(), index) && index < heads.size()) return heads[index];
+    std::string names;
+    for (const std::string& h : heads) names += (names.empty() ? "" : ", ") + h.substr(6);
+    throw value_error("no head '" + head + "' (heads: " + names + "; or an index below " + std::to_string(heads.size()) + ")");
+}
+
+// The differentiable chain: the model itself, a VAE's encoder + mean head,
+// or a multi-head model's trunk + one head.
+nn::Sequential<float> chain_of(const nn::Model<float>& m, const std::string& head, std::string& explained) {
+    if (m.kind() != nn::ModelSpec::Kind::multi_head && !head.empty())
+        throw value_error("--head applies to multi-head models only");
     switch (m.kind()) {
-        case nn::ModelSpec::Kind::sequential: return m.part("graph");
-        case nn::ModelSpec::Kind::vae: {
-            nn::Sequential<float> s;
-            for (const char* part : {"encoder", "mean"}) {
-                const nn::Sequential<float>& p = m.part(part);
-                for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
-            }
-            return s;
+        case nn::ModelSpec::Kind::sequential: explained = "output"; return m.part("graph");
+        case nn::ModelSpec::Kind::vae: explained = "latent mean"; return concatenate(m, {"encoder", "mean"});
+        case nn::ModelSpec::Kind::multi_head: {
+            const std::string part = head_part(m, head);
+            explained = part.substr(6);
+            return concatenate(m, {"trunk", part});
         }
-        default: throw unsupported_error("nn_explain: multi-head models are not supported (explain one head's Sequential in C++)");
     }
+    throw unsupported_error("unknown model kind");
 }
 
 int run(const Args& a) {
     const nn::Model<float> model = nn::load_model<float>(a.model);
-    const nn::Sequential<float> chain = chain_of(model);
+    std::string explained;
+    const nn::Sequential<float> chain = chain_of(model, a.head, explained);
     io::NpyArray<float> x = io::read_npy<float>(a.x);
     if (x.shape.size() < 2 || x.shape.size() > 3)
         throw shape_error(a.x + ": X must be batch x features or batch x channels x length", {0, 0}, x.shape);
@@ -97,12 +116,12 @@ int run(const Args& a) {
         max_err = r.max_completeness_error();
         batch_err = r.batch_completeness_error();
     } else {
-        throw value_error("nn_explain: unknown method '" + a.method + "' (saliency, gxi, ig, smoothgrad, occlusion)");
+        throw value_error("unknown method '" + a.method + "' (saliency, gxi, ig, smoothgrad, occlusion)");
     }
     io::write_npy(a.out, x.shape, attr.data());
     if (!a.svg.empty()) {
         explain::SvgOptions so;
-        so.title = a.method + " attribution, output " + std::to_string(a.target) + ", row 0";
+        so.title = a.method + " attribution, " + explained + " " + std::to_string(a.target) + ", row 0";
         explain::write_attribution_svg(a.svg, span<const float>(x.values.data(), fs), span<const float>(attr.data(), fs), layout, so);
     }
     double mass = 0;
@@ -112,8 +131,8 @@ int run(const Args& a) {
         for (std::size_t b = 0; b < xv.batch(); ++b) m += std::abs(double(attr[b * fs + j]));
         if (m > mass) mass = m, top = j;
     }
-    std::printf("{\"method\": \"%s\", \"target\": %zu, \"rows\": %zu, \"features\": %zu, \"top_feature\": %zu", a.method.c_str(), a.target,
-                xv.batch(), fs, top);
+    std::printf("{\"method\": \"%s\", \"explained\": \"%s\", \"target\": %zu, \"rows\": %zu, \"features\": %zu, \"top_feature\": %zu",
+                a.method.c_str(), explained.c_str(), a.target, xv.batch(), fs, top);
     if (max_err >= 0) std::printf(", \"completeness_error_max\": %.6g, \"completeness_error_batch\": %.6g", max_err, batch_err);
     std::printf(", \"out\": \"%s\"}\n", a.out.c_str());
     return 0;
@@ -122,35 +141,33 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const corespec_example::CommandLine cli(
+        argc, argv,
+        "nn_explain MODEL X.npy --method saliency|gxi|ig|smoothgrad|occlusion [--target K] [--head NAME|INDEX] [--steps S] "
+        "[--samples N] [--window W] --out A.npy [--svg PICTURE.svg --energy E0 DE [--name NAME]]",
+        {{"--method", 1}, {"--out", 1}, {"--svg", 1}, {"--name", 1}, {"--head", 1}, {"--target", 1}, {"--steps", 1},
+         {"--samples", 1}, {"--window", 1}, {"--energy", 2}});
+    const std::vector<std::string>& positional = cli.positional(2, 2);
     Args a;
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-        const char* v = nullptr;
-        bool ok = true;
-        if (k == "--method") ok = (v = value()) != nullptr, a.method = v ? v : "";
-        else if (k == "--out") ok = (v = value()) != nullptr, a.out = v ? v : "";
-        else if (k == "--svg") ok = (v = value()) != nullptr, a.svg = v ? v : "";
-        else if (k == "--name") ok = (v = value()) != nullptr, a.name = v ? v : "";
-        else if (k == "--target") ok = (v = value()) && parse_size(v, a.target);
-        else if (k == "--steps") ok = (v = value()) && parse_size(v, a.steps) && a.steps > 0;
-        else if (k == "--samples") ok = (v = value()) && parse_size(v, a.samples) && a.samples > 0;
-        else if (k == "--window") ok = (v = value()) && parse_size(v, a.window) && a.window > 0;
-        else if (k == "--energy") {
-            const char* e0 = value();
-            const char* de = value();
-            ok = e0 && de && parse_number(e0, a.e0) && parse_number(de, a.de) && a.de > 0;
-            a.have_axis = true;
-        } else if (k.rfind("--", 0) == 0) ok = false;
-        else positional.push_back(k);
-        if (!ok) {
-            std::fprintf(stderr, "nn_explain: bad or missing value for %s\n", k.c_str());
-            return usage();
-        }
-    }
-    if (positional.size() != 2 || a.out.empty() || a.method.empty()) return usage();
     a.model = positional[0], a.x = positional[1];
+    a.out = cli.text("--out");
+    if (a.out.empty()) cli.fail("--out A.npy is required");
+    a.method = cli.choice<std::string>("--method", {{"saliency", "saliency"}, {"gxi", "gxi"}, {"ig", "ig"}, {"smoothgrad", "smoothgrad"},
+                                                    {"occlusion", "occlusion"}}, "");
+    if (a.method.empty()) cli.fail("--method is required");
+    a.svg = cli.text("--svg");
+    a.name = cli.text("--name", a.name);
+    a.head = cli.text("--head");
+    if (cli.has("--head") && a.head.empty()) cli.fail("--head needs a name or an index");
+    a.target = cli.count("--target", a.target);
+    a.steps = cli.count("--steps", a.steps, 1);
+    a.samples = cli.count("--samples", a.samples, 1);
+    a.window = cli.count("--window", a.window, 1);
+    if (cli.has("--energy")) {
+        const std::vector<double> e = cli.numbers("--energy");
+        if (!(e[1] > 0)) cli.fail("--energy E0 DE needs DE > 0");
+        a.e0 = e[0], a.de = e[1], a.have_axis = true;
+    }
     try {
         return run(a);
     } catch (const std::exception& e) {

@@ -26,6 +26,8 @@
 #include <corespec/io/npy.hpp>
 #include <corespec/nn/serialize.hpp>
 
+#include "support/command_line.hpp"
+
 using namespace corespec;
 
 namespace {
@@ -35,19 +37,6 @@ struct Args {
     std::size_t threads = 1, repeat = 0;
     double rtol = 0.0;
 };
-
-int usage() {
-    std::fprintf(stderr, "usage: nn_predict MODEL INPUT.npy OUTPUT.npy [--threads N] [--repeat R] [--expect REF.npy [--rtol X]]\n");
-    return 2;
-}
-
-bool parse_count(const char* text, std::size_t& out) {
-    char* end = nullptr;
-    const long long v = std::strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || v < 0 || v > 1000000) return false;
-    out = static_cast<std::size_t>(v);
-    return true;
-}
 
 template <class T>
 int run(nn::ModelFile file, const Args& args) {
@@ -103,30 +92,19 @@ int run(nn::ModelFile file, const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const corespec_example::CommandLine cli(
+        argc, argv, "nn_predict MODEL INPUT.npy OUTPUT.npy [--threads N] [--repeat R] [--expect REF.npy [--rtol X]]",
+        {{"--threads", 1}, {"--repeat", 1}, {"--expect", 1}, {"--rtol", 1}});
+    const std::vector<std::string>& positional = cli.positional(3, 3);
     Args args;
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--threads" || a == "--repeat") {
-            if (i + 1 >= argc || !parse_count(argv[++i], a == "--threads" ? args.threads : args.repeat)) return usage();
-        } else if (a == "--expect") {
-            if (i + 1 >= argc) return usage();
-            args.expect = argv[++i];
-        } else if (a == "--rtol") {
-            char* end = nullptr;
-            if (i + 1 >= argc) return usage();
-            args.rtol = std::strtod(argv[++i], &end);
-            if (*end != '\0' || !(args.rtol > 0)) return usage();
-        } else if (a.size() > 1 && a[0] == '-') {
-            return usage();
-        } else {
-            positional.push_back(a);
-        }
-    }
-    if (positional.size() != 3 || args.threads == 0) return usage();
     args.model = positional[0];
     args.input = positional[1];
     args.output = positional[2];
+    args.threads = cli.count("--threads", 1, 1, 256);
+    args.repeat = cli.count("--repeat", 0, 0, 1000000);
+    args.expect = cli.text("--expect");
+    args.rtol = cli.number("--rtol", 0, 0);
+    if (cli.has("--rtol") && !(args.rtol > 0)) cli.fail("--rtol must be positive");
     try {
         nn::ModelFile file = nn::read_model_file(args.model);
         if (file.spec.dtype == "float32") return run<float>(std::move(file), args);

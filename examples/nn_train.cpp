@@ -32,6 +32,8 @@
 #include <corespec/nn/serialize.hpp>
 #include <corespec/nn/train/trainer.hpp>
 
+#include "support/command_line.hpp"
+
 using namespace corespec;
 
 namespace {
@@ -43,28 +45,6 @@ struct Args {
     double lr = 1e-3, weight_decay = 0, val_fraction = 0, clip = 0;
     bool quiet = false;
 };
-
-int usage() {
-    std::fprintf(stderr,
-                 "usage: nn_train ARCH.json X.npy Y.npy --loss mse|mae|huber|bce|ce --epochs E --batch B --lr LR\n"
-                 "                [--weight-decay W] [--optimizer adam|adamw|sgd] [--val-fraction F] [--patience P]\n"
-                 "                [--clip NORM] [--seed S] [--threads N] [--quiet] --out MODEL\n");
-    return 2;
-}
-
-bool parse_size(const char* t, std::size_t& out, long long max = 100000000) {
-    char* end = nullptr;
-    const long long v = std::strtoll(t, &end, 10);
-    if (end == t || *end || v < 0 || v > max) return false;
-    out = static_cast<std::size_t>(v);
-    return true;
-}
-
-bool parse_number(const char* t, double& out) {
-    char* end = nullptr;
-    out = std::strtod(t, &end);
-    return end != t && !*end && std::isfinite(out);
-}
 
 std::string json_number(double v) {
     if (!std::isfinite(v)) return "null";
@@ -135,38 +115,32 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const corespec_example::CommandLine cli(
+        argc, argv,
+        "nn_train ARCH.json X.npy Y.npy --loss mse|mae|huber|bce|ce --epochs E --batch B --lr LR [--weight-decay W] "
+        "[--optimizer adam|adamw|sgd] [--val-fraction F] [--patience P] [--clip NORM] [--seed S] [--threads N] "
+        "[--quiet] --out MODEL",
+        {{"--loss", 1}, {"--optimizer", 1}, {"--out", 1}, {"--epochs", 1}, {"--batch", 1}, {"--patience", 1},
+         {"--threads", 1}, {"--seed", 1}, {"--lr", 1}, {"--weight-decay", 1}, {"--val-fraction", 1}, {"--clip", 1},
+         {"--quiet", 0}});
+    const std::vector<std::string>& positional = cli.positional(3, 3);
     Args a;
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-        const char* v = nullptr;
-        bool ok = true;
-        if (k == "--loss") ok = (v = value()) != nullptr, a.loss = v ? v : "";
-        else if (k == "--optimizer") ok = (v = value()) != nullptr, a.optimizer = v ? v : "";
-        else if (k == "--out") ok = (v = value()) != nullptr, a.out = v ? v : "";
-        else if (k == "--epochs") ok = (v = value()) && parse_size(v, a.epochs, 1000000);
-        else if (k == "--batch") ok = (v = value()) && parse_size(v, a.batch, 1000000) && a.batch > 0;
-        else if (k == "--patience") ok = (v = value()) && parse_size(v, a.patience, 1000000);
-        else if (k == "--threads") ok = (v = value()) && parse_size(v, a.threads, 256) && a.threads > 0;
-        else if (k == "--seed") {
-            std::size_t s = 0;
-            ok = (v = value()) && parse_size(v, s, 0x7fffffffffffffffLL);
-            a.seed = s;
-        } else if (k == "--lr") ok = (v = value()) && parse_number(v, a.lr) && a.lr > 0;
-        else if (k == "--weight-decay") ok = (v = value()) && parse_number(v, a.weight_decay) && a.weight_decay >= 0;
-        else if (k == "--val-fraction") ok = (v = value()) && parse_number(v, a.val_fraction) && a.val_fraction >= 0 && a.val_fraction < 1;
-        else if (k == "--clip") ok = (v = value()) && parse_number(v, a.clip) && a.clip >= 0;
-        else if (k == "--quiet") a.quiet = true;
-        else if (k.rfind("--", 0) == 0) ok = false;
-        else positional.push_back(k);
-        if (!ok) {
-            std::fprintf(stderr, "nn_train: bad or missing value for %s\n", k.c_str());
-            return usage();
-        }
-    }
-    if (positional.size() != 3 || a.out.empty()) return usage();
     a.arch = positional[0], a.x = positional[1], a.y = positional[2];
+    a.out = cli.text("--out");
+    if (a.out.empty()) cli.fail("--out MODEL is required");
+    a.loss = cli.text("--loss", a.loss);
+    a.optimizer = cli.text("--optimizer", a.optimizer);
+    a.epochs = cli.count("--epochs", a.epochs, 0, 1000000);
+    a.batch = cli.count("--batch", a.batch, 1, 1000000);
+    a.patience = cli.count("--patience", a.patience, 0, 1000000);
+    a.threads = cli.count("--threads", a.threads, 1, 256);
+    a.seed = cli.count("--seed", 0, 0, 0x7fffffffffffffffULL);
+    a.lr = cli.number("--lr", a.lr, 0);
+    if (!(a.lr > 0)) cli.fail("--lr must be positive");
+    a.weight_decay = cli.number("--weight-decay", a.weight_decay, 0);
+    a.val_fraction = cli.number("--val-fraction", a.val_fraction, 0, 0.99);
+    a.clip = cli.number("--clip", a.clip, 0);
+    a.quiet = cli.has("--quiet");
     try {
         return run(a);
     } catch (const std::exception& e) {

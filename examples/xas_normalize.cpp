@@ -9,7 +9,7 @@
 // name or 0-based index, default the first; energies x + bkg_eshift).
 // Unset parameters are chosen as Larch's pre_edge does. Prints one JSON
 // object with the values used; --out writes energy,norm,flat as CSV.
-// Exit status: 0 ok, 1 bad input, 2 no edge in the data, 64 usage.
+// Exit status: 0 ok, 1 bad input, 2 misuse (usage on stderr), 3 no edge in the data.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,56 +26,30 @@
 #include <corespec/io/read.hpp>
 #include <corespec/prep/xas_normalize.hpp>
 
+#include "support/command_line.hpp"
+
 using namespace corespec;
 
-namespace {
-
-int usage(const char* why) {
-    std::fprintf(stderr,
-                 "xas_normalize: %s\nusage: xas_normalize FILE [--group G] [--e0 E] [--pre1 A] [--pre2 B] "
-                 "[--norm1 C] [--norm2 D] [--nnorm N] [--out norm.csv]\n",
-                 why);
-    return 64;
-}
-
-double number(const std::string& flag, const char* text) {
-    char* end = nullptr;
-    const double v = std::strtod(text, &end);
-    if (end == text || *end != '\0' || !std::isfinite(v)) throw value_error(flag + ": not a number: '" + text + "'");
-    return v;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-    if (argc < 2) return usage("no input file");
-    std::string file, out, group;
+    const corespec_example::CommandLine cli(
+        argc, argv,
+        "xas_normalize FILE [--group G] [--e0 E] [--pre1 A] [--pre2 B] [--norm1 C] [--norm2 D] [--nnorm N] "
+        "[--out norm.csv]",
+        {{"--group", 1}, {"--e0", 1}, {"--pre1", 1}, {"--pre2", 1}, {"--norm1", 1}, {"--norm2", 1}, {"--nnorm", 1},
+         {"--out", 1}});
+    const std::string file = cli.positional(1, 1)[0], out = cli.text("--out"), group = cli.text("--group");
     prep::PreEdgeParams params;
+    // Unset parameters stay std::nullopt: Larch's default rules choose them from the data.
+    auto optional_number = [&](const char* option, std::optional<double>& to) {
+        if (cli.has(option)) to = cli.number(option, 0);
+    };
+    optional_number("--e0", params.e0);
+    optional_number("--pre1", params.pre1);
+    optional_number("--pre2", params.pre2);
+    optional_number("--norm1", params.norm1);
+    optional_number("--norm2", params.norm2);
+    if (cli.has("--nnorm")) params.nnorm = static_cast<int>(cli.count("--nnorm", 0, 0, 5));
     try {
-        for (int i = 1; i < argc; ++i) {
-            const std::string a = argv[i];
-            if (a.rfind("--", 0) != 0) {
-                if (!file.empty()) return usage(("unexpected argument '" + a + "'").c_str());
-                file = a;
-                continue;
-            }
-            if (i + 1 >= argc) return usage((a + " needs a value").c_str());
-            const char* v = argv[++i];
-            if (a == "--e0") params.e0 = number(a, v);
-            else if (a == "--pre1") params.pre1 = number(a, v);
-            else if (a == "--pre2") params.pre2 = number(a, v);
-            else if (a == "--norm1") params.norm1 = number(a, v);
-            else if (a == "--norm2") params.norm2 = number(a, v);
-            else if (a == "--nnorm") {
-                const double n = number(a, v);
-                if (n != std::floor(n) || n < 0 || n > 5) throw value_error("--nnorm: an integer 0..5");
-                params.nnorm = static_cast<int>(n);
-            } else if (a == "--out") out = v;
-            else if (a == "--group") group = v;
-            else return usage(("unknown option " + a).c_str());
-        }
-        if (file.empty()) return usage("no input file");
-
         grid::Spectrum<double> spectrum = [&] {
             io::FileInfo info;
             if (io::detect_format(io::detail::read_head(file, 4096), file) == io::Format::athena) {
@@ -126,7 +100,7 @@ int main(int argc, char** argv) {
         return 0;
     } catch (const prep::no_edge_error& e) {
         std::cout << nlohmann::json{{"file", file}, {"no_edge", true}, {"error", e.what()}}.dump(2) << '\n';
-        return 2;
+        return 3;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "xas_normalize: %s\n", e.what());
         return 1;

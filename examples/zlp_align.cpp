@@ -7,7 +7,7 @@
 // total and sub-channel shifts per pixel (eV, navigation order), the new
 // axes, and t/lambda per pixel on the aligned low loss (threshold estimated
 // per pixel unless --threshold is given).
-#include <cstdlib>
+#include <cmath>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -20,22 +20,9 @@
 #include "corespec/io/npy.hpp"
 #include "corespec/io/read.hpp"
 #include "corespec/prep/low_loss.hpp"
+#include "support/command_line.hpp"
 
 namespace {
-
-[[noreturn]] void usage(const std::string& why) {
-    std::cerr << "zlp_align: " << why << "\n"
-              << "usage: zlp_align LOWLOSS [--also CORELOSS] [--method maximum|parabola|gaussian] [--range LO HI] "
-                 "[--no-subpixel] [--threshold EV] [--out aligned.npy] [--also-out aligned_coreloss.npy]\n";
-    std::exit(2);
-}
-
-double number(const char* s, const std::string& what) {
-    char* end = nullptr;
-    const double v = std::strtod(s, &end);
-    if (end == s || *end != '\0') usage("bad number for " + what + ": " + s);
-    return v;
-}
 
 nlohmann::json axis_json(const corespec::grid::EnergyAxis& a) {
     const auto u = a.as_uniform();
@@ -53,48 +40,27 @@ nlohmann::json values(const std::vector<double>& v) {
 
 int main(int argc, char** argv) {
     using namespace corespec;
-    std::string file, also, out, also_out;
-    std::optional<double> threshold;
+    const corespec_example::CommandLine cli(
+        argc, argv,
+        "zlp_align LOWLOSS [--also CORELOSS] [--method maximum|parabola|gaussian] [--range LO HI] "
+        "[--no-subpixel] [--threshold EV] [--out aligned.npy] [--also-out aligned_coreloss.npy]",
+        {{"--also", 1}, {"--method", 1}, {"--range", 2}, {"--no-subpixel", 0}, {"--threshold", 1}, {"--out", 1},
+         {"--also-out", 1}});
+    const std::string file = cli.positional(1, 1)[0];
+    const std::string also = cli.text("--also"), out = cli.text("--out"), also_out = cli.text("--also-out");
     align::ZlpAlignOptions o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto need = [&](int k) {
-            if (i + k >= argc) usage(a + " needs " + std::to_string(k) + " value(s)");
-        };
-        if (a == "--also") {
-            need(1);
-            also = argv[++i];
-        } else if (a == "--method") {
-            need(1);
-            const std::string m = argv[++i];
-            if (m == "maximum") o.method = prep::ZlpMethod::maximum;
-            else if (m == "parabola") o.method = prep::ZlpMethod::parabola;
-            else if (m == "gaussian") o.method = prep::ZlpMethod::gaussian;
-            else usage("unknown --method " + m);
-        } else if (a == "--range") {
-            need(2);
-            const double lo = number(argv[++i], "--range");
-            o.range = std::make_pair(lo, number(argv[++i], "--range"));
-        } else if (a == "--no-subpixel") {
-            o.subpixel = false;
-        } else if (a == "--threshold") {
-            need(1);
-            threshold = number(argv[++i], "--threshold");
-        } else if (a == "--out") {
-            need(1);
-            out = argv[++i];
-        } else if (a == "--also-out") {
-            need(1);
-            also_out = argv[++i];
-        } else if (!a.empty() && a[0] == '-') {
-            usage("unknown option " + a);
-        } else if (file.empty()) {
-            file = a;
-        } else {
-            usage("more than one LOWLOSS file");
-        }
+    o.method = cli.choice<prep::ZlpMethod>("--method",
+                                           {{"maximum", prep::ZlpMethod::maximum},
+                                            {"parabola", prep::ZlpMethod::parabola},
+                                            {"gaussian", prep::ZlpMethod::gaussian}},
+                                           o.method);
+    if (cli.has("--range")) {
+        const std::vector<double> range = cli.numbers("--range");
+        o.range = std::make_pair(range[0], range[1]);
     }
-    if (file.empty()) usage("no LOWLOSS file");
+    o.subpixel = !cli.has("--no-subpixel");
+    std::optional<double> threshold;
+    if (cli.has("--threshold")) threshold = cli.number("--threshold", 0);
     try {
         const auto ll = io::read_spectrum_image<double>(file);
         std::optional<grid::SpectrumImage<double>> cl;

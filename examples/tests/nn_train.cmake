@@ -39,3 +39,32 @@ set_tests_properties(example.nn_train_bad_loss PROPERTIES LABELS examples WILL_F
 add_test(NAME example.nn_explain_missing_model
   COMMAND nn_explain "${_train_out}/missing.safetensors" "${_train_data}/window_x.npy" --method ig --out "${_train_out}/x.npy")
 set_tests_properties(example.nn_explain_missing_model PROPERTIES LABELS examples WILL_FAIL TRUE)
+
+# nn_explain on a multi-head model (tests/data/train/two_heads.safetensors, weights set by hand in
+# tools/make_training_fixtures.py): head "window" (the first, the default) averages bins 10..17,
+# head "tail" output 0 bins 30..35 and output 1 bins 0..3. --head takes a name or an index.
+set(_two_heads "${_train_data}/two_heads.safetensors")
+add_test(NAME example.nn_explain_head_default
+  COMMAND nn_explain "${_two_heads}" "${_train_data}/window_x.npy" --method ig --out "${_train_out}/heads_default.npy")
+set_tests_properties(example.nn_explain_head_default PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "\"explained\": \"window\",.*\"top_feature\": 1[0-7],.*\"completeness_error_batch\": [0-9.e-]+")
+add_test(NAME example.nn_explain_head_name
+  COMMAND nn_explain "${_two_heads}" "${_train_data}/window_x.npy" --method saliency --head tail --target 0
+          --out "${_train_out}/heads_tail0.npy")
+set_tests_properties(example.nn_explain_head_name PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "\"explained\": \"tail\",.*\"top_feature\": 3[0-5],")
+add_test(NAME example.nn_explain_head_index
+  COMMAND nn_explain "${_two_heads}" "${_train_data}/window_x.npy" --method gxi --head 1 --target 1
+          --out "${_train_out}/heads_tail1.npy")
+set_tests_properties(example.nn_explain_head_index PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "\"explained\": \"tail\", \"target\": 1,.*\"top_feature\": [0-3],")
+# An unknown head, a target beyond the head's outputs, --head on a single-output model.
+add_test(NAME example.nn_explain_head_unknown
+  COMMAND nn_explain "${_two_heads}" "${_train_data}/window_x.npy" --method saliency --head nope --out "${_train_out}/x.npy")
+set_tests_properties(example.nn_explain_head_unknown PROPERTIES LABELS examples WILL_FAIL TRUE)
+add_test(NAME example.nn_explain_head_bad_target
+  COMMAND nn_explain "${_two_heads}" "${_train_data}/window_x.npy" --method saliency --head window --target 1 --out "${_train_out}/x.npy")
+set_tests_properties(example.nn_explain_head_bad_target PROPERTIES LABELS examples WILL_FAIL TRUE)
+add_test(NAME example.nn_explain_head_not_multi
+  COMMAND nn_explain "${_train_out}/window.safetensors" "${_train_data}/window_x.npy" --method saliency --head 0 --out "${_train_out}/x.npy")
+set_tests_properties(example.nn_explain_head_not_multi PROPERTIES LABELS examples FIXTURES_REQUIRED nn_train_model WILL_FAIL TRUE)

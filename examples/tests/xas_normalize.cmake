@@ -31,7 +31,7 @@ if(EXISTS "${_xas}/larch/feo_rt1.xdi")
     --e0 7112 --pre1 -150 --pre2 -30 --norm1 150 --norm2 1756.44729 --nnorm 2)
   set_tests_properties(example.xas_normalize_athena PROPERTIES LABELS "examples;reference"
     PASS_REGULAR_EXPRESSION "\"edge_step\": 2\\.82[0-9]*,")
-  # a scan that stops before the edge: reported, exit status 2
+  # a scan that stops before the edge: reported, exit status 3
   add_test(NAME example.xas_normalize_no_edge COMMAND xas_normalize "${_xas}/larch/fe_xanes_8ch.xdi")
   set_tests_properties(example.xas_normalize_no_edge PROPERTIES LABELS "examples;reference" WILL_FAIL TRUE)
   add_test(NAME example.xas_normalize_no_edge_json COMMAND xas_normalize "${_xas}/larch/fe_xanes_8ch.xdi")

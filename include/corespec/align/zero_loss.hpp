@@ -93,7 +93,11 @@ grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const st
     const auto range = crop ? shift_crop_range(axis, shifts) : std::pair<std::size_t, std::size_t>{0, axis.size()};
     const std::size_t first = range.first, last = range.second;
     const std::size_t n = axis.size(), m = last - first;
-    auto out = grid::SpectrumImage<T>::zeros(image.navigation_shape(), image.axis().slice(first, last), image.metadata());
+    // Uninitialised: every channel of every pixel is written below, and each
+    // thread first-touches (page-faults) its own pixels, in parallel.
+    std::vector<std::size_t> shape(image.navigation_shape());
+    shape.push_back(m);
+    grid::SpectrumImage<T> out(xt::xarray<T>::from_shape(shape), image.axis().slice(first, last), image.metadata());
     const T nan = std::numeric_limits<T>::quiet_NaN();
     prep::parallel_ranges(image.pixel_count(), threads, [&](std::size_t pb, std::size_t pe) {
         for (std::size_t p = pb; p < pe; ++p) {

@@ -95,6 +95,19 @@ public:
         throw value_error("nn::" + type() + ": no parameter '" + name + "'");
     }
 
+    // --- statistics that training updates outside forward -------------------
+    // (BatchNorm1d's running mean and variance: forward is const and shared
+    // by threads, so a trainer sums each thread's moments and updates once
+    // per batch; see train/running_stats.hpp.)
+
+    /// Size of the moment accumulator; 0 for layers without such statistics.
+    virtual std::size_t moments_size() const noexcept { return 0; }
+    /// Adds the moments of `in` (this layer's input in a training forward, or
+    /// a batch slice of it) to acc (size moments_size()).
+    virtual void accumulate_moments(ConstTensorView<T> in, span<double> acc) const { (void)in, (void)acc; }
+    /// Updates the statistics from the summed moments of a whole batch.
+    virtual void update_running_statistics(span<const double> acc) { (void)acc; }
+
     /// Must be called after parameters were written through parameters() /
     /// parameter() (loader, optimiser step): layers refresh derived data such
     /// as packed weight panels here. Not thread-safe with forward.

@@ -304,6 +304,12 @@ struct LoadOptions {
 
 namespace detail {
 
+/// The model format's name for the engine's value type.
+template <class T>
+const char* model_dtype() noexcept {
+    return std::is_same<T, float>::value ? "float32" : "float64";
+}
+
 inline bool is_foldable_target(const std::string& type) {
     return type == "dense" || type == "conv1d" || type == "conv_transpose1d";
 }
@@ -687,7 +693,7 @@ SafeTensors model_to_safetensors(const Model<T>& model, const SaveOptions<T>& op
         }
     }
     nlohmann::json doc = {{"format", model_format_name}, {"version", model_format_version},
-                          {"dtype", std::is_same<T, float>::value ? "float32" : "float64"}, {"graph", graph}};
+                          {"dtype", detail::model_dtype<T>()}, {"graph", graph}};
     std::vector<std::size_t> shape = opt.input_shape;
     if (shape.empty() && !opt.selftest_input.empty()) shape = opt.selftest_input.shape().drop_batch().to_vector();
     if (shape.empty()) shape = model.input_shape();
@@ -717,13 +723,24 @@ void save_model(const Model<T>& model, const std::string& path, const SaveOption
     model_to_safetensors(model, opt).write(path);
 }
 
+namespace detail {
+
+/// The spec of a model built in code: its kind, dtype and input shape.
+template <class T>
+ModelSpec bare_spec(ModelSpec::Kind kind, std::vector<std::size_t> input_shape) {
+    ModelSpec spec;
+    spec.dtype = model_dtype<T>();
+    spec.kind = kind;
+    spec.input_shape = std::move(input_shape);
+    return spec;
+}
+
+}  // namespace detail
+
 /// Wraps a Sequential built in code as a Model (input_shape: per sample, may be empty).
 template <class T>
 Model<T> make_model(Sequential<T> seq, std::vector<std::size_t> input_shape = {}) {
-    ModelSpec spec;
-    spec.dtype = std::is_same<T, float>::value ? "float32" : "float64";
-    spec.kind = ModelSpec::Kind::sequential;
-    spec.input_shape = std::move(input_shape);
+    ModelSpec spec = detail::bare_spec<T>(ModelSpec::Kind::sequential, std::move(input_shape));
     std::vector<std::pair<std::string, Sequential<T>>> parts;
     parts.push_back({"graph", std::move(seq)});
     return Model<T>(std::move(spec), std::move(parts));
@@ -732,10 +749,7 @@ Model<T> make_model(Sequential<T> seq, std::vector<std::size_t> input_shape = {}
 /// Wraps the engine's Vae as a Model (its parts are moved).
 template <class T>
 Model<T> make_model(Vae<T> vae) {
-    ModelSpec spec;
-    spec.dtype = std::is_same<T, float>::value ? "float32" : "float64";
-    spec.kind = ModelSpec::Kind::vae;
-    spec.input_shape = vae.input_shape().to_vector();
+    ModelSpec spec = detail::bare_spec<T>(ModelSpec::Kind::vae, vae.input_shape().to_vector());
     std::vector<std::pair<std::string, Sequential<T>>> parts;
     parts.push_back({"encoder", std::move(vae.body())});
     parts.push_back({"mean", std::move(vae.mean_head())});
@@ -747,10 +761,7 @@ Model<T> make_model(Vae<T> vae) {
 /// Wraps the engine's MultiHead as a Model (its parts are moved).
 template <class T>
 Model<T> make_model(MultiHead<T> mh, std::vector<std::size_t> input_shape = {}) {
-    ModelSpec spec;
-    spec.dtype = std::is_same<T, float>::value ? "float32" : "float64";
-    spec.kind = ModelSpec::Kind::multi_head;
-    spec.input_shape = std::move(input_shape);
+    ModelSpec spec = detail::bare_spec<T>(ModelSpec::Kind::multi_head, std::move(input_shape));
     std::vector<std::pair<std::string, Sequential<T>>> parts;
     parts.push_back({"trunk", std::move(mh.trunk())});
     for (std::size_t i = 0; i < mh.head_count(); ++i) parts.push_back({"heads." + mh.head_name(i), std::move(mh.head(i))});

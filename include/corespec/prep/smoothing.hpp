@@ -17,43 +17,9 @@
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/spectrum.hpp"
-#include "corespec/prep/detail/polyfit.hpp"
+#include "corespec/prep/detail/numeric.hpp"
 
 namespace corespec::prep {
-
-namespace detail {
-
-/// W (window x window): row r holds the weights that give the deriv-th
-/// derivative (per unit sample spacing) at sample r of the least-squares
-/// polynomial of degree `order` through the window's samples.
-inline Eigen::MatrixXd savgol_fit_weights(int window, int order, int deriv) {
-    const Eigen::Index w = window, m = order + 1;
-    const double half = static_cast<double>(window / 2);
-    Eigen::MatrixXd v(w, m);
-    for (Eigen::Index i = 0; i < w; ++i) {
-        const double t = static_cast<double>(i) - half;  // centred: better conditioned
-        double p = 1.0;
-        for (Eigen::Index k = 0; k < m; ++k) {
-            v(i, k) = p;
-            p *= t;
-        }
-    }
-    // coefficient map: c = P y, P = pinv(V) (m x w)
-    const Eigen::MatrixXd pinv = v.completeOrthogonalDecomposition().pseudoInverse();
-    // derivative of the basis at each sample: d^deriv/dt^deriv t^k = k!/(k-deriv)! t^(k-deriv)
-    Eigen::MatrixXd d = Eigen::MatrixXd::Zero(w, m);
-    for (Eigen::Index i = 0; i < w; ++i) {
-        const double t = static_cast<double>(i) - half;
-        for (Eigen::Index k = deriv; k < m; ++k) {
-            double f = 1.0;
-            for (Eigen::Index j = 0; j < deriv; ++j) f *= static_cast<double>(k - j);
-            d(i, k) = f * std::pow(t, static_cast<double>(k - deriv));
-        }
-    }
-    return d * pinv;
-}
-
-}  // namespace detail
 
 /// Savitzky-Golay filter with scipy.signal.savgol_filter semantics in
 /// mode 'interp': interior points from the centred window, the first and
@@ -88,25 +54,8 @@ struct SavitzkyGolay {
         if (n < w)
             throw value_error("SavitzkyGolay: " + std::to_string(n) + " samples, fewer than the window (" +
                               std::to_string(window) + ")");
-        if (deriv > order) {
-            for (auto& v : out) v = T(0);
-            return;
-        }
-        const Eigen::MatrixXd wts = detail::savgol_fit_weights(window, order, deriv);
-        const double scale = 1.0 / std::pow(delta, deriv);
-        const std::size_t half = w / 2;
-        const auto row = [&](std::size_t r, std::size_t start) {
-            double acc = 0.0;
-            for (std::size_t j = 0; j < w; ++j)
-                acc += wts(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(j)) *
-                       static_cast<double>(in[start + j]);
-            return static_cast<T>(acc * scale);
-        };
-        for (std::size_t i = half; i + half < n; ++i) out[i] = row(half, i - half);
-        for (std::size_t i = 0; i < half; ++i) {
-            out[i] = row(i, 0);
-            out[n - half + i] = row(w - half + i, n - w);
-        }
+        detail::savgol_filter(in.data(), n, w, static_cast<std::size_t>(order), static_cast<std::size_t>(deriv), delta,
+                              out.data());
     }
 
     template <class T>

@@ -2,6 +2,7 @@
 // it) and LayerNorm.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <memory>
@@ -20,15 +21,20 @@ namespace corespec::nn {
 /// Parameters "weight", "bias" [C] and the buffers "running_mean",
 /// "running_var" [C] (not trainable). Inference uses the running statistics;
 /// training mode (Workspace::training) the batch statistics (biased
-/// variance, as PyTorch normalises). Updating the running statistics is the
-/// trainer's job (it has the batch statistics from the data).
+/// variance, as PyTorch normalises). forward is const, so the running
+/// statistics are updated by the trainer (train::RunningStatistics): it sums
+/// the moments of each thread's slice with accumulate_moments and calls
+/// update_running_statistics once per batch, as PyTorch does in train mode:
+///   running_mean = (1 - momentum) running_mean + momentum * batch mean
+///   running_var  = (1 - momentum) running_var  + momentum * unbiased batch variance
 template <class T>
 class BatchNorm1d : public Layer<T> {
 public:
     /// Throws value_error for zero features or eps <= 0.
     explicit BatchNorm1d(std::size_t num_features, double eps = 1e-5, double momentum = 0.1)
         : c_(num_features), eps_(eps), momentum_(momentum) {
-        if (c_ == 0 || !(eps > 0)) throw value_error("nn::BatchNorm1d: need num_features > 0 and eps > 0");
+        if (c_ == 0 || !(eps > 0) || !(momentum >= 0 && momentum <= 1))
+            throw value_error("nn::BatchNorm1d: need num_features > 0, eps > 0 and momentum in [0, 1]");
         this->declare_parameter("weight", Shape{c_});
         this->declare_parameter("bias", Shape{c_});
         this->declare_parameter("running_mean", Shape{c_}, false);
@@ -38,6 +44,47 @@ public:
     std::string type() const override { return "batch_norm1d"; }
     std::size_t num_features() const noexcept { return c_; }
     double eps() const noexcept { return eps_; }
+    double momentum() const noexcept { return momentum_; }
+
+    /// Size of the moment accumulator: the element count, then per channel
+    /// the sum and the sum of squares.
+    std::size_t moments_size() const noexcept override { return 1 + 2 * c_; }
+
+    /// Adds the count, per-channel sums and sums of squares of `in` (this
+    /// layer's input, or a batch slice of it) to acc[0 .. moments_size()).
+    void accumulate_moments(ConstTensorView<T> in, span<double> acc) const override {
+        output_shape(in.shape());
+        if (acc.size() != moments_size()) throw shape_error("nn::BatchNorm1d moments", {moments_size()}, {acc.size()});
+        const std::size_t inner = inner_size(in);
+        acc[0] += static_cast<double>(in.batch() * inner);
+        for (std::size_t b = 0; b < in.batch(); ++b)
+            for (std::size_t c = 0; c < c_; ++c) {
+                const T* x = in.data() + (b * c_ + c) * inner;
+                double s = 0, s2 = 0;
+                for (std::size_t l = 0; l < inner; ++l) s += double(x[l]), s2 += double(x[l]) * double(x[l]);
+                acc[1 + c] += s, acc[1 + c_ + c] += s2;
+            }
+    }
+
+    /// Moves the running statistics towards the batch whose moments are in
+    /// `acc` (see accumulate_moments), with PyTorch's momentum and unbiased
+    /// variance. A batch of one value per channel updates only the mean (its
+    /// unbiased variance is undefined; PyTorch refuses such batches).
+    void update_running_statistics(span<const double> acc) override {
+        if (acc.size() != moments_size()) throw shape_error("nn::BatchNorm1d moments", {moments_size()}, {acc.size()});
+        const double n = acc[0], m = momentum_;
+        if (!(n >= 1)) return;
+        T* rm = this->params_.data() + 2 * c_;
+        T* rv = this->params_.data() + 3 * c_;
+        for (std::size_t c = 0; c < c_; ++c) {
+            const double mean = acc[1 + c] / n;
+            rm[c] = T((1 - m) * double(rm[c]) + m * mean);
+            if (n >= 2) {
+                const double var = std::max(0.0, acc[1 + c_ + c] - n * mean * mean) / (n - 1);
+                rv[c] = T((1 - m) * double(rv[c]) + m * var);
+            }
+        }
+    }
 
     Shape output_shape(const Shape& in) const override {
         if ((in.rank() != 2 && in.rank() != 3) || in[1] != c_)

@@ -23,25 +23,37 @@ void copy_tensor(ConstTensorView<T> in, TensorView<T> out) noexcept {
 }
 }  // namespace detail
 
+namespace detail {
+
+/// A layer that only relabels the shape: forward and backward copy the values.
+template <class T>
+class ShapeOnlyLayer : public Layer<T> {
+public:
+    void forward(ConstTensorView<T> in, TensorView<T> out, Workspace<T>&) const override {
+        this->check_output(in, out);
+        copy_tensor(in, out);
+    }
+    bool has_backward() const noexcept override { return true; }
+    void backward(ConstTensorView<T> in, ConstTensorView<T>, ConstTensorView<T> grad_out, TensorView<T> grad_in,
+                  span<T>, Workspace<T>&) const override {
+        if (grad_out.size() != in.size())
+            throw shape_error("nn::" + this->type() + " grad_out", this->output_shape(in.shape()).to_vector(),
+                              grad_out.shape().to_vector());
+        if (!grad_in.empty()) copy_tensor(grad_out, grad_in);
+    }
+};
+
+}  // namespace detail
+
 /// [batch, channels, length] -> [batch, channels * length] (PyTorch Flatten;
 /// rank-2 input passes through).
 template <class T>
-class Flatten : public Layer<T> {
+class Flatten : public detail::ShapeOnlyLayer<T> {
 public:
     std::string type() const override { return "flatten"; }
     Shape output_shape(const Shape& in) const override {
         detail::require_batched("nn::flatten", in);
         return Shape{in[0], in.size() / (in[0] ? in[0] : 1)};
-    }
-    void forward(ConstTensorView<T> in, TensorView<T> out, Workspace<T>&) const override {
-        this->check_output(in, out);
-        detail::copy_tensor(in, out);
-    }
-    bool has_backward() const noexcept override { return true; }
-    void backward(ConstTensorView<T> in, ConstTensorView<T>, ConstTensorView<T> grad_out, TensorView<T> grad_in,
-                  span<T>, Workspace<T>&) const override {
-        if (grad_out.size() != in.size()) throw shape_error("nn::Flatten grad_out", output_shape(in.shape()).to_vector(), grad_out.shape().to_vector());
-        if (!grad_in.empty()) detail::copy_tensor(grad_out, grad_in);
     }
     nlohmann::json config() const override { return {{"type", type()}}; }
     std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<Flatten>(*this); }
@@ -49,7 +61,7 @@ public:
 
 /// Reshapes each sample to `shape` (no batch; rank 1 or 2, same size).
 template <class T>
-class Reshape : public Layer<T> {
+class Reshape : public detail::ShapeOnlyLayer<T> {
 public:
     /// Throws value_error for a rank other than 1 or 2.
     explicit Reshape(Shape sample_shape) : shape_(sample_shape) {
@@ -61,16 +73,6 @@ public:
         Shape out = shape_.with_batch(in[0]);
         if (out.size() != in.size()) throw shape_error("nn::Reshape input", out.to_vector(), in.to_vector());
         return out;
-    }
-    void forward(ConstTensorView<T> in, TensorView<T> out, Workspace<T>&) const override {
-        this->check_output(in, out);
-        detail::copy_tensor(in, out);
-    }
-    bool has_backward() const noexcept override { return true; }
-    void backward(ConstTensorView<T> in, ConstTensorView<T>, ConstTensorView<T> grad_out, TensorView<T> grad_in,
-                  span<T>, Workspace<T>&) const override {
-        if (grad_out.size() != in.size()) throw shape_error("nn::Reshape grad_out", output_shape(in.shape()).to_vector(), grad_out.shape().to_vector());
-        if (!grad_in.empty()) detail::copy_tensor(grad_out, grad_in);
     }
     nlohmann::json config() const override { return {{"type", type()}, {"shape", shape_.to_vector()}}; }
     std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<Reshape>(*this); }

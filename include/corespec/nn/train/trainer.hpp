@@ -41,6 +41,7 @@
 #include "corespec/nn/train/init.hpp"
 #include "corespec/nn/train/loss.hpp"
 #include "corespec/nn/train/optimizer.hpp"
+#include "corespec/nn/train/running_stats.hpp"
 #include "corespec/nn/train/worker_pool.hpp"
 
 namespace corespec::nn::train {
@@ -149,24 +150,32 @@ bool all_finite(const T* x, std::size_t n) noexcept {
 
 }  // namespace detail
 
+/// The update() calls of an optimiser step begun elsewhere (begin_step) for a
+/// model whose parameters are elements [base, base + parameter_count()) of
+/// the optimiser's flat array (several models, e.g. a VAE's parts, share one
+/// step), then parameters_changed().
+template <class T>
+void update_parameters(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads, std::size_t base) {
+    const std::size_t np = model.parameter_count();
+    if (grads.size() != np) throw shape_error("nn::train::apply_step gradients", {np}, {grads.size()});
+    for (std::size_t i = 0, local = 0; i < model.size(); ++i) {
+        Layer<T>& l = model.layer(i);
+        span<T> p = l.parameters();
+        for (const ParameterInfo& info : l.parameter_info())
+            if (info.trainable)
+                opt.update(p.subspan(info.offset, info.size()), grads.subspan(local + info.offset, info.size()), base + local + info.offset);
+        local += l.parameter_count();
+    }
+    model.parameters_changed();
+}
+
 /// One optimiser step over every trainable parameter of a model, then
 /// parameters_changed() on each layer. `grads` is laid out as the model's
 /// concatenated parameters.
 template <class T>
 void apply_step(Optimizer<T>& opt, Sequential<T>& model, span<const T> grads) {
-    const std::size_t np = model.parameter_count();
-    if (grads.size() != np) throw shape_error("nn::train::apply_step gradients", {np}, {grads.size()});
-    opt.begin_step(np);
-    std::size_t base = 0;
-    for (std::size_t i = 0; i < model.size(); ++i) {
-        Layer<T>& l = model.layer(i);
-        span<T> p = l.parameters();
-        for (const ParameterInfo& info : l.parameter_info())
-            if (info.trainable)
-                opt.update(p.subspan(info.offset, info.size()), grads.subspan(base + info.offset, info.size()), base + info.offset);
-        base += l.parameter_count();
-    }
-    model.parameters_changed();
+    opt.begin_step(model.parameter_count());
+    update_parameters(opt, model, grads, 0);
 }
 
 
@@ -250,6 +259,10 @@ public:
         });
     }
 
+    /// Updates the BatchNorm1d running statistics of `model` from the last
+    /// training-mode compute() (see running_stats.hpp); no-op without any.
+    void update_running_statistics(Sequential<T>& model) { stats_.apply(model); }
+
     /// Mean loss over a data set (inference mode), in chunks of at most
     /// `chunk` samples per thread. Deterministic for a fixed thread count.
     double evaluate(const Sequential<T>& model, const Loss<T>& loss, ConstTensorView<T> x, ConstTensorView<T> y,
@@ -319,6 +332,7 @@ private:
             for (std::size_t i = 0; i < batch; ++i)
                 if (rows[i] >= x.batch()) throw range_error("nn::train::BatchGradient::compute_rows: row " + std::to_string(rows[i]) + " of " + std::to_string(x.batch()));
         for (std::size_t t = 1; t < nt; ++t) slots_[t].grad.resize(np);
+        stats_.begin(model, training ? nt : 0);
         pool_.run([&](std::size_t t) {
             Slot& slot = slots_[t];
             const std::size_t first = batch * t / nt, last = batch * (t + 1) / nt, count = last - first;
@@ -351,6 +365,7 @@ private:
                     if (!slot.bad.found) {
                         std::vector<ConstTensorView<T>>& acts = slot.acts;
                         model.forward_trace(xs, acts, ws);
+                        if (training) stats_.accumulate(model, acts, t);
                         ConstTensorView<T> out = acts.back();
                         TensorView<T> gout(ws.allocate(out.size()), out.shape());
                         slot.part = loss.evaluate(out, y.batch_slice(first, count),
@@ -385,6 +400,7 @@ private:
 
     detail::WorkerPool pool_;
     std::vector<Slot> slots_;
+    RunningStatistics<T> stats_;
     BadInput bad_;
     double grad_norm_ = 0;
     std::vector<std::size_t> owner_, owner_counts_;
@@ -413,6 +429,16 @@ void set_parameters(Sequential<T>& model, span<const T> values) {
         base += p.size();
     }
     model.parameters_changed();
+}
+
+/// dst = the rows `rows[0 .. count)` of src, shape = src's with count rows.
+template <class T>
+void copy_rows(ConstTensorView<T> src, const std::size_t* rows, std::size_t count, std::vector<T>& dst, Shape& shape) {
+    const std::size_t s = src.sample_size();
+    dst.resize(count * s);
+    for (std::size_t i = 0; i < count; ++i) std::copy(src.sample(rows[i]), src.sample(rows[i]) + s, dst.data() + i * s);
+    shape = src.shape();
+    shape[0] = count;
 }
 
 template <class T>
@@ -486,14 +512,6 @@ private:
         ConstTensorView<T> mv() const { return m.empty() ? ConstTensorView<T>() : ConstTensorView<T>(m.data(), ms); }
     };
 
-    static void copy_rows(ConstTensorView<T> src, const std::size_t* rows, std::size_t count, std::vector<T>& dst, Shape& shape) {
-        const std::size_t s = src.sample_size();
-        dst.resize(count * s);
-        for (std::size_t i = 0; i < count; ++i) std::copy(src.sample(rows[i]), src.sample(rows[i]) + s, dst.data() + i * s);
-        shape = src.shape();
-        shape[0] = count;
-    }
-
     static Gathered gather(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask, const std::vector<std::size_t>& rows) {
         Gathered g;
         copy_rows(x, rows.data(), rows.size(), g.x, g.xs);
@@ -550,6 +568,7 @@ private:
                 const double gnorm = grad_.gradient_norm();
                 if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
                 if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
+                grad_.update_running_statistics(model_);
                 grad_.apply_step(opt_, model_, span<const T>(grads));
                 sum += loss * static_cast<double>(count);
                 if (o_.on_batch) o_.on_batch(BatchStats{epoch, k + 1, nb, loss, gnorm});

@@ -1,8 +1,8 @@
 // corespec/prep/detail/numeric.hpp - small numerical pieces the EELS steps share:
-// a dense solver for tiny systems, Savitzky-Golay weights (SciPy's
-// savgol_filter, mode='interp'), Simpson's rule (SciPy's simps, even='avg'),
-// the roots of an interpolating cubic spline (FITPACK s=0, i.e. not-a-knot),
-// and SciPy's next_fast_len.
+// a dense solver for tiny systems, Savitzky-Golay weights and filter (SciPy's
+// savgol_filter, mode='interp'; also behind prep::SavitzkyGolay), Simpson's
+// rule (SciPy's simps, even='avg'), the roots of an interpolating cubic spline
+// (FITPACK s=0, i.e. not-a-knot), and SciPy's next_fast_len.
 #pragma once
 
 #include <algorithm>
@@ -41,62 +41,82 @@ inline bool solve_dense(std::vector<double> a, std::vector<double> b, std::vecto
     return true;
 }
 
-/// Weights w (size `window`) such that sum_j w[j] y[j] is the `deriv`-th
-/// derivative at sample `pos` of the least-squares polynomial of degree
-/// `order` through y[0..window), in units of samples (divide by delta^deriv).
-inline std::vector<double> savgol_weights(std::size_t window, std::size_t order, std::size_t deriv, std::size_t pos) {
-    if (order >= window) throw value_error("Savitzky-Golay: polynomial order must be below the window length");
+/// Savitzky-Golay weights for every sample of a window, row-major window x
+/// window: sum_j w[p * window + j] y[j] is the `deriv`-th derivative, per unit
+/// sample spacing, at sample p of the least-squares polynomial of degree
+/// `order` through y[0..window) (all zero when deriv > order). The one
+/// Savitzky-Golay implementation in corespec (SavitzkyGolay and the EELS
+/// steps call savgol_filter below).
+inline std::vector<double> savgol_weights(std::size_t window, std::size_t order, std::size_t deriv) {
+    if (window == 0 || order >= window)
+        throw value_error("Savitzky-Golay: polynomial order must be below the window length");
     const std::size_t m = order + 1;
-    // Normal equations in a centred variable keep them well conditioned.
-    const double c = 0.5 * static_cast<double>(window - 1);
-    std::vector<double> ata(m * m, 0.0);
-    for (std::size_t j = 0; j < window; ++j) {
-        const double t = static_cast<double>(j) - c;
-        for (std::size_t r = 0; r < m; ++r)
-            for (std::size_t k = 0; k < m; ++k) ata[r * m + k] += std::pow(t, double(r)) * std::pow(t, double(k));
+    // V = Q R for the basis u^k, u = (j - c) / s in [-1, 1] (conditioning), by
+    // Gram-Schmidt run twice per column (orthogonal to rounding, like SciPy's
+    // lstsq; the normal equations would square the condition number).
+    const double c = 0.5 * static_cast<double>(window - 1), s = std::max(c, 1.0);
+    std::vector<double> q(window * m), r(m * m, 0.0);  // q column-major, r row-major
+    for (std::size_t k = 0; k < m; ++k) {
+        double* qk = q.data() + k * window;
+        for (std::size_t j = 0; j < window; ++j)
+            qk[j] = std::pow((static_cast<double>(j) - c) / s, static_cast<double>(k));
+        for (int pass = 0; pass < 2; ++pass)
+            for (std::size_t i = 0; i < k; ++i) {
+                const double* qi = q.data() + i * window;
+                double d = 0.0;
+                for (std::size_t j = 0; j < window; ++j) d += qi[j] * qk[j];
+                r[i * m + k] += d;
+                for (std::size_t j = 0; j < window; ++j) qk[j] -= d * qi[j];
+            }
+        double norm = 0.0;
+        for (std::size_t j = 0; j < window; ++j) norm += qk[j] * qk[j];
+        norm = std::sqrt(norm);
+        r[k * m + k] = norm;
+        for (std::size_t j = 0; j < window; ++j) qk[j] /= norm;
     }
-    // d^deriv/dt^deriv of sum_k a_k t^k at t0 = sum_k a_k k!/(k-deriv)! t0^(k-deriv)
-    const double t0 = static_cast<double>(pos) - c;
-    std::vector<double> e(m, 0.0);
-    for (std::size_t k = deriv; k < m; ++k) {
-        double f = 1.0;
-        for (std::size_t q = 0; q < deriv; ++q) f *= static_cast<double>(k - q);
-        e[k] = f * std::pow(t0, static_cast<double>(k - deriv));
-    }
-    std::vector<double> z;  // (A^T A)^-1 e, then w_j = sum_k z_k t_j^k
-    if (!solve_dense(ata, e, z, m)) throw value_error("Savitzky-Golay: singular system");
-    std::vector<double> w(window, 0.0);
-    for (std::size_t j = 0; j < window; ++j) {
-        const double t = static_cast<double>(j) - c;
-        for (std::size_t k = 0; k < m; ++k) w[j] += z[k] * std::pow(t, static_cast<double>(k));
+    // Row p = Q z with R^T z = e, e_k = d^deriv/dj^deriv u^k at sample p.
+    std::vector<double> w(window * window, 0.0), e(m), z(m);
+    for (std::size_t p = 0; p < window; ++p) {
+        const double u = (static_cast<double>(p) - c) / s;
+        for (std::size_t k = 0; k < m; ++k) {
+            double f = k >= deriv ? std::pow(u, static_cast<double>(k - deriv)) : 0.0;
+            for (std::size_t i = 0; i < deriv && k >= deriv; ++i) f *= static_cast<double>(k - i) / s;
+            e[k] = f;
+        }
+        for (std::size_t k = 0; k < m; ++k) {
+            double v = e[k];
+            for (std::size_t i = 0; i < k; ++i) v -= r[i * m + k] * z[i];
+            z[k] = v / r[k * m + k];
+        }
+        for (std::size_t k = 0; k < m; ++k)
+            for (std::size_t j = 0; j < window; ++j) w[p * window + j] += q[k * window + j] * z[k];
     }
     return w;
 }
 
-/// SciPy savgol_filter(y, window, order, deriv, delta, mode='interp') into out.
-/// Requires an odd window <= y.size().
-template <class T>
+/// SciPy savgol_filter(y, window, order, deriv, delta, mode='interp') into
+/// out[0..n): the centred window inside, the polynomial fitted to the first /
+/// last window for the window/2 samples at each end. No finiteness check: a
+/// NaN/Inf spreads to the outputs whose window holds it (callers turn that
+/// into a per-pixel status or reject it). Throws value_error unless the
+/// window is odd and <= n and order < window.
+template <class T, class U>
 void savgol_filter(const T* y, std::size_t n, std::size_t window, std::size_t order, std::size_t deriv, double delta,
-                   double* out) {
+                   U* out) {
     if (window % 2 == 0 || window > n) throw value_error("Savitzky-Golay: window must be odd and <= the data length");
+    const auto w = savgol_weights(window, order, deriv);
     const std::size_t half = window / 2;
-    const double scale = std::pow(delta, static_cast<double>(deriv));
-    const auto centre = savgol_weights(window, order, deriv, half);
-    for (std::size_t i = half; i + half < n; ++i) {
-        double s = 0.0;
-        for (std::size_t j = 0; j < window; ++j) s += centre[j] * static_cast<double>(y[i - half + j]);
-        out[i] = s / scale;
-    }
-    for (std::size_t p = 0; p < half; ++p) {  // edges: the polynomial fitted to the end window
-        const auto wl = savgol_weights(window, order, deriv, p);
-        const auto wr = savgol_weights(window, order, deriv, window - half + p);
-        double sl = 0.0, sr = 0.0;
-        for (std::size_t j = 0; j < window; ++j) {
-            sl += wl[j] * static_cast<double>(y[j]);
-            sr += wr[j] * static_cast<double>(y[n - window + j]);
-        }
-        out[p] = sl / scale;
-        out[n - half + p] = sr / scale;
+    const double scale = 1.0 / std::pow(delta, static_cast<double>(deriv));
+    const auto apply = [&](std::size_t row, std::size_t start) {
+        const double* wr = w.data() + row * window;
+        double acc = 0.0;
+        for (std::size_t j = 0; j < window; ++j) acc += wr[j] * static_cast<double>(y[start + j]);
+        return static_cast<U>(acc * scale);
+    };
+    for (std::size_t i = half; i + half < n; ++i) out[i] = apply(half, i - half);
+    for (std::size_t p = 0; p < half; ++p) {
+        out[p] = apply(p, 0);
+        out[n - half + p] = apply(window - half + p, n - window);
     }
 }
 

@@ -1,0 +1,409 @@
+// corespec/nn/train/vae_trainer.hpp - training a variational autoencoder.
+//
+//   Vae<float> vae = make_conv_vae<float>();          // the study-2 conv VAE
+//   std::uint64_t seed = 42;
+//   for (Sequential<float>* part : train::vae_parts(vae)) train::init_default(*part, seed++);
+//   train::MseLoss<float> recon;
+//   train::Adam<float> adam(1e-3);
+//   train::VaeTrainOptions opt;  opt.beta = 0.01;  opt.epochs = 100;  opt.val_fraction = 0.1;
+//   train::VaeTrainer<float> trainer(vae, recon, adam, opt);
+//   train::TrainResult r = trainer.fit(x);             // x [n, 1, 240]
+//
+// Objective of a batch (PyTorch's usual VAE loss):
+//   loss = reconstruction(decoder(z), x) + beta * KL,   z = mu + exp(logvar / 2) * eps,
+//   KL = mean over samples of -0.5 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j)),
+// with eps ~ N(0, I) drawn for the whole batch on the calling thread from a
+// generator seeded by `seed` (so the thread count does not change the noise),
+// or supplied by a noise callback (set_noise), e.g. PyTorch's eps in a parity
+// test. Validation uses z = mu (no noise), so the monitored loss does not
+// jitter with the draws.
+//
+// Everything else is the supervised Trainer's (trainer.hpp): seeded shuffling
+// and validation split, early stopping with patience, best-weights restore,
+// progress / per-batch / checkpoint callbacks, gradient clipping, a
+// training_error naming epoch and batch on a non-finite input, loss or
+// gradient or a diverging loss, BatchNorm1d running statistics, and
+// bit-identical reruns for the same seed and thread count.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "corespec/nn/models/vae.hpp"
+#include "corespec/nn/train/trainer.hpp"
+
+namespace corespec::nn::train {
+
+struct VaeTrainOptions : TrainOptions {
+    /// Weight of the KL term (beta-VAE); must be finite and >= 0.
+    double beta = 1.0;
+};
+
+/// A VAE batch's loss and its two terms (kl without beta).
+struct VaeLoss {
+    double total = 0, reconstruction = 0, kl = 0;
+};
+
+/// The parts of a Vae in the order of its flat parameter array.
+template <class T>
+std::array<Sequential<T>*, 4> vae_parts(Vae<T>& v) {
+    return {&v.body(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
+}
+template <class T>
+std::array<const Sequential<T>*, 4> vae_parts(const Vae<T>& v) {
+    return {&v.body(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
+}
+
+template <class T>
+std::size_t parameter_count(const Vae<T>& v) {
+    std::size_t n = 0;
+    for (const Sequential<T>* p : vae_parts(v)) n += p->parameter_count();
+    return n;
+}
+
+/// All parameters of a VAE (body, mean head, log-variance head, decoder).
+template <class T>
+std::vector<T> get_parameters(const Vae<T>& v) {
+    std::vector<T> out;
+    out.reserve(parameter_count(v));
+    for (const Sequential<T>* p : vae_parts(v)) {
+        std::vector<T> part = get_parameters(*p);
+        out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+}
+
+/// Writes get_parameters' layout back (throws shape_error on a size mismatch).
+template <class T>
+void set_parameters(Vae<T>& v, span<const T> values) {
+    if (values.size() != parameter_count(v)) throw shape_error("nn::train::set_parameters (VAE)", {parameter_count(v)}, {values.size()});
+    std::size_t base = 0;
+    for (Sequential<T>* p : vae_parts(v)) {
+        set_parameters(*p, values.subspan(base, p->parameter_count()));
+        base += p->parameter_count();
+    }
+}
+
+/// Loss and parameter gradient of one VAE batch, split over a fixed pool of
+/// threads like BatchGradient (thread t takes rows [n t / T, n (t + 1) / T),
+/// its gradient buffer is summed in thread order).
+template <class T>
+class VaeGradient {
+public:
+    explicit VaeGradient(std::size_t threads = 1) : pool_(threads), slots_(pool_.size()) {}
+
+    std::size_t threads() const noexcept { return pool_.size(); }
+
+    /// Loss of the batch x with noise eps [batch, latent]; `grads` (size
+    /// parameter_count(vae)) is overwritten with its gradient unless empty.
+    /// training: layers in training mode (Dropout, BatchNorm batch
+    /// statistics; `seed` feeds Dropout). An empty eps means z = mu.
+    VaeLoss compute(const Vae<T>& vae, const Loss<T>& recon, ConstTensorView<T> x, ConstTensorView<T> eps, span<T> grads,
+                    double beta, bool training = true, std::uint64_t seed = 0) {
+        const std::size_t batch = x.batch(), nt = pool_.size(), np = parameter_count(vae);
+        const std::size_t latent = vae.latent_size();
+        if (!grads.empty() && grads.size() != np) throw shape_error("nn::train::VaeGradient gradients", {np}, {grads.size()});
+        if (!eps.empty() && eps.shape() != Shape{batch, latent})
+            throw shape_error("nn::train::VaeGradient eps", {batch, latent}, eps.shape().to_vector());
+        const auto parts = vae_parts(vae);
+        std::vector<double> norms = recon.normalizers(x, ConstTensorView<T>());
+        span<const double> nspan(norms.data(), norms.size());
+        for (std::size_t k = 0; k < 4; ++k) running_[k].begin(*parts[k], training ? nt : 0);
+        pool_.run([&](std::size_t t) {
+            Slot& s = slots_[t];
+            const std::size_t first = batch * t / nt, last = batch * (t + 1) / nt, n = last - first;
+            span<T> g;
+            if (!grads.empty()) {
+                if (t == 0) g = grads;
+                else s.grads.resize(np), g = span<T>(s.grads.data(), np);
+                std::fill(g.begin(), g.end(), T(0));
+            }
+            s.loss = VaeLoss{};
+            if (n == 0) return;
+            Workspace<T>& ws = s.ws;
+            ws.training = training;
+            ws.seed = seed * 0x9E3779B97F4A7C15ull + t;
+            typename Workspace<T>::Frame frame(ws);
+            ConstTensorView<T> xs = x.batch_slice(first, n);
+            // forward: body -> mean, logvar -> z -> decoder
+            parts[0]->forward_trace(xs, s.acts[0], ws);
+            parts[1]->forward_trace(s.acts[0].back(), s.acts[1], ws);
+            parts[2]->forward_trace(s.acts[0].back(), s.acts[2], ws);
+            if (training)
+                for (std::size_t k = 0; k < 3; ++k) running_[k].accumulate(*parts[k], s.acts[k], t);
+            ConstTensorView<T> mu = s.acts[1].back(), lv = s.acts[2].back();
+            const Shape ls{n, latent};
+            TensorView<T> z(ws.allocate(ls.size()), ls);
+            ConstTensorView<T> e = eps.empty() ? ConstTensorView<T>() : eps.batch_slice(first, n);
+            for (std::size_t i = 0; i < z.size(); ++i) z[i] = e.empty() ? mu[i] : mu[i] + std::exp(lv[i] / T(2)) * e[i];
+            parts[3]->forward_trace(z, s.acts[3], ws);
+            if (training) running_[3].accumulate(*parts[3], s.acts[3], t);
+            ConstTensorView<T> out = s.acts[3].back();
+            TensorView<T> g_out, g_mu, g_lv;
+            if (!g.empty()) {
+                g_out = TensorView<T>(ws.allocate(out.size()), out.shape());
+                g_mu = TensorView<T>(ws.allocate(ls.size()), ls);
+                g_lv = TensorView<T>(ws.allocate(ls.size()), ls);
+            }
+            s.loss.reconstruction = recon.evaluate(out, xs, ConstTensorView<T>(), g_out, nspan);
+            s.loss.kl = gaussian_kl(mu, lv, g_mu, g_lv, 1.0, batch);
+            s.loss.total = s.loss.reconstruction + beta * s.loss.kl;
+            if (g.empty()) return;
+            // backward: decoder -> z -> (mu, logvar) -> body
+            std::size_t off[5] = {0};
+            for (std::size_t k = 0; k < 4; ++k) off[k + 1] = off[k] + parts[k]->parameter_count();
+            auto gp = [&](std::size_t k) { return g.subspan(off[k], parts[k]->parameter_count()); };
+            TensorView<T> g_z(ws.allocate(ls.size()), ls);
+            parts[3]->backward(s.acts[3], g_out, g_z, gp(3), ws);
+            for (std::size_t i = 0; i < z.size(); ++i) {
+                const T kl_mu = g_mu[i], kl_lv = g_lv[i];
+                g_mu[i] = g_z[i] + T(beta) * kl_mu;
+                const T dz_dlv = e.empty() ? T(0) : e[i] * std::exp(lv[i] / T(2)) / T(2);
+                g_lv[i] = g_z[i] * dz_dlv + T(beta) * kl_lv;
+            }
+            const Shape hs = s.acts[0].back().shape();
+            TensorView<T> g_h(ws.allocate(hs.size()), hs), g_h2(ws.allocate(hs.size()), hs);
+            parts[1]->backward(s.acts[1], g_mu, g_h, gp(1), ws);
+            parts[2]->backward(s.acts[2], g_lv, g_h2, gp(2), ws);
+            for (std::size_t i = 0; i < g_h.size(); ++i) g_h[i] += g_h2[i];
+            parts[0]->backward(s.acts[0], g_h, TensorView<T>(), gp(0), ws);
+        });
+        VaeLoss total;
+        for (std::size_t t = 0; t < nt; ++t) {
+            total.total += slots_[t].loss.total;
+            total.reconstruction += slots_[t].loss.reconstruction;
+            total.kl += slots_[t].loss.kl;
+        }
+        if (!grads.empty())
+            for (std::size_t t = 1; t < nt; ++t) {
+                const T* b = slots_[t].grads.data();
+                for (std::size_t i = 0; i < np; ++i) grads[i] += b[i];
+            }
+        return total;
+    }
+
+    /// Updates BatchNorm1d running statistics from the last training-mode compute().
+    void update_running_statistics(Vae<T>& vae) {
+        const auto parts = vae_parts(vae);
+        for (std::size_t k = 0; k < 4; ++k) running_[k].apply(*parts[k]);
+    }
+
+    /// Mean loss (z = mu, inference mode) over a data set, in chunks.
+    VaeLoss evaluate(const Vae<T>& vae, const Loss<T>& recon, ConstTensorView<T> x, double beta, std::size_t chunk = 256) {
+        VaeLoss sum;
+        const double n = static_cast<double>(x.batch());
+        for (std::size_t s = 0; s < x.batch(); s += chunk) {
+            const std::size_t c = std::min(chunk, x.batch() - s);
+            VaeLoss l = compute(vae, recon, x.batch_slice(s, c), ConstTensorView<T>(), span<T>(), beta, false);
+            const double w = static_cast<double>(c) / n;  // chunk means -> data set mean
+            sum.total += w * l.total, sum.reconstruction += w * l.reconstruction, sum.kl += w * l.kl;
+        }
+        return sum;
+    }
+
+private:
+    struct Slot {
+        Workspace<T> ws;
+        std::vector<T> grads;
+        std::array<std::vector<ConstTensorView<T>>, 4> acts;
+        VaeLoss loss;
+    };
+    detail::WorkerPool pool_;
+    std::vector<Slot> slots_;
+    std::array<RunningStatistics<T>, 4> running_;
+};
+
+/// After each VAE batch: BatchStats (loss = total) and the two terms.
+struct VaeBatchStats : BatchStats {
+    double reconstruction = 0, kl = 0;
+};
+
+template <class T>
+class VaeTrainer {
+public:
+    /// Fills eps [batch, latent] for training batch `batch` (1-based) of `epoch`.
+    using Noise = std::function<void(std::size_t epoch, std::size_t batch, TensorView<T> eps)>;
+
+    /// Keeps references to vae, loss and optimiser (they must outlive the
+    /// trainer). Throws value_error for batch_size 0, val_fraction outside
+    /// [0, 1) or a negative or non-finite beta.
+    VaeTrainer(Vae<T>& vae, const Loss<T>& reconstruction, Optimizer<T>& optimizer, VaeTrainOptions options = {})
+        : vae_(vae), loss_(reconstruction), opt_(optimizer), o_(std::move(options)), grad_(o_.threads ? o_.threads : 1) {
+        if (o_.batch_size == 0) throw value_error("nn::train::VaeTrainer: batch_size must be > 0");
+        if (!(o_.val_fraction >= 0 && o_.val_fraction < 1)) throw value_error("nn::train::VaeTrainer: val_fraction must lie in [0, 1)");
+        if (!(o_.beta >= 0) || !std::isfinite(o_.beta)) throw value_error("nn::train::VaeTrainer: beta must be finite and >= 0");
+    }
+
+    void set_schedule(Schedule<T>* schedule) noexcept { schedule_ = schedule; }
+    /// Replaces the seeded N(0, 1) draws (empty function: back to them).
+    void set_noise(Noise noise) { noise_ = std::move(noise); }
+    /// After each batch, with the reconstruction and KL terms (optional).
+    void on_batch(std::function<void(const VaeBatchStats&)> f) { on_batch_ = std::move(f); }
+    const VaeTrainOptions& options() const noexcept { return o_; }
+
+    /// Throws shape_error unless x is [rows, <the VAE's input shape>] and the
+    /// reconstruction loss accepts it; value_error for zero rows.
+    void check(ConstTensorView<T> x) const {
+        if (x.rank() < 2 || x.shape().drop_batch() != vae_.input_shape())
+            throw shape_error("nn::train::VaeTrainer data (rows, input shape)", vae_.input_shape().with_batch(x.rank() ? x.batch() : 0).to_vector(),
+                              x.shape().to_vector());
+        if (x.batch() == 0) throw value_error("nn::train::VaeTrainer: no training rows");
+        loss_.check_shapes(x.shape(), x.shape());
+    }
+
+    /// Trains on the rows of x, holding out val_fraction of them (seeded).
+    TrainResult fit(ConstTensorView<T> x) {
+        check(x);
+        const std::size_t n = x.batch();
+        Random rng(o_.seed);
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) order[i] = i;
+        std::size_t n_val = static_cast<std::size_t>(std::floor(o_.val_fraction * static_cast<double>(n) + 0.5));
+        if (n_val >= n) n_val = n - 1;
+        if (n_val) rng.shuffle(order);
+        std::vector<std::size_t> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
+        std::vector<std::size_t> train(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
+        std::sort(val.begin(), val.end());
+        std::sort(train.begin(), train.end());
+        std::vector<T> xv;
+        Shape vs;
+        copy_rows(x, val.data(), val.size(), xv, vs);
+        return run(x, train, n_val ? ConstTensorView<T>(xv.data(), vs) : ConstTensorView<T>(), rng);
+    }
+
+    /// Trains on all rows of x, validating on x_val.
+    TrainResult fit(ConstTensorView<T> x, ConstTensorView<T> x_val) {
+        check(x);
+        check(x_val);
+        Random rng(o_.seed);
+        std::vector<std::size_t> train(x.batch());
+        for (std::size_t i = 0; i < train.size(); ++i) train[i] = i;
+        return run(x, train, x_val, rng);
+    }
+
+private:
+    static void check_finite(const std::vector<T>& x, std::size_t features, const std::size_t* rows, std::size_t epoch, std::size_t batch) {
+        for (std::size_t i = 0; i < x.size(); ++i)
+            if (!std::isfinite(static_cast<double>(x[i])))
+                throw training_error("non-finite input in row " + std::to_string(rows[i / features]) + ", feature " + std::to_string(i % features),
+                                     epoch, batch);
+    }
+
+    TrainResult run(ConstTensorView<T> x, std::vector<std::size_t>& train, ConstTensorView<T> val, Random& rng) {
+        using clock = std::chrono::steady_clock;
+        TrainResult r;
+        const std::size_t np = parameter_count(vae_), nb = (train.size() + o_.batch_size - 1) / o_.batch_size;
+        const std::size_t latent = vae_.latent_size(), features = x.sample_size();
+        std::vector<T> grads(np), best, xb, eps;
+        Shape xs;
+        Random noise(o_.seed ^ 0x5DEECE66Dull);  // the default eps stream, separate from shuffling
+        double best_loss = std::numeric_limits<double>::infinity(), reference = -1, total_seconds = 0;
+        std::size_t since_best = 0;
+        for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
+            const auto start = clock::now();
+            const double lr = opt_.learning_rate();
+            if (o_.shuffle) rng.shuffle(train);
+            double sum = 0;
+            for (std::size_t k = 0; k < nb; ++k) {
+                const std::size_t first = k * o_.batch_size, count = std::min(o_.batch_size, train.size() - first);
+                const std::size_t* rows = train.data() + first;
+                copy_rows(x, rows, count, xb, xs);
+                check_finite(xb, features, rows, epoch, k + 1);
+                eps.resize(count * latent);
+                TensorView<T> ev(eps.data(), Shape{count, latent});
+                if (noise_) noise_(epoch, k + 1, ev);
+                else
+                    for (T& e : eps) e = static_cast<T>(noise.normal());
+                const std::uint64_t seed = o_.seed ^ ((static_cast<std::uint64_t>(epoch) << 32) + k);
+                const VaeLoss l = grad_.compute(vae_, loss_, ConstTensorView<T>(xb.data(), xs), ev, span<T>(grads), o_.beta, true, seed);
+                const double loss = l.total;
+                if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, k + 1);
+                if (reference < 0) reference = std::max(loss, 1e-3);
+                if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference)
+                    throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference) + ")", epoch, k + 1);
+                double sq = 0;
+                for (T g : grads) sq += static_cast<double>(g) * static_cast<double>(g);
+                const double gnorm = std::sqrt(sq);
+                if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
+                if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
+                grad_.update_running_statistics(vae_);
+                opt_.begin_step(np);
+                std::size_t base = 0;
+                for (Sequential<T>* p : vae_parts(vae_)) {
+                    update_parameters(opt_, *p, span<const T>(grads.data() + base, p->parameter_count()), base);
+                    base += p->parameter_count();
+                }
+                sum += loss * static_cast<double>(count);
+                BatchStats bs{epoch, k + 1, nb, loss, gnorm};
+                if (o_.on_batch) o_.on_batch(bs);
+                if (on_batch_) {
+                    VaeBatchStats v;
+                    static_cast<BatchStats&>(v) = bs;
+                    v.reconstruction = l.reconstruction, v.kl = l.kl;
+                    on_batch_(v);
+                }
+            }
+            EpochStats s;
+            s.epoch = epoch;
+            s.epochs = o_.epochs;
+            s.learning_rate = lr;
+            s.train_loss = sum / static_cast<double>(train.size());
+            const auto trained = clock::now();
+            if (!val.empty()) {
+                s.val_loss = grad_.evaluate(vae_, loss_, val, o_.beta).total;
+                if (!std::isfinite(s.val_loss)) throw training_error("non-finite validation loss", epoch, 0);
+            }
+            const double monitored = val.empty() ? s.train_loss : s.val_loss;
+            if (monitored < best_loss) {
+                best_loss = monitored;
+                r.best_epoch = epoch;
+                s.improved = true;
+                since_best = 0;
+                if (o_.restore_best) best = get_parameters(vae_);
+            } else {
+                ++since_best;
+            }
+            s.best_epoch = r.best_epoch;
+            s.seconds = std::chrono::duration<double>(clock::now() - start).count();
+            const double train_seconds = std::chrono::duration<double>(trained - start).count();
+            s.samples_per_second = train_seconds > 0 ? static_cast<double>(train.size()) / train_seconds : 0;
+            total_seconds += s.seconds;
+            s.eta_seconds = total_seconds / static_cast<double>(epoch) * static_cast<double>(o_.epochs - epoch);
+            r.history.push_back(s);
+            r.epochs_run = epoch;
+            r.train_loss = s.train_loss;
+            r.val_loss = s.val_loss;
+            if (s.improved && o_.checkpoint) o_.checkpoint(s);
+            if (o_.progress) o_.progress(s);
+            if (schedule_) schedule_->after_epoch(opt_, epoch - 1, monitored);
+            if (o_.patience && since_best >= o_.patience && epoch < o_.epochs) {
+                r.stopped_early = true;
+                break;
+            }
+        }
+        r.best_loss = best_loss;
+        r.seconds_per_epoch = r.epochs_run ? total_seconds / static_cast<double>(r.epochs_run) : 0;
+        if (o_.restore_best && !best.empty()) set_parameters(vae_, span<const T>(best));
+        return r;
+    }
+
+    Vae<T>& vae_;
+    const Loss<T>& loss_;
+    Optimizer<T>& opt_;
+    VaeTrainOptions o_;
+    VaeGradient<T> grad_;
+    Schedule<T>* schedule_ = nullptr;
+    Noise noise_;
+    std::function<void(const VaeBatchStats&)> on_batch_;
+};
+
+}  // namespace corespec::nn::train
