@@ -88,8 +88,8 @@ TEST_CASE_TEMPLATE("nn study-2 conv VAE: encoder matches chained references, dec
         auto& conv = dynamic_cast<Conv1D<T>&>(vae.body().layer(i));
         std::vector<double> w(conv.parameter("weight").begin(), conv.parameter("weight").end());
         std::vector<double> b(conv.parameter("bias").begin(), conv.parameter("bias").end());
-        std::size_t k = conv.kernel_size(), total = (l / 2 - 1) * 2 + k - l;
-        h = nn_test::conv1d_ref(h, w, b, batch, c, l, conv.out_channels(), k, 2, total / 2, total - total / 2, 1, 1);
+        const std::size_t k = conv.kernel_size();  // padding k / 2 on both sides, as the PyTorch model
+        h = nn_test::conv1d_ref(h, w, b, batch, c, l, conv.out_channels(), k, 2, k / 2, k / 2, 1, 1);
         for (auto& v : h) v = nn_test::act_ref(Activation::leaky_relu(0.3), v);
         c = conv.out_channels(), l /= 2;
     }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -92,7 +93,9 @@ private:
 };
 
 /// The study-2 conv VAE: input [batch, 1, length]; Conv1D encoders with
-/// `filters` / `kernels`, stride 2, padding `pad` (default "same"),
+/// `filters` / `kernels`, stride 2, padding `pad` (default kernel / 2 on
+/// each side, PyTorch's padding=k//2 of the reference model; "same" puts
+/// the odd element on the right instead and shifts the taps by one),
 /// LeakyReLU(slope) -> Flatten -> Dense(latent) mean and log-variance heads;
 /// decoder Dense(latent -> flat, LeakyReLU) -> Reshape -> ConvTranspose1D
 /// mirror (stride 2, padding k / 2, output_padding 1) with LeakyReLU between
@@ -100,14 +103,14 @@ private:
 template <class T>
 Vae<T> make_conv_vae(std::size_t length = 240, std::vector<std::size_t> filters = {16, 32, 32, 64},
                      std::vector<std::size_t> kernels = {7, 7, 3, 3}, std::size_t latent = 16, double slope = 0.3,
-                     Padding pad = Padding::same(), Activation output = Activation::identity()) {
+                     std::optional<Padding> pad = std::nullopt, Activation output = Activation::identity()) {
     if (filters.empty() || filters.size() != kernels.size()) throw value_error("nn::make_conv_vae: filters and kernels differ in length");
     if (length % (std::size_t(1) << filters.size())) throw value_error("nn::make_conv_vae: length must be divisible by 2^layers");
     const Activation leaky = Activation::leaky_relu(slope);
     Sequential<T> body;
     std::size_t c = 1, l = length;
     for (std::size_t i = 0; i < filters.size(); ++i) {
-        body.template emplace<Conv1D<T>>(c, filters[i], kernels[i], 2, pad, 1, 1, leaky);
+        body.template emplace<Conv1D<T>>(c, filters[i], kernels[i], 2, pad ? *pad : Padding::symmetric(kernels[i] / 2), 1, 1, leaky);
         c = filters[i], l /= 2;
     }
     body.template emplace<Flatten<T>>();
