@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -72,11 +73,13 @@ public:
         }
     }
 
-    /// Batch forward split over workspaces.size() threads (the calling thread
-    /// included), one contiguous block of samples each. The threads are kept
-    /// between calls (one pool per calling thread and thread count, so
-    /// concurrent callers never share one): only the first call with a given
-    /// thread count starts threads and allocates. Results equal forward's.
+    /// Batch forward over workspaces.size() threads (the calling thread
+    /// included) of a persistent pool (one per calling thread and thread
+    /// count, so concurrent callers never share one): only the first call with
+    /// a given thread count starts threads and allocates. The threads take
+    /// chunks of samples from a shared counter, so a thread that starts late
+    /// (its core busy with another process) does less of the work instead of
+    /// holding up the others. Results equal forward's.
     void forward_parallel(ConstTensorView<T> in, TensorView<T> out, span<Workspace<T>> workspaces) const {
         std::size_t threads = workspaces.size();
         std::size_t batch = in.batch();
@@ -93,12 +96,21 @@ public:
             ConstTensorView<T> in;
             TensorView<T> out;
             span<Workspace<T>> ws;
-            std::size_t threads;
-            void operator()(std::size_t t) const {
-                const std::size_t batch = in.batch(), first = batch * t / threads, last = batch * (t + 1) / threads;
-                self->forward(in.batch_slice(first, last - first), out.batch_slice(first, last - first), ws[t]);
+            std::size_t chunk;
+            std::atomic<std::size_t> next{0};
+            void operator()(std::size_t t) {
+                const std::size_t batch = in.batch();
+                for (std::size_t first; (first = next.fetch_add(chunk)) < batch;) {
+                    const std::size_t n = std::min(chunk, batch - first);
+                    self->forward(in.batch_slice(first, n), out.batch_slice(first, n), ws[t]);
+                }
             }
-        } job{this, in, out, workspaces, threads};
+        };
+        // About 16 chunks per thread (the last one is what the others wait
+        // for), in whole 16-row GEMM tiles where the batch allows.
+        std::size_t chunk = (batch + 16 * threads - 1) / (16 * threads);
+        if (chunk > 16) chunk = (chunk + 15) / 16 * 16;
+        Job job{this, in, out, workspaces, chunk};
         // Capturing one pointer keeps std::function from allocating.
         thread_pool(threads).run([j = &job](std::size_t t) { (*j)(t); });
     }

@@ -64,7 +64,7 @@ void split_phases(const T* x, std::size_t channels, std::ptrdiff_t channel_strid
             T* d0 = dst + 2 * c * plen;
             T* d1 = d0 + plen;
             for (std::size_t m = 0; m < lo; ++m) d0[m] = at(xc, 2 * m), d1[m] = at(xc, 2 * m + 1);
-            const T* q = xc + (2 * lo - pad);
+            const T* q = hi > lo ? xc + (2 * lo - pad) : xc;  // 2 lo >= pad when hi > lo
             for (std::size_t j = 0; j < hi - lo; ++j) d0[lo + j] = q[2 * j], d1[lo + j] = q[2 * j + 1];
             for (std::size_t m = hi; m < plen; ++m) d0[m] = at(xc, 2 * m), d1[m] = at(xc, 2 * m + 1);
         }

@@ -8,10 +8,12 @@
 // packed once into panels of NR = 64 / sizeof(T) columns (one cache line per
 // k; 16 floats, 8 doubles), zero-padded: the same packing serves every
 // architecture, so layers can pack their weights at load time without
-// knowing which kernels will run. The micro-kernel keeps an MR x NR tile of C
-// in registers (6 x 16 floats on AVX2: 12 accumulators + 2 B vectors + 1
-// broadcast of the 16 ymm registers); batch 1 takes a GEMV path that runs 4
-// panels at once so that enough independent FMA chains hide the latency.
+// knowing which kernels will run. The micro-kernel keeps an MR x (NP panels)
+// tile of C in registers, sized to the register file: 6 x 16 floats on AVX2
+// (12 accumulators + 2 B vectors + 1 broadcast of 16 ymm registers), 12 x 32
+// on AVX-512 (24 accumulators of 32 zmm). Batch 1 takes a GEMV path (the
+// same kernel, one row, 4 panels) so that enough independent FMA chains hide
+// the latency.
 #pragma once
 
 #include <algorithm>
@@ -83,14 +85,15 @@ template <class Arch>
 constexpr std::size_t vector_registers = std::is_base_of<xsimd::avx512f, Arch>::value ? 32 : 16;
 
 /// Panels per register tile: two with 32 registers and one vector per panel
-/// (AVX-512: 14 x 32 floats, 28 accumulators), which halves the broadcasts
+/// (AVX-512: 12 x 32 floats, 24 accumulators), which halves the broadcasts
 /// of A per FMA; otherwise one.
 template <class T, class Arch>
 constexpr std::size_t tile_panels = vector_registers<Arch> == 32 && vectors_per_panel<T, Arch> == 1 ? 2 : 1;
 
 /// Rows per register tile: the accumulators fill the registers but for the
 /// B vectors and a broadcast (12 accumulators of 16 registers: 6 x 16 floats
-/// on AVX2; 28 of 32 on AVX-512).
+/// on AVX2; 24 of 32 on AVX-512: measured as fast as 28, with fewer live
+/// row pointers).
 template <class T, class Arch>
 constexpr std::size_t max_rows = std::max<std::size_t>(
     1, (vector_registers<Arch> == 32 ? 24 : 12) / (tile_panels<T, Arch> * vectors_per_panel<T, Arch>));
