@@ -155,7 +155,7 @@ inline void micro_kernel(std::size_t kdim, const T* a, std::ptrdiff_t a_rs, std:
                          std::size_t p0, const RegisterEpilogue<T>& e, T* out, std::size_t ld) noexcept {
     using S = Simd<T, Arch>;
     using V = typename S::V;
-    constexpr std::size_t W = S::width, NV = vectors_per_panel<T, Arch>, NR = panel_width<T>;
+    constexpr std::size_t W = S::width, NV = vectors_per_panel<T, Arch>;
     constexpr bool packed = std::is_same<B, PackedB<T>>::value;
     V acc[MR][NP * NV];
     for (std::size_t i = 0; i < MR; ++i)
@@ -188,7 +188,6 @@ inline void micro_kernel(std::size_t kdim, const T* a, std::ptrdiff_t a_rs, std:
     } else {
         store_tile<T, Arch, K::identity>(acc, e, out, ld);
     }
-    (void)NR;
 }
 
 /// Bias, activation and store of an mr x (ld_tile) tile whose first column
