@@ -8,12 +8,13 @@
 #include <benchmark/benchmark.h>
 
 #include <memory>
-#include <thread>
+#include <functional>
 #include <vector>
 
 #include <corespec/nn/models/mlp.hpp>
 #include <corespec/nn/models/static_mlp.hpp>
 #include <corespec/nn/models/vae.hpp>
+#include <corespec/nn/train/worker_pool.hpp>
 
 using namespace corespec::nn;
 
@@ -81,11 +82,10 @@ static void conv_encoder(benchmark::State& state) {
         model.encode(ConstTensorView<float>(x.data() + first * 240, {n, 1, 240}), TensorView<float>(mean.data() + first * 16, {n, 16}),
                      TensorView<float>(logvar.data() + first * 16, {n, 16}), ws[t]);
     };
+    train::detail::WorkerPool pool(threads);  // persistent threads, as Sequential::forward_parallel
+    const std::function<void(std::size_t)> job = run;
     for (auto _ : state) {
-        std::vector<std::thread> pool;
-        for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
-        run(0);
-        for (auto& th : pool) th.join();
+        pool.run(job);
         benchmark::DoNotOptimize(mean.data());
     }
     // conv MACs: 16*7*120 + 32*112*60 + 32*96*30 + 64*96*15, heads 2 * 960 * 16

@@ -230,15 +230,7 @@ private:
         for (std::size_t b = 0; b < in.batch(); ++b)
             for (std::size_t gr = 0; gr < groups_; ++gr) {
                 const T* x = in.data() + (b * in_ + gr * cig) * lin;
-                for (std::size_t c = 0; c < cig; ++c)
-                    for (std::size_t ph = 0; ph < s; ++ph) {
-                        T* dst = xph + (c * s + ph) * plen;
-                        const T* xc = x + c * lin;
-                        for (std::size_t m = 0; m < plen; ++m) {
-                            std::ptrdiff_t pos = static_cast<std::ptrdiff_t>(m * s + ph) - static_cast<std::ptrdiff_t>(pad_left);
-                            dst[m] = (pos >= 0 && pos < static_cast<std::ptrdiff_t>(lin)) ? xc[pos] : T(0);
-                        }
-                    }
+                kernels::split_phases(x, cig, static_cast<std::ptrdiff_t>(lin), lin, s, pad_left, plen, xph);
                 kernels::GemmArgs<T> a;
                 a.m = cog, a.n = lout, a.k = rows;
                 a.a = this->params_.data() + gr * cog * rows, a.a_rs = static_cast<std::ptrdiff_t>(rows), a.a_cs = 1;
