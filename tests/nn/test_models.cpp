@@ -34,6 +34,20 @@ void* operator new(std::size_t n, std::align_val_t a) {
     if (void* p = std::aligned_alloc(al, rounded)) return p;
     throw std::bad_alloc();
 }
+// The nothrow forms too (std::stable_sort's temporary buffer uses them): every
+// pointer our delete frees must come from our malloc, or a sanitizer's own
+// operator new would be paired with free.
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    ++g_allocations;
+    return std::malloc(n ? n : 1);
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    ++g_allocations;
+    const std::size_t al = static_cast<std::size_t>(a);
+    return std::aligned_alloc(al, n == 0 ? al : (n + al - 1) / al * al);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
