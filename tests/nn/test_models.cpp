@@ -237,7 +237,6 @@ TEST_CASE("nn a const model is safe from many threads; forward_parallel equals f
     init_uniform(mlp, 2);
     const std::size_t batch = 37;
     auto x = nn_test::cast<float>(nn_test::random_vector(batch * 240, 3, 0, 1));
-    auto xm = nn_test::cast<float>(nn_test::random_vector(batch * 702, 4, 0, 1));
     std::vector<float> serial(batch * 240);
     Workspace<float> ws;
     cvae.reconstruct(ConstTensorView<float>(x.data(), {batch, 1, 240}), TensorView<float>(serial.data(), {batch, 1, 240}), ws);
@@ -253,10 +252,15 @@ TEST_CASE("nn a const model is safe from many threads; forward_parallel equals f
     for (auto& th : threads) th.join();
     for (const auto& r : results) CHECK(r == serial);
 
-    auto ym = forward(mlp, xm, Shape{batch, 702});
-    std::vector<float> yp(batch * 8);
-    std::vector<Workspace<float>> wss(3);
-    mlp.forward_parallel(ConstTensorView<float>(xm.data(), {batch, 702}), TensorView<float>(yp.data(), {batch, 8}),
-                         corespec::span<Workspace<float>>(wss.data(), wss.size()));
-    CHECK(yp == ym);
+    // Chunks shrink as the batch is used up: tails, whole tiles and large first chunks.
+    for (auto [rows, nthreads] : {std::pair<std::size_t, std::size_t>{batch, 3}, {1000, 2}, {300, 4}}) {
+        CAPTURE(rows);
+        auto xr = nn_test::cast<float>(nn_test::random_vector(rows * 702, 4, 0, 1));
+        auto ym = forward(mlp, xr, Shape{rows, 702});
+        std::vector<float> yp(rows * 8);
+        std::vector<Workspace<float>> wss(nthreads);
+        mlp.forward_parallel(ConstTensorView<float>(xr.data(), {rows, 702}), TensorView<float>(yp.data(), {rows, 8}),
+                             corespec::span<Workspace<float>>(wss.data(), wss.size()));
+        CHECK(yp == ym);
+    }
 }

@@ -96,21 +96,28 @@ public:
             ConstTensorView<T> in;
             TensorView<T> out;
             span<Workspace<T>> ws;
-            std::size_t chunk;
+            std::size_t threads;
             std::atomic<std::size_t> next{0};
             void operator()(std::size_t t) {
+                // Guided self-scheduling: each grab takes 1 / (2 x threads) of
+                // what is left, in whole 16-row GEMM tiles, so chunks are large
+                // at first (little per-call overhead) and small at the end (the
+                // last chunk is what the other threads wait for).
+                constexpr std::size_t tile = 16;
                 const std::size_t batch = in.batch();
-                for (std::size_t first; (first = next.fetch_add(chunk)) < batch;) {
-                    const std::size_t n = std::min(chunk, batch - first);
+                std::size_t first = next.load(std::memory_order_relaxed), n = 0;
+                for (;;) {
+                    do {
+                        if (first >= batch) return;
+                        const std::size_t left = batch - first;
+                        n = std::min(left, std::max(tile, left / (2 * threads) / tile * tile));
+                    } while (!next.compare_exchange_weak(first, first + n, std::memory_order_relaxed));
                     self->forward(in.batch_slice(first, n), out.batch_slice(first, n), ws[t]);
+                    first = next.load(std::memory_order_relaxed);
                 }
             }
         };
-        // About 16 chunks per thread (the last one is what the others wait
-        // for), in whole 16-row GEMM tiles where the batch allows.
-        std::size_t chunk = (batch + 16 * threads - 1) / (16 * threads);
-        if (chunk > 16) chunk = (chunk + 15) / 16 * 16;
-        Job job{this, in, out, workspaces, chunk};
+        Job job{this, in, out, workspaces, threads};
         // Capturing one pointer keeps std::function from allocating.
         thread_pool(threads).run([j = &job](std::size_t t) { (*j)(t); });
     }
