@@ -148,6 +148,69 @@ bool all_finite(const T* x, std::size_t n) noexcept {
     return ok;
 }
 
+/// End-of-epoch bookkeeping shared by the trainers: best epoch and weights,
+/// timing and ETA, the checkpoint and progress callbacks, the learning-rate
+/// schedule and early stopping.
+template <class T>
+class EpochBook {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit EpochBook(const TrainOptions& o) : o_(o) {}
+
+    /// Completes and records `s` (the caller sets epoch, epochs, learning_rate,
+    /// train_loss and val_loss). `parameters()` gives the current weights; it
+    /// is called on an improvement when restore_best is set. Returns false
+    /// when patience has run out.
+    template <class GetParameters>
+    bool close(EpochStats& s, double monitored, clock::time_point start, clock::time_point trained, std::size_t rows,
+               Optimizer<T>& opt, Schedule<T>* schedule, GetParameters&& parameters) {
+        if (monitored < best_loss_) {
+            best_loss_ = monitored;
+            r_.best_epoch = s.epoch;
+            s.improved = true;
+            since_best_ = 0;
+            if (o_.restore_best) best_ = parameters();
+        } else {
+            ++since_best_;
+        }
+        s.best_epoch = r_.best_epoch;
+        s.seconds = std::chrono::duration<double>(clock::now() - start).count();
+        const double train_seconds = std::chrono::duration<double>(trained - start).count();
+        s.samples_per_second = train_seconds > 0 ? static_cast<double>(rows) / train_seconds : 0;
+        total_seconds_ += s.seconds;
+        s.eta_seconds = total_seconds_ / static_cast<double>(s.epoch) * static_cast<double>(o_.epochs - s.epoch);
+        r_.history.push_back(s);
+        r_.epochs_run = s.epoch;
+        r_.train_loss = s.train_loss;
+        r_.val_loss = s.val_loss;
+        if (s.improved && o_.checkpoint) o_.checkpoint(s);
+        if (o_.progress) o_.progress(s);
+        if (schedule) schedule->after_epoch(opt, s.epoch - 1, monitored);
+        if (o_.patience && since_best_ >= o_.patience && s.epoch < o_.epochs) {
+            r_.stopped_early = true;
+            return false;
+        }
+        return true;
+    }
+
+    /// The result; `restore(best weights)` runs when restore_best kept some.
+    template <class Restore>
+    TrainResult finish(Restore&& restore) {
+        r_.best_loss = best_loss_;
+        r_.seconds_per_epoch = r_.epochs_run ? total_seconds_ / static_cast<double>(r_.epochs_run) : 0;
+        if (o_.restore_best && !best_.empty()) restore(span<const T>(best_));
+        return std::move(r_);
+    }
+
+private:
+    const TrainOptions& o_;
+    TrainResult r_;
+    std::vector<T> best_;
+    double best_loss_ = std::numeric_limits<double>::infinity(), total_seconds_ = 0;
+    std::size_t since_best_ = 0;
+};
+
 }  // namespace detail
 
 /// The update() calls of an optimiser step begun elsewhere (begin_step) for a
@@ -536,14 +599,11 @@ private:
     TrainResult run(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask, std::vector<std::size_t>& train,
                     const Gathered* val, Random& rng) {
         using clock = std::chrono::steady_clock;
-        TrainResult r;
+        detail::EpochBook<T> book(o_);
         const std::size_t np = model_.parameter_count(), nb = (train.size() + o_.batch_size - 1) / o_.batch_size;
-        std::vector<T> grads(np), best;
-        double best_loss = std::numeric_limits<double>::infinity();
+        std::vector<T> grads(np);
         double reference = -1;
-        double total_seconds = 0;
         Gathered b;
-        std::size_t since_best = 0;
         for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
             const auto start = clock::now();
             const double lr = opt_.learning_rate();
@@ -584,37 +644,10 @@ private:
                 if (!std::isfinite(s.val_loss)) throw training_error("non-finite validation loss", epoch, 0);
             }
             const double monitored = val ? s.val_loss : s.train_loss;
-            if (monitored < best_loss) {
-                best_loss = monitored;
-                r.best_epoch = epoch;
-                s.improved = true;
-                since_best = 0;
-                if (o_.restore_best) best = get_parameters(model_);
-            } else {
-                ++since_best;
-            }
-            s.best_epoch = r.best_epoch;
-            s.seconds = std::chrono::duration<double>(clock::now() - start).count();
-            const double train_seconds = std::chrono::duration<double>(trained - start).count();
-            s.samples_per_second = train_seconds > 0 ? static_cast<double>(train.size()) / train_seconds : 0;
-            total_seconds += s.seconds;
-            s.eta_seconds = total_seconds / static_cast<double>(epoch) * static_cast<double>(o_.epochs - epoch);
-            r.history.push_back(s);
-            r.epochs_run = epoch;
-            r.train_loss = s.train_loss;
-            r.val_loss = s.val_loss;
-            if (s.improved && o_.checkpoint) o_.checkpoint(s);
-            if (o_.progress) o_.progress(s);
-            if (schedule_) schedule_->after_epoch(opt_, epoch - 1, monitored);
-            if (o_.patience && since_best >= o_.patience && epoch < o_.epochs) {
-                r.stopped_early = true;
+            if (!book.close(s, monitored, start, trained, train.size(), opt_, schedule_, [&] { return get_parameters(model_); }))
                 break;
-            }
         }
-        r.best_loss = best_loss;
-        r.seconds_per_epoch = r.epochs_run ? total_seconds / static_cast<double>(r.epochs_run) : 0;
-        if (o_.restore_best && !best.empty()) set_parameters(model_, span<const T>(best));
-        return r;
+        return book.finish([&](span<const T> best) { set_parameters(model_, best); });
     }
 
     Sequential<T>& model_;

@@ -300,14 +300,13 @@ private:
 
     TrainResult run(ConstTensorView<T> x, std::vector<std::size_t>& train, ConstTensorView<T> val, Random& rng) {
         using clock = std::chrono::steady_clock;
-        TrainResult r;
+        detail::EpochBook<T> book(o_);
         const std::size_t np = parameter_count(vae_), nb = (train.size() + o_.batch_size - 1) / o_.batch_size;
         const std::size_t latent = vae_.latent_size(), features = x.sample_size();
-        std::vector<T> grads(np), best, xb, eps;
+        std::vector<T> grads(np), xb, eps;
         Shape xs;
         Random noise(o_.seed ^ 0x5DEECE66Dull);  // the default eps stream, separate from shuffling
-        double best_loss = std::numeric_limits<double>::infinity(), reference = -1, total_seconds = 0;
-        std::size_t since_best = 0;
+        double reference = -1;
         for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
             const auto start = clock::now();
             const double lr = opt_.learning_rate();
@@ -363,37 +362,10 @@ private:
                 if (!std::isfinite(s.val_loss)) throw training_error("non-finite validation loss", epoch, 0);
             }
             const double monitored = val.empty() ? s.train_loss : s.val_loss;
-            if (monitored < best_loss) {
-                best_loss = monitored;
-                r.best_epoch = epoch;
-                s.improved = true;
-                since_best = 0;
-                if (o_.restore_best) best = get_parameters(vae_);
-            } else {
-                ++since_best;
-            }
-            s.best_epoch = r.best_epoch;
-            s.seconds = std::chrono::duration<double>(clock::now() - start).count();
-            const double train_seconds = std::chrono::duration<double>(trained - start).count();
-            s.samples_per_second = train_seconds > 0 ? static_cast<double>(train.size()) / train_seconds : 0;
-            total_seconds += s.seconds;
-            s.eta_seconds = total_seconds / static_cast<double>(epoch) * static_cast<double>(o_.epochs - epoch);
-            r.history.push_back(s);
-            r.epochs_run = epoch;
-            r.train_loss = s.train_loss;
-            r.val_loss = s.val_loss;
-            if (s.improved && o_.checkpoint) o_.checkpoint(s);
-            if (o_.progress) o_.progress(s);
-            if (schedule_) schedule_->after_epoch(opt_, epoch - 1, monitored);
-            if (o_.patience && since_best >= o_.patience && epoch < o_.epochs) {
-                r.stopped_early = true;
+            if (!book.close(s, monitored, start, trained, train.size(), opt_, schedule_, [&] { return get_parameters(vae_); }))
                 break;
-            }
         }
-        r.best_loss = best_loss;
-        r.seconds_per_epoch = r.epochs_run ? total_seconds / static_cast<double>(r.epochs_run) : 0;
-        if (o_.restore_best && !best.empty()) set_parameters(vae_, span<const T>(best));
-        return r;
+        return book.finish([&](span<const T> best) { set_parameters(vae_, best); });
     }
 
     Vae<T>& vae_;
