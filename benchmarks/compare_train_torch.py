@@ -49,11 +49,12 @@ def torch_epoch_seconds(threads, x, y, repeats=3):
 
 
 def corespec_epoch_seconds(binary):
+    """{threads: (seconds per epoch, last training loss)} from a bench_train* program."""
     out = subprocess.run([binary, "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
     res = {}
     for b in json.loads(out)["benchmarks"]:
         threads = int(b["name"].split("threads:")[1].split("/")[0])
-        res[threads] = b["real_time"]  # seconds (Unit kSecond), mean of 3 epochs
+        res[threads] = (b["real_time"], b["train_loss"])  # seconds (Unit kSecond), mean of 3 epochs
     return res
 
 
@@ -66,8 +67,9 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}")
     for threads in (1, 2):
         t, loss = torch_epoch_seconds(threads, x, y)
-        print(f"threads {threads}: corespec {cs[threads]:.3f} s/epoch, PyTorch {t:.3f} s/epoch (best of 3), "
-              f"corespec is {t / cs[threads]:.2f}x faster")
+        c, c_loss = cs[threads]
+        print(f"threads {threads}: corespec {c:.3f} s/epoch (last loss {c_loss:.4g}), PyTorch {t:.3f} s/epoch "
+              f"(best of 3, last loss {loss:.4g}), corespec is {t / c:.2f}x faster")
 
 
 if __name__ == "__main__":

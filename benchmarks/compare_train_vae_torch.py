@@ -7,9 +7,7 @@ same run. Prints seconds per epoch and the ratios.
 
     /usr/bin/python3 benchmarks/compare_train_vae_torch.py build-bench/benchmarks/bench_train_vae
 """
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -18,6 +16,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from make_nn_fixtures import Study2ConvVAE  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_train_torch import corespec_epoch_seconds  # noqa: E402
 
 ROWS, LENGTH, BATCH, BETA, LATENT = 8192, 240, 64, 0.01, 16
 
@@ -55,15 +56,6 @@ def torch_epoch_seconds(threads, x, repeats=3):
             opt.step()
         times.append(time.perf_counter() - start)
     return min(times), float(loss)
-
-
-def corespec_epoch_seconds(binary):
-    out = subprocess.run([binary, "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
-    res = {}
-    for b in json.loads(out)["benchmarks"]:
-        threads = int(b["name"].split("threads:")[1].split("/")[0])
-        res[threads] = (b["real_time"], b["train_loss"])  # seconds (Unit kSecond), mean of 3 epochs
-    return res
 
 
 def main():

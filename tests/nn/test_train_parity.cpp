@@ -23,6 +23,19 @@ using namespace corespec::nn;
 
 namespace {
 
+// The golden runs: PyTorch's data order (no shuffling), every epoch kept, silent.
+template <class Options = train::TrainOptions>
+Options golden_options(std::size_t epochs, std::size_t batch, std::size_t threads = 1) {
+    Options o;
+    o.epochs = epochs;
+    o.batch_size = batch;
+    o.shuffle = false;
+    o.threads = threads;
+    o.restore_best = false;
+    o.silent();
+    return o;
+}
+
 // The fixture's counter-based generator (splitmix64), identical in Python.
 std::vector<double> u01(std::size_t n, std::uint64_t salt) {
     std::vector<double> v(n);
@@ -65,13 +78,7 @@ Errors run_parity(const nlohmann::json& doc, const nlohmann::json& golden, std::
     std::vector<T> x = as<T>(u01(rows * sizes[0], 1)), y = as<T>(u01(rows * sizes.back(), 2));
     train::MseLoss<T> loss;
     train::Adam<T> adam(doc["lr"].get<double>(), {0.9, 0.999, 1e-8, doc["weight_decay"].get<double>()});
-    train::TrainOptions o;
-    o.epochs = epochs;
-    o.batch_size = batch;
-    o.shuffle = false;
-    o.threads = threads;
-    o.restore_best = false;
-    o.silent();
+    train::TrainOptions o = golden_options(epochs, batch, threads);
     std::vector<double> losses;
     o.on_batch = [&](const train::BatchStats& s) { losses.push_back(s.loss); };
     train::Trainer<T> trainer(model, loss, adam, o);
@@ -207,14 +214,8 @@ VaeErrors run_vae_parity(const nlohmann::ordered_json& doc, const nlohmann::orde
     std::vector<T> x = as<T>(vae_data(rows));
     train::MseLoss<T> loss;
     train::Adam<T> adam(doc["lr"].get<double>());
-    train::VaeTrainOptions o;
-    o.epochs = epochs;
-    o.batch_size = batch;
-    o.shuffle = false;
-    o.threads = threads;
-    o.restore_best = false;
+    auto o = golden_options<train::VaeTrainOptions>(epochs, batch, threads);
     o.beta = doc["beta"];
-    o.silent();
     train::VaeTrainer<T> trainer(vae, loss, adam, o);
     const std::size_t per_epoch = (rows + batch - 1) / batch;
     trainer.set_noise([&](std::size_t epoch, std::size_t b, TensorView<T> eps) {
@@ -264,12 +265,7 @@ Errors run_bn_parity(const nlohmann::ordered_json& doc, const nlohmann::ordered_
     std::vector<T> x = as<T>(xd), y = as<T>(u01(ys.size(), 50 + index));
     train::MseLoss<T> loss;
     train::Adam<T> adam(doc["lr"].get<double>());
-    train::TrainOptions o;
-    o.epochs = epochs;
-    o.batch_size = batch;
-    o.shuffle = false;
-    o.restore_best = false;
-    o.silent();
+    train::TrainOptions o = golden_options(epochs, batch);
     std::vector<double> losses;
     o.on_batch = [&](const train::BatchStats& s) { losses.push_back(s.loss); };
     train::Trainer<T> trainer(m, loss, adam, o);
