@@ -253,7 +253,8 @@ TEST_CASE("nn a const model is safe from many threads; forward_parallel equals f
     for (const auto& r : results) CHECK(r == serial);
 
     // Chunks shrink as the batch is used up: tails, whole tiles and large first chunks.
-    for (auto [rows, nthreads] : {std::pair<std::size_t, std::size_t>{batch, 3}, {1000, 2}, {300, 4}}) {
+    for (const auto& run : {std::pair<std::size_t, std::size_t>{batch, 3}, {1000, 2}, {300, 4}}) {
+        const std::size_t rows = run.first, nthreads = run.second;  // not a structured binding: CAPTURE is a lambda
         CAPTURE(rows);
         auto xr = nn_test::cast<float>(nn_test::random_vector(rows * 702, 4, 0, 1));
         auto ym = forward(mlp, xr, Shape{rows, 702});
