@@ -3,28 +3,39 @@
 //   demo                              - runs on the embedded default data
 //   demo FILE [ENERGY_COL VALUE_COL]  - runs on a column text file (XDI, Athena export, xmu.dat, ...)
 //
-// Reads (or synthesises) a spectrum, resamples it onto a uniform 0.2 eV grid
-// around its steepest rise with linear, PCHIP and count-conserving rebinning,
-// and prints a JSON summary. Later issues grow this into the end-to-end demo.
+// Reads (or synthesises) a spectrum, finds its edge (prep::find_e0, Larch's
+// rule), resamples it onto a uniform 0.2 eV grid around the edge with
+// linear, PCHIP and count-conserving rebinning, and prints a JSON summary.
+// Later issues grow this into the end-to-end demo. Exit status: 0 ok, 1 bad
+// input, 2 misuse; --help prints the usage.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include <corespec/core/version.hpp>
 #include <corespec/grid/resample.hpp>
 #include <corespec/io/columns.hpp>
+#include <corespec/prep/xas_normalize.hpp>
 #include <corespec/synth/xas_edge.hpp>
+
+#include "support/command_line.hpp"
 
 using namespace corespec;
 
 int main(int argc, char** argv) {
+    const corespec_example::CommandLine cli(argc, argv, "demo [FILE [ENERGY_COL VALUE_COL]]", {},
+                                            "Without FILE, runs on a synthetic K edge. Prints one JSON summary.\n"
+                                            "Exit status: 0 ok, 1 bad input, 2 misuse.\n");
+    const std::vector<std::string> args = cli.positional(0, 3);
+    if (args.size() == 2) cli.fail("give both ENERGY_COL and VALUE_COL, or neither");
     try {
         grid::Spectrum<double> spectrum = [&] {
-            if (argc >= 2) {
-                const auto table = io::read_columns(argv[1]);
-                if (argc >= 4) return io::to_spectrum<double>(table, argv[2], argv[3]);
+            if (!args.empty()) {
+                const auto table = io::read_columns(args[0]);
+                if (args.size() == 3) return io::to_spectrum<double>(table, args[1], args[2]);
                 return io::to_spectrum<double>(table, 0, table.columns.size() - 1);
             }
             synth::XasEdgeParameters p;
@@ -32,14 +43,7 @@ int main(int argc, char** argv) {
             return synth::xas_edge(grid::EnergyAxis::uniform(8233.0, 0.5, 601), p, 7);
         }();
 
-        // The steepest rise (largest finite difference) marks the edge.
-        std::size_t steepest = 0;
-        double best = -INFINITY;
-        for (std::size_t i = 0; i + 1 < spectrum.size(); ++i) {
-            const double d = (spectrum[i + 1] - spectrum[i]) / (spectrum.energy(i + 1) - spectrum.energy(i));
-            if (d > best) best = d, steepest = i;
-        }
-        const double edge = spectrum.energy(steepest);
+        const double edge = prep::find_e0(spectrum.view());
         const double lo = std::max(spectrum.axis().front(), edge - 20.0);
         const double hi = std::min(spectrum.axis().back(), edge + 50.0);
         const auto grid = grid::UniformAxis::from_range(lo, lo + 0.2 * std::floor((hi - lo) / 0.2), std::size_t(std::floor((hi - lo) / 0.2)) + 1);

@@ -5,7 +5,12 @@
 // pre-edge background over [LO, HI] eV in every pixel and prints one JSON
 // object: the parameters per pixel in navigation (row-major) order ("A", "r"
 // for a power law, as HyperSpy's remove_background), a status per pixel, and
-// the window channels used. --out writes the background-subtracted data as NPY.
+// the window channels and the channel ranges the fit really read
+// ("fit_channels", half-open [first, last)), and the number of pixels whose
+// fit failed. --out writes the background-subtracted data as NPY: (N,) for a
+// single spectrum (as HyperSpy), navigation shape + (N,) for an image.
+// Exit status: 0 when at least one pixel was fitted, 1 bad input, 2 misuse,
+// 3 no pixel could be fitted (the JSON is printed all the same).
 #include <iostream>
 #include <map>
 #include <string>
@@ -24,7 +29,10 @@ int main(int argc, char** argv) {
         argc, argv,
         "eels_background FILE --window LO HI [--fit fast|lsq] [--model power_law|exponential|polynomial] "
         "[--order N] [--zero-fill] [--threads N] [--out subtracted.npy]",
-        {{"--window", 2}, {"--fit", 1}, {"--model", 1}, {"--order", 1}, {"--zero-fill", 0}, {"--threads", 1}, {"--out", 1}});
+        {{"--window", 2}, {"--fit", 1}, {"--model", 1}, {"--order", 1}, {"--zero-fill", 0}, {"--threads", 1}, {"--out", 1}},
+        "Fits and subtracts the EELS pre-edge background over [LO, HI] eV in every pixel (HyperSpy remove_background).\n"
+        "Prints one JSON object: parameters and status per pixel, window_channels, fit_channels, failed_pixels.\n"
+        "Exit status: 0 at least one pixel fitted, 1 bad input, 2 misuse, 3 no pixel could be fitted.\n");
     const std::string file = cli.positional(1, 1)[0];
     if (!cli.has("--window")) cli.fail("--window LO HI is required");
     prep::BackgroundOptions o;
@@ -53,6 +61,9 @@ int main(int argc, char** argv) {
         j["navigation_shape"] = image.navigation_shape();
         j["window"] = {o.lo, o.hi};
         j["window_channels"] = {rm.window_indices().first, rm.window_indices().second};
+        nlohmann::json used = nlohmann::json::array();
+        for (const auto& [first, last] : rm.fit_ranges()) used.push_back({first, last});
+        j["fit_channels"] = used;  // half-open ranges, e.g. the two areas of the fast power law
         j["fit"] = o.fit == prep::BackgroundFit::fast ? "fast" : "lsq";
         const std::size_t np = rm.parameter_count();
         std::vector<std::vector<double>> cols(np);
@@ -78,11 +89,21 @@ int main(int argc, char** argv) {
         }
         j["status"] = status;
         j["status_counts"] = counts;
+        const std::size_t fitted = r.count(prep::BackgroundStatus::ok);
+        j["failed_pixels"] = image.pixel_count() - fitted;
         if (!out.empty()) {
-            io::write_npy(out, r.subtracted);
+            // A file without navigation axes holds one spectrum: written as (N,), as HyperSpy does.
+            if (info.axes.size() <= 1 && image.pixel_count() == 1)
+                io::write_npy(out, r.subtracted.spectrum(0));
+            else
+                io::write_npy(out, r.subtracted);
             j["out"] = out;
         }
         std::cout << j.dump() << "\n";
+        if (fitted == 0) {
+            std::cerr << "eels_background: no pixel could be fitted (" << image.pixel_count() << " failed)\n";
+            return 3;
+        }
     } catch (const corespec::error& e) {
         std::cerr << "eels_background: " << e.what() << "\n";
         return 1;

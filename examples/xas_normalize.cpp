@@ -6,10 +6,12 @@
 // FILE is an XDI file (mu as the file says: a mu column, else ln(i0/itrans),
 // else ifluor/i0), a column text file (energy and mu columns, e.g. a Larch
 // .xmu or a two-column .dat), or an Athena project (.prj; group G by label,
-// name or 0-based index, default the first; energies x + bkg_eshift).
+// name or 0-based index, default the first group with energy and mu;
+// energies x + bkg_eshift).
 // Unset parameters are chosen as Larch's pre_edge does. Prints one JSON
 // object with the values used; --out writes energy,norm,flat as CSV.
-// Exit status: 0 ok, 1 bad input, 2 misuse (usage on stderr), 3 no edge in the data.
+// Exit status: 0 ok, 1 bad input, 2 misuse (usage on stderr), 3 no edge in the data
+// (flat, noise only, or a falling edge: mu with the wrong sign). --help: usage, exit 0.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -36,7 +38,11 @@ int main(int argc, char** argv) {
         "xas_normalize FILE [--group G] [--e0 E] [--pre1 A] [--pre2 B] [--norm1 C] [--norm2 D] [--nnorm N] "
         "[--out norm.csv]",
         {{"--group", 1}, {"--e0", 1}, {"--pre1", 1}, {"--pre2", 1}, {"--norm1", 1}, {"--norm2", 1}, {"--nnorm", 1},
-         {"--out", 1}});
+         {"--out", 1}},
+        "Larch-style pre-edge / post-edge normalisation of one XAS scan (XDI, column text or Athena project).\n"
+        "Unset parameters are chosen as Larch's pre_edge does; --nnorm in 0..5. Prints one JSON object.\n"
+        "Exit status: 0 ok, 1 bad input, 2 misuse, 3 no rising edge in the data (flat, noise only, or a\n"
+        "falling edge: mu with the wrong sign).\n");
     const std::string file = cli.positional(1, 1)[0], out = cli.text("--out"), group = cli.text("--group");
     prep::PreEdgeParams params;
     // Unset parameters stay std::nullopt: Larch's default rules choose them from the data.
@@ -50,23 +56,19 @@ int main(int argc, char** argv) {
     optional_number("--norm2", params.norm2);
     if (cli.has("--nnorm")) params.nnorm = static_cast<int>(cli.count("--nnorm", 0, 0, 5));
     try {
+        // read_spectrum reads any format, an Athena project as its first group with
+        // energy and mu; --group picks another group of a project.
         grid::Spectrum<double> spectrum = [&] {
-            io::FileInfo info;
-            if (io::detect_format(io::detail::read_head(file, 4096), file) == io::Format::athena) {
-                const auto project = io::read_athena(file);
-                if (project.groups.empty()) throw value_error(file + ": no groups");
-                const io::AthenaGroup* g = &project.groups.front();
-                if (!group.empty()) {
-                    char* end = nullptr;
-                    const long idx = std::strtol(group.c_str(), &end, 10);
-                    if (*end == '\0' && idx >= 0 && static_cast<std::size_t>(idx) < project.groups.size())
-                        g = &project.groups[static_cast<std::size_t>(idx)];
-                    else
-                        g = &project.group(group);
-                }
-                return io::to_spectrum<double>(*g, true, file);
-            }
-            return io::read_spectrum<double>(file, &info);
+            if (group.empty()) return io::read_spectrum<double>(file);
+            const auto project = io::read_athena(file);
+            const io::AthenaGroup* g = nullptr;
+            char* end = nullptr;
+            const long idx = std::strtol(group.c_str(), &end, 10);
+            if (*end == '\0' && idx >= 0 && static_cast<std::size_t>(idx) < project.groups.size())
+                g = &project.groups[static_cast<std::size_t>(idx)];
+            else
+                g = &project.group(group);
+            return io::to_spectrum<double>(*g, true, file);
         }();
 
         const auto r = prep::PreEdge{params}(spectrum.view());

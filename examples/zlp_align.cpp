@@ -6,7 +6,11 @@
 // image recorded with it, and prints one JSON object: ZLP centres before,
 // total and sub-channel shifts per pixel (eV, navigation order), the new
 // axes, and t/lambda per pixel on the aligned low loss (threshold estimated
-// per pixel unless --threshold is given).
+// per pixel unless --threshold is given), and how many pixels failed: no ZLP
+// centre ("failed_pixels": left unshifted) and no thickness
+// ("thickness_failed_pixels").
+// Exit status: 0 when at least one pixel was aligned, 1 bad input, 2 misuse,
+// 3 no pixel has a ZLP centre (the JSON is printed all the same).
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -45,7 +49,10 @@ int main(int argc, char** argv) {
         "zlp_align LOWLOSS [--also CORELOSS] [--method maximum|parabola|gaussian] [--range LO HI] "
         "[--no-subpixel] [--threshold EV] [--out aligned.npy] [--also-out aligned_coreloss.npy]",
         {{"--also", 1}, {"--method", 1}, {"--range", 2}, {"--no-subpixel", 0}, {"--threshold", 1}, {"--out", 1},
-         {"--also-out", 1}});
+         {"--also-out", 1}},
+        "Aligns a low-loss spectrum image on its zero-loss peak (HyperSpy align_zero_loss_peak) and applies the\n"
+        "same shifts to CORELOSS. Prints one JSON object: ZLP centres, shifts, new axes, t/lambda, failed_pixels.\n"
+        "Exit status: 0 at least one pixel aligned, 1 bad input, 2 misuse, 3 no pixel has a ZLP centre.\n");
     const std::string file = cli.positional(1, 1)[0];
     const std::string also = cli.text("--also"), out = cli.text("--out"), also_out = cli.text("--also-out");
     align::ZlpAlignOptions o;
@@ -83,6 +90,10 @@ int main(int argc, char** argv) {
         std::map<std::string, std::size_t> counts;
         for (auto s : t.status) ++counts[prep::to_string(s)];
         j["thickness_status_counts"] = counts;
+        j["thickness_failed_pixels"] = t.status.size() - counts[prep::to_string(prep::ThicknessStatus::ok)];
+        std::size_t no_centre = 0;
+        for (double c : r.centre_before) no_centre += std::isnan(c) ? 1 : 0;
+        j["failed_pixels"] = no_centre;
         if (cl) {
             j["also"] = also;
             j["also_axis_after"] = axis_json(r.also[0].axis());
@@ -90,6 +101,10 @@ int main(int argc, char** argv) {
         if (!out.empty()) io::write_npy(out, r.aligned);
         if (!also_out.empty() && cl) io::write_npy(also_out, r.also[0]);
         std::cout << j.dump() << "\n";
+        if (no_centre == r.centre_before.size()) {
+            std::cerr << "zlp_align: no pixel has a zero-loss peak centre (" << no_centre << " failed)\n";
+            return 3;
+        }
     } catch (const corespec::error& e) {
         std::cerr << "zlp_align: " << e.what() << "\n";
         return 1;

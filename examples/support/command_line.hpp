@@ -3,7 +3,8 @@
 // missing or malformed value, a wrong number of positional arguments)
 // prints the reason and the usage line and exits with status 2, so every
 // tool reports misuse the same way. Errors while running are the tool's own
-// (status 1 by convention).
+// (status 1 by convention). `--help` (or `-h`, unless the tool declares
+// them) prints the usage line and the tool's details to stdout and exits 0.
 #pragma once
 
 #include <cmath>
@@ -21,12 +22,18 @@ class CommandLine {
 public:
     /// `options` maps each accepted option ("--out") to its number of values
     /// (0 for a flag). A repeated option keeps its last values.
-    CommandLine(int argc, char** argv, std::string usage, std::map<std::string, int> options)
+    /// `details` (options, exit status) follows the usage line in --help.
+    CommandLine(int argc, char** argv, std::string usage, std::map<std::string, int> options, std::string details = {})
         : usage_(std::move(usage)), options_(std::move(options)) {
         const std::string path = argc > 0 ? argv[0] : "example";
         program_ = path.substr(path.find_last_of('/') + 1);
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
+            if ((a == "--help" || a == "-h") && options_.count(a) == 0) {
+                std::printf("usage: %s\n%s", usage_.c_str(), details.c_str());
+                if (!details.empty() && details.back() != '\n') std::printf("\n");
+                std::exit(0);
+            }
             if (a.size() < 2 || a[0] != '-') {
                 positional_.push_back(a);
                 continue;

@@ -36,3 +36,28 @@ add_test(NAME example.zlp_align_missing_file COMMAND zlp_align "${CMAKE_CURRENT_
 set_tests_properties(example.zlp_align_missing_file PROPERTIES LABELS examples WILL_FAIL TRUE)
 add_test(NAME example.eels_background_no_window COMMAND eels_background "${CMAKE_CURRENT_SOURCE_DIR}/CMakeLists.txt")
 set_tests_properties(example.eels_background_no_window PROPERTIES LABELS examples WILL_FAIL TRUE)
+# Every pixel failed (an all-zero image, an all-NaN low loss): exit status 3,
+# with the JSON (and its failed-pixel count) printed all the same.
+set(_expect_exit "${CMAKE_CURRENT_SOURCE_DIR}/tests/support/expect_exit.cmake")
+set(_prep_data "${PROJECT_SOURCE_DIR}/tests/data/prep")
+add_test(NAME example.eels_background_all_failed
+         COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:eels_background>
+                 "-DARGS=${_prep_data}/zeros_2x3x64.npy|--window|20|40" -DEXPECT=3
+                 "-DMATCH=\"failed_pixels\":6.*\"status_counts\":{\"empty_window\":6}" -P "${_expect_exit}")
+set_tests_properties(example.eels_background_all_failed PROPERTIES LABELS examples)
+add_test(NAME example.zlp_align_all_failed
+         COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:zlp_align> "-DARGS=${_prep_data}/nan_2x64.npy" -DEXPECT=3
+                 "-DMATCH=\"failed_pixels\":2.*\"thickness_failed_pixels\":2" -P "${_expect_exit}")
+set_tests_properties(example.zlp_align_all_failed PROPERTIES LABELS examples)
+# A single spectrum: fit channels as used by the two-area fit (window [120, 140]
+# -> channels 20..40, i1 + i2 even: areas [20, 30) and [30, 40)); the subtracted
+# NPY is (N,), as HyperSpy writes it; checked by reading it back.
+add_test(NAME example.eels_background_single
+         COMMAND eels_background "${_prep_data}/power_law_64.npy" --window 20 40
+                 --out "${CMAKE_CURRENT_BINARY_DIR}/power_law_64_subtracted.npy")
+set_tests_properties(example.eels_background_single PROPERTIES LABELS examples
+                     PASS_REGULAR_EXPRESSION "\"failed_pixels\":0.*\"fit_channels\":\\[\\[20,30\\],\\[30,40\\]\\].*\"window_channels\":\\[20,40\\]")
+add_test(NAME example.eels_background_single_shape
+         COMMAND spectrum_info "${CMAKE_CURRENT_BINARY_DIR}/power_law_64_subtracted.npy")
+set_tests_properties(example.eels_background_single_shape PROPERTIES LABELS examples DEPENDS example.eels_background_single
+                     PASS_REGULAR_EXPRESSION "\"shape\":\\[64\\]")

@@ -38,3 +38,16 @@ if(EXISTS "${_xas}/larch/feo_rt1.xdi")
   set_tests_properties(example.xas_normalize_no_edge_json PROPERTIES LABELS "examples;reference"
     PASS_REGULAR_EXPRESSION "\"no_edge\": true")
 endif()
+# A falling edge (mu negated) has no rising edge: exit status 3, not a negative step.
+set(_expect_exit "${CMAKE_CURRENT_SOURCE_DIR}/tests/support/expect_exit.cmake")
+add_test(NAME example.xas_normalize_falling_edge
+         COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:xas_normalize>
+                 "-DARGS=${PROJECT_SOURCE_DIR}/tests/data/prep/falling_edge.dat" -DEXPECT=3
+                 "-DMATCH=wrong sign.*\"no_edge\": true" -P "${_expect_exit}")
+set_tests_properties(example.xas_normalize_falling_edge PROPERTIES LABELS examples)
+# Out-of-range parameters are misuse (exit 2), naming the option.
+add_test(NAME example.xas_normalize_nnorm_range
+         COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:xas_normalize>
+                 "-DARGS=${PROJECT_SOURCE_DIR}/tests/data/prep/falling_edge.dat|--nnorm|99" -DEXPECT=2
+                 "-DMATCH=--nnorm must be a whole number in \\[0, 5\\]" -P "${_expect_exit}")
+set_tests_properties(example.xas_normalize_nnorm_range PROPERTIES LABELS examples)

@@ -143,6 +143,29 @@ TEST_CASE("background: per-pixel status for bad pixels, image never fails") {
     }
 }
 
+TEST_CASE("exponential background: a spike that makes the fit rise is flagged, not reported ok") {
+    const auto axis = EnergyAxis::uniform(400.0, 1.0, 200);
+    std::vector<double> y(axis.size());
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 1e4 * std::exp(-axis.energy(i) / 80.0);
+    y[80] = 1e300;  // one spike in the upper half of the window
+    prep::BackgroundOptions o;
+    o.lo = 450.0;
+    o.hi = 500.0;
+    o.model = prep::BackgroundModel::exponential;
+    for (auto fit : {prep::BackgroundFit::fast, prep::BackgroundFit::least_squares}) {
+        o.fit = fit;
+        const auto r = prep::remove_background(Spectrum<double>(axis, y), o);
+        CHECK(r.status == prep::BackgroundStatus::non_positive);
+        CHECK(r.parameters[1] == 0.0);          // no tau reported
+        CHECK(r.subtracted.values() == y);      // data left as it is
+    }
+    y[80] = 1e4 * std::exp(-480.0 / 80.0);
+    o.fit = prep::BackgroundFit::fast;
+    const auto clean = prep::remove_background(Spectrum<double>(axis, y), o);
+    CHECK(clean.status == prep::BackgroundStatus::ok);
+    CHECK(clean.parameters[1] == doctest::Approx(80.0).epsilon(2e-2));
+}
+
 TEST_CASE("background: misuse throws") {
     const auto axis = EnergyAxis::uniform(400.0, 0.5, 100);
     prep::BackgroundOptions o;

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -39,6 +40,29 @@ TEST_CASE("constant, non-finite and zero-divisor spectra are rejected") {
     CHECK_THROWS_AS(Normalize{NormKind::sum}(zero_sum), value_error);
     const grid::Spectrum<double> zero_max(axis, {-1.0, 0.0, -2.0, -3.0});
     CHECK_THROWS_AS(Normalize{NormKind::max}(zero_max), value_error);
+}
+
+TEST_CASE_TEMPLATE("denormal and overflowing spectra are flagged, never turned into Inf or NaN", T, float, double) {
+    const auto axis = grid::EnergyAxis::uniform(0.0, 1.0, 4);
+    const T d = std::numeric_limits<T>::denorm_min();
+    for (auto kind : {NormKind::min_max, NormKind::max, NormKind::area, NormKind::sum}) {
+        CAPTURE(static_cast<int>(kind));
+        std::vector<T> tiny{T(1) * d, T(2) * d, T(3) * d, T(5) * d};
+        const auto st = Normalize{kind}.apply_block(span<T>(tiny), axis);
+        CHECK(st[0] == Status::zero_divisor);
+        CHECK(tiny[3] == T(5) * d);  // left unchanged
+        CHECK_THROWS_WITH_AS(Normalize{kind}(grid::Spectrum<T>(axis, {d, T(2) * d, T(3) * d, T(4) * d})),
+                             doctest::Contains("too small divisor"), value_error);
+    }
+    // max of a spectrum whose maximum is tiny and minimum large: y / max overflows T.
+    const T tiny_max = std::numeric_limits<T>::min() * T(4);
+    std::vector<T> wide{-std::numeric_limits<T>::max() / T(2), T(0), tiny_max, T(0)};
+    CHECK(Normalize{NormKind::max}.apply_block(span<T>(wide), axis)[0] == Status::zero_divisor);
+    // the smallest normal values still normalise exactly
+    std::vector<T> small{T(0), std::numeric_limits<T>::min(), T(2) * std::numeric_limits<T>::min(), T(0)};
+    REQUIRE(Normalize{NormKind::min_max}.apply_block(span<T>(small), axis)[0] == Status::ok);
+    CHECK(small[1] == T(0.5));
+    CHECK(small[2] == T(1));
 }
 
 TEST_CASE("per-pixel normalisation returns a status per pixel") {

@@ -426,6 +426,65 @@ TEST_CASE("pre_edge rejects bad input with clear exceptions") {
         t.e0 = e3[1];
         CHECK_THROWS_AS(pre_edge(span<const double>(e3), span<const double>(m3), t), value_error);
     }
+    SUBCASE("a falling edge (mu with the wrong sign) is no edge, not a negative step") {
+        std::vector<double> falling(mu.size());
+        for (std::size_t i = 0; i < mu.size(); ++i) falling[i] = -mu[i];
+        CHECK_THROWS_WITH_AS(pre_edge(span<const double>(e), span<const double>(falling)),
+                             doctest::Contains("wrong sign"), no_edge_error);
+        PreEdgeParams at_edge;
+        at_edge.e0 = 7200.0;  // even at the right energy
+        CHECK_THROWS_AS(pre_edge(span<const double>(e), span<const double>(falling), at_edge), no_edge_error);
+        std::vector<double> block(falling);
+        block.insert(block.end(), mu.begin(), mu.end());
+        const auto b = PreEdge{}.apply_block(span<double>(block), grid::EnergyAxis::from_energies(e));
+        CHECK(b.status[0] == EdgeStatus::no_edge);
+        CHECK(b.status[1] == EdgeStatus::ok);
+        CHECK(block[0] == falling[0]);  // left unchanged
+    }
+    SUBCASE("out-of-range parameters are errors naming the field") {
+        const auto message = [&](PreEdgeParams p) {
+            try {
+                (void)pre_edge(span<const double>(e), span<const double>(mu), p);
+            } catch (const no_edge_error&) {
+                return std::string("no_edge_error");
+            } catch (const value_error& x) {
+                return std::string(x.what());
+            }
+            return std::string("accepted");
+        };
+        PreEdgeParams p;
+        p.step = 0.0;
+        CHECK(message(p).find("parameter step") != std::string::npos);
+        p.step = -1.0;
+        CHECK(message(p).find("parameter step") != std::string::npos);
+        p = {};
+        p.nnorm = 99;
+        CHECK(message(p).find("parameter nnorm must be in 0..5, got 99") != std::string::npos);
+        p.nnorm = -1;
+        CHECK(message(p).find("parameter nnorm") != std::string::npos);
+        p = {};
+        p.npre = 2;
+        CHECK(message(p).find("parameter npre") != std::string::npos);
+        p = {};
+        p.nvict = 9;
+        CHECK(message(p).find("parameter nvict") != std::string::npos);
+        p = {};
+        p.min_edge_snr = -1.0;
+        CHECK(message(p).find("parameter min_edge_snr") != std::string::npos);
+        p = {};
+        p.norm2 = std::numeric_limits<double>::infinity();
+        CHECK(message(p).find("parameter norm2 must be finite") != std::string::npos);
+        p = {};
+        p.step = 0.5;  // a fixed positive step is used as given
+        CHECK(message(p) == "accepted");
+        CHECK(pre_edge(span<const double>(e), span<const double>(mu), p).edge_step == 0.5);
+        // a block validates once and throws instead of failing every pixel
+        std::vector<double> block(mu);
+        PreEdge bad;
+        bad.params.nnorm = 99;
+        CHECK_THROWS_WITH_AS(bad.apply_block(span<double>(block), grid::EnergyAxis::from_energies(e)),
+                             doctest::Contains("nnorm"), value_error);
+    }
     SUBCASE("unsorted energies and size mismatch") {
         auto bad = e;
         std::swap(bad[10], bad[11]);

@@ -57,7 +57,8 @@ namespace corespec::prep {
 enum class BackgroundStatus : std::uint8_t {
     ok = 0,
     empty_window,  ///< the window sums are zero (e.g. a pixel outside the specimen)
-    non_positive,  ///< a window sum or value is negative where a logarithm is needed
+    non_positive,  ///< a window sum or value is negative where a logarithm is needed, or the
+                   ///< fitted exponential rises with energy (tau < 0: not a pre-edge background)
     non_finite,    ///< NaN/Inf in the window, or a non-finite fit result
     fit_failed,    ///< least squares did not converge in max_iterations; its last iterate is used
 };
@@ -133,6 +134,24 @@ public:
     /// Channels {i1, i3, i2} of the power-law two-area estimate: sums over [i1, i3) and [i3, i2).
     std::array<std::size_t, 3> two_area_indices() const noexcept { return {ta_i1_, ta_i3_, ta_i2_}; }
 
+    /// The channel ranges [first, last) the fit really reads, which differ
+    /// from window_indices(): the fast power law sums [i1, i3) and [i3, i2)
+    /// with i1 + i2 made even (HyperSpy drops the last window channel then);
+    /// the fast exponential averages the logs over [i1, im) and [im, i2);
+    /// the fast polynomial fits [i1, i2); least squares fits [i1, i2].
+    std::vector<std::pair<std::size_t, std::size_t>> fit_ranges() const {
+        if (opt_.fit == BackgroundFit::least_squares) return {{win_lo_, win_hi_ + 1}};
+        switch (opt_.model) {
+            case BackgroundModel::power_law: return {{ta_i1_, ta_i3_}, {ta_i3_, ta_i2_}};
+            case BackgroundModel::exponential: {
+                const auto [i1, im, i2] = exponential_indices();
+                return {{i1, im}, {im, i2}};
+            }
+            case BackgroundModel::polynomial: break;
+        }
+        return {{win_lo_, win_hi_}};
+    }
+
     /// Fits one spectrum (size = axis size); writes parameter_count() values.
     template <class T>
     BackgroundStatus fit(span<const T> y, span<double> params) const {
@@ -144,8 +163,11 @@ public:
             case BackgroundModel::exponential: st = fast_exponential(y.data(), params.data()); break;
             case BackgroundModel::polynomial: return fit_polynomial(y.data(), params.data());
         }
-        if (st == BackgroundStatus::ok && opt_.fit == BackgroundFit::least_squares)
+        if (st == BackgroundStatus::ok && opt_.fit == BackgroundFit::least_squares) {
             st = least_squares(y.data(), params.data());
+            if (opt_.model == BackgroundModel::exponential && st == BackgroundStatus::ok && !(params[1] > 0.0))
+                st = BackgroundStatus::non_positive;  // rising: not a pre-edge background (as fast_exponential)
+        }
         return st;
     }
 
@@ -281,14 +303,20 @@ private:
             [&](std::size_t i) { return static_cast<double>(y[a + i]); });
     }
 
-    template <class T>
-    BackgroundStatus fast_exponential(const T* y, double* p) const {
+    // Exponential.estimate_parameters: halves [i1, im) and [im, i2), the
+    // window widened by a channel when it holds only two.
+    std::array<std::size_t, 3> exponential_indices() const noexcept {
         std::size_t i1 = win_lo_, i2 = win_hi_;
         if (i1 + 1 == i2) {
             if (i2 + 1 < axis_.size()) ++i2;
             else if (i1 > 0) --i1;
         }
-        const std::size_t im = (i1 + i2) / 2;
+        return {i1, (i1 + i2) / 2, i2};
+    }
+
+    template <class T>
+    BackgroundStatus fast_exponential(const T* y, double* p) const {
+        const auto [i1, im, i2] = exponential_indices();
         if (!finite_range(y, i1, i2)) return BackgroundStatus::non_finite;
         bool all_zero = true;
         for (std::size_t i = i1; i < i2; ++i) all_zero = all_zero && y[i] == T(0);
@@ -306,6 +334,11 @@ private:
         const double tau = -x2 / (l2 - ln_a);
         const double a = std::exp(ln_a) / (opt_.binned ? width_[i1] : 1.0);
         if (!std::isfinite(a) || !std::isfinite(tau) || tau == 0.0) return BackgroundStatus::non_finite;
+        // A pre-edge background falls with energy: tau < 0 (a spike in the
+        // upper half, an edge inside the window) is not a background fit.
+        if (tau < 0.0) return BackgroundStatus::non_positive;
+        // Its largest value, at the first channel, must be a number too.
+        if (!std::isfinite(a * std::exp(-axis_.energy(0) / tau) * width_[0])) return BackgroundStatus::non_finite;
         p[0] = a;
         p[1] = tau;
         return BackgroundStatus::ok;

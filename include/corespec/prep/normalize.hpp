@@ -8,12 +8,15 @@
 //
 // A constant spectrum carries no intensity information: every kind rejects
 // it (value_error for one spectrum, Status::constant for a pixel), as it
-// rejects a zero or non-finite divisor and non-finite input.
+// rejects non-finite input and a divisor it cannot stand behind: zero,
+// non-finite, subnormal (a spectrum of denormal values, whose few significant
+// bits make any ratio noise) or so small that a result overflows the type.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -30,7 +33,7 @@ enum class Status : unsigned char {
     ok = 0,
     non_finite,    ///< NaN or Inf in the input; values left unchanged
     constant,      ///< all values equal; values left unchanged
-    zero_divisor,  ///< max, area or sum is zero or not finite; values left unchanged
+    zero_divisor,  ///< divisor zero, non-finite, subnormal or overflowing the result; values left unchanged
 };
 
 inline const char* to_string(Status s) noexcept {
@@ -38,7 +41,7 @@ inline const char* to_string(Status s) noexcept {
         case Status::ok: return "ok";
         case Status::non_finite: return "non-finite input";
         case Status::constant: return "constant spectrum";
-        case Status::zero_divisor: return "zero or non-finite divisor";
+        case Status::zero_divisor: return "zero, non-finite or too small divisor";
     }
     return "unknown";
 }
@@ -58,6 +61,9 @@ Status normalize_in_place(span<T> y, const grid::EnergyAxis& axis, NormKind kind
         hi = std::max(hi, v);
     }
     if (!(hi > lo)) return Status::constant;
+    // Every value subnormal in T: too few significant bits to normalise.
+    if (std::max(std::abs(lo), std::abs(hi)) < static_cast<double>(std::numeric_limits<T>::min()))
+        return Status::zero_divisor;
     double shift = 0.0, div = 1.0;
     switch (kind) {
         case NormKind::min_max:
@@ -78,8 +84,12 @@ Status normalize_in_place(span<T> y, const grid::EnergyAxis& axis, NormKind kind
             break;
         }
     }
-    if (!(std::isfinite(div) && div != 0.0)) return Status::zero_divisor;
+    if (!(std::isfinite(div) && std::abs(div) >= std::numeric_limits<double>::min())) return Status::zero_divisor;
     const double inv = 1.0 / div;
+    // The largest |result| must be finite in T (max or sum of a spectrum with
+    // a tiny positive max and a large negative min overflows, in float first).
+    const double largest = std::max(std::abs(lo - shift), std::abs(hi - shift)) * std::abs(inv);
+    if (!(largest <= static_cast<double>(std::numeric_limits<T>::max()))) return Status::zero_divisor;
     for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>((static_cast<double>(y[i]) - shift) * inv);
     return Status::ok;
 }

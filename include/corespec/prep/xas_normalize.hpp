@@ -27,6 +27,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "corespec/core/checks.hpp"
@@ -373,6 +374,27 @@ struct PreEdgeParams {
     /// Required edge_step / noise (noise: robust sigma of mu from second
     /// differences). Below it pre_edge throws no_edge_error. 0 disables.
     double min_edge_snr = 20.0;
+
+    /// Throws value_error naming the first field out of range: a non-finite
+    /// energy, step <= 0 (Larch would clamp it to 1e-12), nnorm outside
+    /// 0..5 (Larch would clamp), npre not 0 or 1, nvict outside -5..5,
+    /// min_edge_snr negative or non-finite.
+    void validate() const {
+        const auto fail = [](const std::string& field, const std::string& why) {
+            throw value_error("pre_edge: parameter " + field + " " + why);
+        };
+        const std::pair<const char*, const std::optional<double>*> energies[] = {
+            {"e0", &e0}, {"pre1", &pre1}, {"pre2", &pre2}, {"norm1", &norm1}, {"norm2", &norm2}};
+        for (const auto& [name, v] : energies)
+            if (*v && !std::isfinite(**v)) fail(name, "must be finite");
+        if (step && !(std::isfinite(*step) && *step > 0.0))
+            fail("step", "must be a finite positive edge step, got " + std::to_string(*step));
+        if (nnorm && (*nnorm < 0 || *nnorm > 5)) fail("nnorm", "must be in 0..5, got " + std::to_string(*nnorm));
+        if (npre != 0 && npre != 1) fail("npre", "must be 0 or 1, got " + std::to_string(npre));
+        if (nvict < -5 || nvict > 5) fail("nvict", "must be in -5..5, got " + std::to_string(nvict));
+        if (!(std::isfinite(min_edge_snr) && min_edge_snr >= 0.0))
+            fail("min_edge_snr", "must be finite and >= 0, got " + std::to_string(min_edge_snr));
+    }
 };
 
 /// Everything pre_edge determines; arrays are on the input energies.
@@ -407,9 +429,7 @@ inline PreEdgeResult pre_edge(span<const double> energy_in, span<const double> m
         const auto [lo, hi] = std::minmax_element(mu_in.begin(), mu_in.end());
         if (!(*hi > *lo)) throw no_edge_error("pre_edge: mu is constant (flat spectrum): no edge");
     }
-    for (auto* v : {&p.e0, &p.step, &p.pre1, &p.pre2, &p.norm1, &p.norm2})
-        if (*v && !std::isfinite(**v)) throw value_error("pre_edge: non-finite parameter");
-    if (p.npre != 0 && p.npre != 1) throw value_error("pre_edge: npre must be 0 or 1");
+    p.validate();
 
     const std::vector<double> E = detail::remove_dups(std::vector<double>(energy_in.begin(), energy_in.end()));
     const std::vector<double> mu(mu_in.begin(), mu_in.end());
@@ -458,7 +478,6 @@ inline PreEdgeResult pre_edge(span<const double> energy_in, span<const double> m
         if (norm2 - norm1 < 300) nnorm = 1;
         if (norm2 - norm1 < 30) nnorm = 0;
     }
-    nnorm = std::max(std::min(nnorm, 5), 0);
 
     // pre-edge
     std::vector<double> pre(n);
@@ -522,6 +541,28 @@ inline PreEdgeResult pre_edge(span<const double> energy_in, span<const double> m
         throw no_edge_error("pre_edge: no significant edge in range (edge step " + std::to_string(step) + " is " +
                             std::to_string(r.edge_snr) + " x the noise, below " + std::to_string(p.min_edge_snr) +
                             "; e0 candidate " + std::to_string(e0) + " eV)");
+    // An absorption edge rises. Larch takes |step|, which turns a falling
+    // edge (mu inverted, e.g. ln(itrans/i0)) into a plausible-looking but
+    // wrong normalisation around a spurious e0: refuse it instead, when the
+    // step is negative or when mu falls anywhere 3 times faster than it rises
+    // at e0 (find_e0 then picked a flat stretch of a falling edge). On the 37
+    // reference scans the steepest fall is at most 1.06 times the rise at e0
+    // (K2Cr2O7, whose white line falls steeply); a falling edge gives > 100.
+    if (!p.step && p.min_edge_snr > 0) {
+        const char* why = nullptr;
+        if (!(step > 0.0)) {
+            why = "the edge step is negative (post-edge below pre-edge at e0)";
+        } else {
+            const auto d = detail::larch_deriv(E.data(), mu.data(), n);
+            double rise = 0.0, fall = 0.0;
+            for (std::size_t i = ie0 >= 2 ? ie0 - 2 : 0; i < std::min(n, ie0 + 3); ++i) rise = std::max(rise, d[i]);
+            for (double v : d) fall = std::max(fall, -v);
+            if (fall > 3.0 * rise) why = "mu falls more than 3 times more steeply than it rises at e0";
+        }
+        if (why)
+            throw no_edge_error(std::string("pre_edge: ") + why + " (e0 candidate " + std::to_string(e0) + " eV, step " +
+                                std::to_string(step) + "): a falling edge, mu has the wrong sign; no rising edge found");
+    }
     step = std::max(1e-12, std::abs(step));
 
     r.e0 = e0;
@@ -594,6 +635,7 @@ struct PreEdge {
     PreEdgeBatch apply_block(span<T> block, const grid::EnergyAxis& axis) const {
         const std::size_t c = axis.size();
         if (c == 0 || block.size() % c != 0) throw shape_error("PreEdge::apply_block", {c}, {block.size()});
+        params.validate();  // a bad parameter is misuse, not a per-pixel failure
         const auto e = axis.energies();
         const std::size_t np = block.size() / c;
         PreEdgeBatch b{std::vector<EdgeStatus>(np, EdgeStatus::ok),
