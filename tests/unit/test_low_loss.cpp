@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -281,6 +282,79 @@ CORESPEC_REFERENCE_TEST("low loss: exspy simulated thickness line scan matches H
     cmp(prep::thickness(ll, prep::ThresholdOptions{}), "arrays/eels/zlp/exspy_ll_linescan__thickness_auto_threshold.npy");
     CHECK(worst < 0.01);
     MESSAGE("exspy line scan t/lambda max rel err vs HyperSpy: " << worst);
+}
+
+CORESPEC_REFERENCE_TEST("absolute thickness: estimate_thickness(density=, mean_free_path=) matches HyperSpy 1.7.3") {
+    const auto axis = EnergyAxis::uniform(-100.0, 0.5, 1024);
+    const auto ll = image_from(load_ref("arrays/eels/read/exspy__EELS_LL_linescan_simulated_thickness_variation.hspy.npy"), axis);
+    const auto zl = image_from(load_ref("arrays/eels/read/exspy__EELS_ZLP_linescan_simulated_thickness_variation.hspy.npy"), axis);
+    // The .hspy file's Acquisition_instrument.TEM (read with HyperSpy): 200 keV,
+    // convergence 10 mrad, collection 20 mrad; the reference calls use density 3.6 g/cm^3.
+    const prep::EelsMicroscope tem{200.0, 10.0, 20.0};
+    struct Case {
+        const char* file;
+        bool zlp_file;
+        std::optional<double> density, mfp;
+    };
+    double worst = 0;
+    for (const Case& c : {Case{"arrays/eels/zlp/exspy_ll_linescan__thickness_zlp_file_mfp120.npy", true, {}, 120.0},
+                          Case{"arrays/eels/zlp/exspy_ll_linescan__thickness_zlp_file_density3p6.npy", true, 3.6, {}},
+                          Case{"arrays/eels/zlp/exspy_ll_linescan__thickness_zlp_file_density3p6_mfp120.npy", true, 3.6, 120.0},
+                          Case{"arrays/eels/zlp/exspy_ll_linescan__thickness_threshold_4p5eV_density3p6_mfp120.npy", false,
+                               3.6, 120.0}}) {
+        CAPTURE(c.file);
+        const auto ref = load_ref(c.file);
+        const auto t = c.zlp_file ? prep::thickness(ll, zl) : prep::thickness(ll, 4.5);
+        prep::AbsoluteThicknessOptions o;
+        o.density = c.density;
+        o.mean_free_path = c.mfp;
+        if (c.density) o.microscope = tem;
+        const auto a = prep::absolute_thickness(t, o);
+        REQUIRE(a.thickness_nm.size() == ref.size());
+        for (std::size_t p = 0; p < ref.size(); ++p)
+            worst = std::max(worst, std::abs(a.thickness_nm[p] - ref.flat(p)) / ref.flat(p));
+        if (c.density && !c.mfp) CHECK(a.mean_free_path_nm == prep::imfp_iakoubovskii(3.6, 200.0));
+    }
+    CHECK(worst < 1e-12);
+    MESSAGE("exspy line scan absolute thickness (nm) max rel err vs HyperSpy: " << worst);
+}
+
+TEST_CASE("absolute thickness: Iakoubovskii's mean free path, angular correction and bad parameters") {
+    // lambda(3.6 g/cm^3, 200 keV) by hand from Iakoubovskii's equation 9
+    const double f = (1 + 200.0 / 1022) / std::pow(1 + 200.0 / 511, 2);
+    const double theta_e = 5.5 * std::pow(3.6, 0.3) / (f * 200.0);
+    const double lambda = 1.0 / (11 * std::pow(3.6, 0.3) / (200 * f * 200.0) * std::log(400.0 / (theta_e * theta_e)));
+    CHECK(prep::imfp_iakoubovskii(3.6, 200.0) == doctest::Approx(lambda).epsilon(1e-14));
+    CHECK(prep::imfp_iakoubovskii(3.6, 200.0) > 100.0);  // about 130 nm for an oxide at 200 keV
+    // a collection angle far beyond theta_C needs no correction; a small one needs more
+    const double wide = prep::imfp_angular_correction(3.6, {200.0, 1.0, 200.0});
+    const double narrow = prep::imfp_angular_correction(3.6, {200.0, 1.0, 5.0});
+    CHECK(wide == doctest::Approx(1.0).epsilon(0.05));
+    CHECK(narrow > wide);
+    prep::AbsoluteThicknessOptions o;
+    CHECK_THROWS_WITH_AS(prep::absolute_thickness(std::vector<double>{1.0}, o), doctest::Contains("density or a mean free path"),
+                         corespec::value_error);
+    o.density = 3.6;
+    CHECK_THROWS_WITH_AS(prep::absolute_thickness(std::vector<double>{1.0}, o), doctest::Contains("microscope"),
+                         corespec::value_error);
+    o.microscope = prep::EelsMicroscope{200.0, 10.0, 20.0};
+    const auto a = prep::absolute_thickness(std::vector<double>{0.5, std::numeric_limits<double>::quiet_NaN()}, o);
+    CHECK(a.thickness_nm[0] == doctest::Approx(0.5 * a.angular_correction * a.mean_free_path_nm).epsilon(1e-15));
+    CHECK(std::isnan(a.thickness_nm[1]));
+    o.density = -1.0;
+    CHECK_THROWS_AS(prep::absolute_thickness(std::vector<double>{1.0}, o), corespec::value_error);
+    o.density.reset();
+    o.mean_free_path = 0.0;
+    CHECK_THROWS_AS(prep::absolute_thickness(std::vector<double>{1.0}, o), corespec::value_error);
+    o.mean_free_path = 100.0;
+    CHECK(prep::absolute_thickness(std::vector<double>{0.5}, o).thickness_nm[0] == 50.0);
+    // from metadata
+    corespec::grid::Metadata m;
+    CHECK_THROWS_WITH_AS(prep::EelsMicroscope::from(m), doctest::Contains("beam_energy_kev"), corespec::value_error);
+    m.beam_energy_kev = 300.0;
+    m.convergence_semiangle_mrad = 12.0;
+    m.collection_semiangle_mrad = 30.0;
+    CHECK(prep::EelsMicroscope::from(m).collection_mrad == 30.0);
 }
 
 CORESPEC_REFERENCE_TEST("deconvolution: Fourier-log and Fourier-ratio match HyperSpy 1.7.3") {

@@ -27,7 +27,7 @@
 #include "corespec/core/error.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum_image.hpp"
-#include "corespec/prep/detail/hyperspy_axis.hpp"
+#include "corespec/core/numeric/hyperspy_axis.hpp"
 #include "corespec/prep/low_loss.hpp"
 
 namespace corespec::align {
@@ -45,13 +45,6 @@ inline double nanmean(const std::vector<double>& v) {
     return k ? s / static_cast<double>(k) : std::numeric_limits<double>::quiet_NaN();
 }
 
-// HyperSpy value2index with floor / ceil rounding (after its 1e-12 truncation).
-inline std::ptrdiff_t value2index_rounded(const grid::UniformAxis& a, double v, bool ceil) {
-    const double t = std::trunc((v - a.offset()) / a.scale() * 1e12) / 1e12;
-    const double r = ceil ? std::ceil(t) : std::floor(t);
-    return static_cast<std::ptrdiff_t>(std::clamp(r, -1.0, static_cast<double>(a.size())));
-}
-
 }  // namespace detail
 
 /// Channels [first, last) kept after shifting by `shifts` with crop (HyperSpy
@@ -66,11 +59,11 @@ inline std::pair<std::size_t, std::size_t> shift_crop_range(const grid::UniformA
         }
     std::size_t first = 0, last = axis.size();
     if (mn < 0.0) {
-        const auto k = detail::value2index_rounded(axis, axis.back() + mn, false);
+        const auto k = numeric::hyperspy_value2index(axis, axis.back() + mn, numeric::IndexRounding::floor);
         last = static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(k + 1, 0, std::ptrdiff_t(axis.size())));
     }
     if (mx > 0.0) {
-        const auto k = detail::value2index_rounded(axis, axis.offset() + mx, true);
+        const auto k = numeric::hyperspy_value2index(axis, axis.offset() + mx, numeric::IndexRounding::ceil);
         first = static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(k, 0, std::ptrdiff_t(axis.size())));
     }
     if (last < first + 2) throw range_error("shift_image: the shifts leave fewer than 2 channels in common");
@@ -223,6 +216,36 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
     }
     if (o.calibrate) recalibrate();
     return r;
+}
+
+/// ZLP alignment of one spectrum: its axis moved so that the ZLP sits at 0 eV.
+template <class T>
+struct SpectrumZlpAlignment {
+    grid::Spectrum<T> aligned;            ///< on its calibrated axis
+    std::vector<grid::Spectrum<T>> also;  ///< the other spectra, same correction
+    double centre_before = 0.0;           ///< ZLP centre before (eV; NaN: nothing changed)
+    double offset_change = 0.0;           ///< eV added to the axis offset
+};
+
+/// align_zero_loss on one spectrum (HyperSpy align_zero_loss_peak on a
+/// single spectrum: no shift between pixels, only the calibration), and the
+/// same offset change for each spectrum in `also` (a core loss recorded with
+/// it). Runs the image code on 1 x N images, so one spectrum and one pixel
+/// give the same numbers.
+template <class T>
+SpectrumZlpAlignment<T> align_zero_loss(const grid::Spectrum<T>& low_loss, const ZlpAlignOptions& o = {},
+                                        const std::vector<const grid::Spectrum<T>*>& also = {}) {
+    std::vector<grid::SpectrumImage<T>> also_images;
+    for (const auto* a : also) {
+        if (!a) throw value_error("align_zero_loss: null spectrum in `also`");
+        also_images.push_back(prep::detail::one_pixel_image(*a));
+    }
+    std::vector<const grid::SpectrumImage<T>*> also_ptrs;
+    for (const auto& a : also_images) also_ptrs.push_back(&a);
+    auto r = align_zero_loss(prep::detail::one_pixel_image(low_loss), o, also_ptrs);
+    SpectrumZlpAlignment<T> out{r.aligned.spectrum(0), {}, r.centre_before[0], r.offset_change};
+    for (const auto& a : r.also) out.also.push_back(a.spectrum(0));
+    return out;
 }
 
 struct FeatureAlignOptions {

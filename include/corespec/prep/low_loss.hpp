@@ -38,6 +38,7 @@
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/energy_axis.hpp"
+#include "corespec/grid/metadata.hpp"
 #include "corespec/grid/spectrum.hpp"
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/prep/detail/hyperspy_axis.hpp"
@@ -100,6 +101,12 @@ double zlp_centre(grid::SpectrumView<const T> s, const ZlpOptions& o = {}) {
     const double delta = std::clamp(0.5 * (ym - yp) / den, -0.5, 0.5);
     const double h = delta >= 0 ? s.axis->energy(best + 1) - e : e - s.axis->energy(best - 1);
     return e + delta * h;
+}
+
+/// ZLP centre (eV) of one spectrum.
+template <class T>
+double zlp_centre(const grid::Spectrum<T>& s, const ZlpOptions& o = {}) {
+    return zlp_centre(s.view(), o);
 }
 
 /// ZLP centre of every pixel (navigation order), over `threads` std::threads.
@@ -295,6 +302,161 @@ Thickness thickness(const grid::SpectrumImage<T>& image, const grid::SpectrumIma
     return t;
 }
 
+/// Thickness of one spectrum: t/lambda = ln(total / zero_loss).
+struct SpectrumThickness {
+    double t_over_lambda = std::numeric_limits<double>::quiet_NaN();  ///< NaN unless status is ok
+    double total = 0.0;      ///< I_total
+    double zero_loss = 0.0;  ///< I_zlp
+    double threshold = std::numeric_limits<double>::quiet_NaN();  ///< eV used (NaN with a ZLP spectrum)
+    ThicknessStatus status = ThicknessStatus::ok;
+};
+
+namespace detail {
+
+// One spectrum as a 1 x N image, so that one spectrum and every pixel of an
+// image go through the same code (and give the same numbers).
+template <class T>
+grid::SpectrumImage<T> one_pixel_image(const grid::Spectrum<T>& s) {
+    xt::xarray<T> data = xt::xarray<T>::from_shape({std::size_t{1}, s.size()});
+    std::copy(s.values().begin(), s.values().end(), data.begin());
+    return grid::SpectrumImage<T>(std::move(data), s.axis(), s.metadata());
+}
+
+inline SpectrumThickness first_pixel(const Thickness& t) {
+    return {t.t_over_lambda[0], t.total[0], t.zero_loss[0], t.threshold[0], t.status[0]};
+}
+
+}  // namespace detail
+
+/// t/lambda of one spectrum with the threshold `threshold` eV.
+template <class T>
+SpectrumThickness thickness(const grid::Spectrum<T>& s, double threshold, bool binned = true) {
+    return detail::first_pixel(thickness(detail::one_pixel_image(s), threshold, binned));
+}
+
+/// t/lambda of one spectrum with its threshold estimated (elastic_threshold;
+/// tol defaults to the spectrum's own minimum derivative, as HyperSpy on one spectrum).
+template <class T>
+SpectrumThickness thickness(const grid::Spectrum<T>& s, const ThresholdOptions& o, bool binned = true) {
+    return detail::first_pixel(thickness(detail::one_pixel_image(s), o, binned));
+}
+
+/// t/lambda of one spectrum with I_zlp from its separate zero-loss spectrum.
+template <class T>
+SpectrumThickness thickness(const grid::Spectrum<T>& s, const grid::Spectrum<T>& zlp, bool binned = true) {
+    return detail::first_pixel(thickness(detail::one_pixel_image(s), detail::one_pixel_image(zlp), binned));
+}
+
+// ----------------------------------------------------- absolute thickness
+
+/// The microscope parameters the density-based thickness needs.
+struct EelsMicroscope {
+    double beam_energy_kev = 0.0;   ///< primary beam energy E0
+    double convergence_mrad = 0.0;  ///< probe convergence semi-angle alpha
+    double collection_mrad = 0.0;   ///< spectrometer collection semi-angle beta
+
+    /// From a spectrum's metadata; throws value_error naming the missing field.
+    static EelsMicroscope from(const grid::Metadata& m) {
+        const auto need = [](const std::optional<double>& v, const char* field) {
+            if (!v) throw value_error(std::string("EelsMicroscope: metadata has no ") + field);
+            return *v;
+        };
+        return {need(m.beam_energy_kev, "beam_energy_kev"), need(m.convergence_semiangle_mrad, "convergence_semiangle_mrad"),
+                need(m.collection_semiangle_mrad, "collection_semiangle_mrad")};
+    }
+};
+
+namespace detail {
+
+// Iakoubovskii et al., Microsc. Res. Tech. 71 (2008) 626, as HyperSpy 1.7.3's
+// misc/eels/electron_inelastic_mean_free_path.py: the relativistic factor F,
+// the characteristic angle theta_E (mrad) and the cut-off angle theta_C = 20 mrad.
+inline double iakoubovskii_f(double e0_kev) { return (1 + e0_kev / 1022) / std::pow(1 + e0_kev / 511, 2); }
+inline double iakoubovskii_theta_e(double density, double e0_kev) {
+    return 5.5 * std::pow(density, 0.3) / (iakoubovskii_f(e0_kev) * e0_kev);
+}
+inline constexpr double iakoubovskii_theta_c = 20.0;
+
+}  // namespace detail
+
+/// Inelastic mean free path (nm) from the density (g/cm^3) and the beam
+/// energy (keV): Iakoubovskii's equation 9 (HyperSpy iMFP_Iakoubovskii).
+/// Throws value_error unless both are finite and > 0.
+inline double imfp_iakoubovskii(double density, double beam_energy_kev) {
+    if (!(std::isfinite(density) && density > 0.0)) throw value_error("imfp_iakoubovskii: density must be > 0 g/cm^3");
+    if (!(std::isfinite(beam_energy_kev) && beam_energy_kev > 0.0))
+        throw value_error("imfp_iakoubovskii: beam energy must be > 0 keV");
+    const double tc = detail::iakoubovskii_theta_c, te = detail::iakoubovskii_theta_e(density, beam_energy_kev);
+    const double inv_lambda = 11 * std::pow(density, 0.3) / (200 * detail::iakoubovskii_f(beam_energy_kev) * beam_energy_kev) *
+                              std::log(tc * tc / (te * te));
+    return 1.0 / inv_lambda;
+}
+
+/// The factor (>= 1 for a limited collection angle) by which t/lambda is
+/// multiplied for the angles alpha (convergence) and beta (collection), mrad
+/// (HyperSpy iMFP_angular_correction, Iakoubovskii's equation 9).
+inline double imfp_angular_correction(double density, const EelsMicroscope& m) {
+    (void)imfp_iakoubovskii(density, m.beam_energy_kev);  // validates density and energy
+    const double a = m.convergence_mrad, b = m.collection_mrad;
+    if (!(std::isfinite(a) && a >= 0.0 && std::isfinite(b) && b >= 0.0 && a + b > 0.0))
+        throw value_error("imfp_angular_correction: the convergence and collection angles must be >= 0 mrad, not both 0");
+    const double tc = detail::iakoubovskii_theta_c, te = detail::iakoubovskii_theta_e(density, m.beam_energy_kev);
+    const double big_a = a * a + b * b + 2 * te * te + std::abs(a * a - b * b);
+    const double big_b = a * a + b * b + 2 * tc * tc + std::abs(a * a - b * b);
+    return std::log(tc * tc / (te * te)) / std::log(big_a * tc * tc / big_b / (te * te));
+}
+
+/// What the absolute thickness needs (HyperSpy estimate_thickness(density=,
+/// mean_free_path=)): a density (with the microscope: angular correction of
+/// t/lambda, and Iakoubovskii's mean free path unless one is given), or a
+/// mean free path alone (no angular correction).
+struct AbsoluteThicknessOptions {
+    std::optional<double> density;             ///< g/cm^3
+    std::optional<double> mean_free_path;      ///< nm; overrides Iakoubovskii's with a density
+    std::optional<EelsMicroscope> microscope;  ///< required with a density
+};
+
+struct AbsoluteThickness {
+    std::vector<double> thickness_nm;  ///< per pixel; NaN where t/lambda is NaN
+    double mean_free_path_nm = 0.0;    ///< the lambda used
+    double angular_correction = 1.0;   ///< the factor applied to t/lambda
+};
+
+/// Absolute thickness t = t/lambda * correction * lambda (nm) of every value
+/// of `t_over_lambda`. Throws value_error for a missing density / mean free
+/// path, a density without the microscope, or values out of range.
+inline AbsoluteThickness absolute_thickness(const std::vector<double>& t_over_lambda, const AbsoluteThicknessOptions& o) {
+    AbsoluteThickness r;
+    if (o.mean_free_path && !(std::isfinite(*o.mean_free_path) && *o.mean_free_path > 0.0))
+        throw value_error("absolute_thickness: mean_free_path must be > 0 nm");
+    if (o.density) {
+        if (!o.microscope)
+            throw value_error("absolute_thickness: a density needs the microscope (beam energy, convergence and "
+                              "collection angles)");
+        r.angular_correction = imfp_angular_correction(*o.density, *o.microscope);
+        r.mean_free_path_nm = o.mean_free_path ? *o.mean_free_path
+                                               : imfp_iakoubovskii(*o.density, o.microscope->beam_energy_kev);
+    } else if (o.mean_free_path) {
+        r.mean_free_path_nm = *o.mean_free_path;
+    } else {
+        throw value_error("absolute_thickness: give a density or a mean free path");
+    }
+    r.thickness_nm.reserve(t_over_lambda.size());
+    // HyperSpy's order of operations: (t/lambda * correction) * lambda.
+    for (double t : t_over_lambda) r.thickness_nm.push_back(t * r.angular_correction * r.mean_free_path_nm);
+    return r;
+}
+
+/// Absolute thickness of every pixel of a thickness result.
+inline AbsoluteThickness absolute_thickness(const Thickness& t, const AbsoluteThicknessOptions& o) {
+    return absolute_thickness(t.t_over_lambda, o);
+}
+
+/// Absolute thickness (nm) of one spectrum's result (NaN where its status is not ok).
+inline double absolute_thickness(const SpectrumThickness& t, const AbsoluteThicknessOptions& o) {
+    return absolute_thickness(std::vector<double>{t.t_over_lambda}, o).thickness_nm[0];
+}
+
 // ----------------------------------------------------------- deconvolution
 
 namespace detail {
@@ -343,7 +505,9 @@ inline double nan_to_num(double v) {
 /// `channels` values by halves of a Hann window of 2*channels points;
 /// channels defaults to max(20, round(0.02 N)). Returns the channels used.
 /// Throws value_error when 2*channels exceeds the length.
-inline std::size_t hanning_taper(std::vector<double>& y, std::optional<std::size_t> channels = std::nullopt) {
+/// In place on a view of any scalar type (computed in double).
+template <class T>
+std::size_t hanning_taper(span<T> y, std::optional<std::size_t> channels = std::nullopt) {
     std::size_t ch = channels ? *channels
                               : std::max<std::size_t>(20, static_cast<std::size_t>(std::nearbyint(0.02 * double(y.size()))));
     if (2 * ch > y.size()) throw value_error("hanning_taper: the spectrum is shorter than two tapers");
@@ -352,10 +516,17 @@ inline std::size_t hanning_taper(std::vector<double>& y, std::optional<std::size
     for (std::size_t k = 0; k < ch; ++k) {
         const double left = 0.5 - 0.5 * std::cos(2.0 * pi * double(k) / double(w - 1));
         const double right = 0.5 - 0.5 * std::cos(2.0 * pi * double(ch + k) / double(w - 1));
-        y[k] *= left;
-        y[y.size() - ch + k] *= right;
+        y[k] = static_cast<T>(static_cast<double>(y[k]) * left);
+        y[y.size() - ch + k] = static_cast<T>(static_cast<double>(y[y.size() - ch + k]) * right);
     }
     return ch;
+}
+template <class T>
+std::size_t hanning_taper(const grid::SpectrumView<T>& s, std::optional<std::size_t> channels = std::nullopt) {
+    return hanning_taper(s.values, channels);
+}
+inline std::size_t hanning_taper(std::vector<double>& y, std::optional<std::size_t> channels = std::nullopt) {
+    return hanning_taper(span<double>(y), channels);
 }
 
 /// HyperSpy power_law_extrapolation: appends `extrapolation_size` channels
@@ -442,6 +613,13 @@ grid::Spectrum<double> fourier_log_deconvolution(const grid::Spectrum<T>& s, con
     return grid::Spectrum<double>(s.axis(), std::move(r), s.metadata());
 }
 
+/// What fourier_ratio_deconvolution chose, for the user to report.
+struct FourierRatioInfo {
+    double threshold = 0.0;  ///< eV: elastic threshold used for I0
+    double fwhm = 0.0;       ///< eV: width of the reconvolution Gaussian
+    double i0 = 0.0;         ///< zero-loss intensity below the threshold (the result's scale)
+};
+
 struct FourierRatioOptions {
     std::optional<double> fwhm;       ///< eV of the reconvolution Gaussian; default: the low loss's ZLP width
     std::optional<double> threshold;  ///< eV for I_zlp; default: elastic_threshold of the low loss
@@ -454,9 +632,11 @@ struct FourierRatioOptions {
 /// = I0 * IFFT(FFT(G) FFT(cl) / FFT(ll)) on the core-loss axis, with G a
 /// unit-area Gaussian of width fwhm at 0 eV on the low-loss axis. Throws
 /// value_error on NaN/Inf input or when no width/threshold can be found.
+/// With `info`, writes the threshold, FWHM and I0 it used.
 template <class T>
 grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, const grid::Spectrum<T>& ll,
-                                                   const FourierRatioOptions& o = {}) {
+                                                   const FourierRatioOptions& o = {},
+                                                   FourierRatioInfo* info = nullptr) {
     const auto cla = cl.axis().as_uniform();
     const auto lla = ll.axis().as_uniform();
     require_finite(span<const T>(cl.values()), "fourier_ratio_deconvolution core loss");
@@ -494,6 +674,7 @@ grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, 
     for (double& v : r) v *= i0;
     r.resize(cl.size(), 0.0);
     (void)cla;
+    if (info) *info = {threshold, fwhm, i0};
     return grid::Spectrum<double>(cl.axis(), std::move(r), cl.metadata());
 }
 
