@@ -185,19 +185,19 @@ TEST_CASE("Fourier-ratio deconvolution: bad input") {
 }
 
 TEST_CASE("numeric helpers: next_fast_len, Savitzky-Golay, spline roots") {
-    CHECK(prep::detail::next_fast_len(4095, true) == 4096);
-    CHECK(prep::detail::next_fast_len(4195, false) == 4200);
-    CHECK(prep::detail::next_fast_len(4195, true) == 4320);
+    CHECK(corespec::numeric::next_fast_len(4095, true) == 4096);
+    CHECK(corespec::numeric::next_fast_len(4195, false) == 4200);
+    CHECK(corespec::numeric::next_fast_len(4195, true) == 4320);
     std::vector<double> y(9), d(9);
     for (int i = 0; i < 9; ++i) y[i] = 2.0 * i * i * i - i + 1.0;  // a cubic: derivative exact everywhere
-    prep::detail::savgol_filter(y.data(), 9, 5, 3, 1, 0.5, d.data());
+    corespec::numeric::savgol_filter(y.data(), 9, 5, 3, 1, 0.5, d.data());
     for (int i = 0; i < 9; ++i) CHECK(d[i] == doctest::Approx((6.0 * i * i - 1.0) / 0.5));
     std::vector<double> x(50), f(50);
     for (int i = 0; i < 50; ++i) {
         x[i] = 0.3 * i;
         f[i] = std::exp(-0.5 * std::pow((x[i] - 7.0) / 1.2, 2)) - 0.5;
     }
-    const auto r = prep::detail::spline_roots(x, f);
+    const auto r = corespec::numeric::spline_roots(x, f);
     REQUIRE(r.size() == 2);
     CHECK(r[1] - r[0] == doctest::Approx(2.0 * std::sqrt(2.0 * std::log(2.0)) * 1.2).epsilon(1e-4));
 }

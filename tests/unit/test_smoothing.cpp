@@ -92,14 +92,14 @@ TEST_CASE("Savitzky-Golay keeps polynomials up to its order and rejects bad para
     CHECK_THROWS_AS((SavitzkyGolay{5, 2}(span<const double>(bad))), value_error);
 }
 
-TEST_CASE("Savitzky-Golay core (detail::savgol_filter): what the EELS steps rely on") {
+TEST_CASE("Savitzky-Golay core (numeric::savgol_filter): what the EELS steps rely on") {
     // SavitzkyGolay rejects NaN; the per-pixel callers (elastic_threshold,
     // find_edge_onset) call the core directly, where a NaN only reaches the
     // outputs whose window holds it and nothing throws.
     std::vector<double> y(21), out(21);
     for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::sin(0.3 * static_cast<double>(i));
     y[10] = std::numeric_limits<double>::quiet_NaN();
-    prep::detail::savgol_filter(y.data(), y.size(), 5, 2, 1, 0.25, out.data());
+    corespec::numeric::savgol_filter(y.data(), y.size(), 5, 2, 1, 0.25, out.data());
     for (std::size_t i = 0; i < out.size(); ++i) CHECK(std::isnan(out[i]) == (i >= 8 && i <= 12));
     // The same numbers as SavitzkyGolay on clean data, float in, double out.
     const auto& ref = scipy_ref();
@@ -108,11 +108,11 @@ TEST_CASE("Savitzky-Golay core (detail::savgol_filter): what the EELS steps rely
     const auto& c = ref["savgol"][13];  // window 21, order 6, first derivative
     REQUIRE(c["window"].get<int>() == 21);
     std::vector<double> d(yf.size());
-    prep::detail::savgol_filter(yf.data(), yf.size(), 21, 6, 1, c["delta"].get<double>(), d.data());
+    corespec::numeric::savgol_filter(yf.data(), yf.size(), 21, 6, 1, c["delta"].get<double>(), d.data());
     CHECK(rel_err(d, c["y"].get<std::vector<double>>()) < 1e-5);  // float input
-    CHECK_THROWS_AS(prep::detail::savgol_filter(y.data(), y.size(), 4, 2, 0, 1.0, out.data()), value_error);
-    CHECK_THROWS_AS(prep::detail::savgol_filter(y.data(), y.size(), 23, 2, 0, 1.0, out.data()), value_error);
-    CHECK_THROWS_AS(prep::detail::savgol_filter(y.data(), y.size(), 5, 5, 0, 1.0, out.data()), value_error);
+    CHECK_THROWS_AS(corespec::numeric::savgol_filter(y.data(), y.size(), 4, 2, 0, 1.0, out.data()), value_error);
+    CHECK_THROWS_AS(corespec::numeric::savgol_filter(y.data(), y.size(), 23, 2, 0, 1.0, out.data()), value_error);
+    CHECK_THROWS_AS(corespec::numeric::savgol_filter(y.data(), y.size(), 5, 5, 0, 1.0, out.data()), value_error);
 }
 
 TEST_CASE("gradient matches numpy.gradient on a non-uniform grid") {

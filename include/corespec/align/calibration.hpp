@@ -8,7 +8,8 @@
 // Simulated spectra: one shift per (element, edge, code), found once on a
 // reference compound and applied to every simulated spectrum of that edge,
 // so chemical shifts between compounds survive (per-spectrum alignment would
-// erase them). The table is saved and loaded as JSON:
+// erase them). The table converts to and from JSON values, text and streams
+// (files: corespec/io/edge_shift_table.hpp):
 //   {"format": "corespec.edge_shifts", "version": 1,
 //    "shifts": [{"element": "Ni", "edge": "L3", "code": "FDMNES",
 //                "shift_eV": 1.25, "reference": "NiO"}, ...]}
@@ -17,9 +18,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <fstream>
+#include <istream>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -31,8 +33,9 @@
 #include "corespec/core/error.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum.hpp"
-#include "corespec/prep/detail/hyperspy_axis.hpp"
-#include "corespec/prep/detail/numeric.hpp"
+#include "corespec/core/numeric/hyperspy_axis.hpp"
+#include "corespec/core/numeric/numeric.hpp"
+#include "corespec/prep/edge_energy.hpp"
 
 namespace corespec::align {
 
@@ -110,32 +113,8 @@ inline AxisCalibration calibrate_axis(const grid::UniformAxis& axis, const std::
     return c;
 }
 
-/// Edge position (eV) in [lo, hi] as the maximum of the Savitzky-Golay first
-/// derivative (window `window` channels, quadratic), refined by a parabola:
-/// the inflection of the rising edge. NaN when the window holds NaN/Inf.
-/// Throws range_error for a window outside the axis or narrower than `window`.
-template <class T>
-double find_edge_onset(const grid::Spectrum<T>& s, double lo, double hi, std::size_t window = 7) {
-    prep::detail::require_window_inside(s.axis(), lo, hi, "find_edge_onset");
-    const auto [i1, i2] = prep::detail::hs_value_range_to_indices(s.axis(), lo, hi);
-    const std::size_t m = i2 - i1 + 1;
-    if (window % 2 == 0 || window < 3 || m < window)
-        throw range_error("find_edge_onset: the window must hold at least `window` (odd, >= 3) channels");
-    for (std::size_t i = i1; i <= i2; ++i)
-        if (!std::isfinite(static_cast<double>(s[i]))) return std::numeric_limits<double>::quiet_NaN();
-    std::vector<double> d(m);
-    prep::detail::savgol_filter(s.values().data() + i1, m, window, 2, 1, 1.0, d.data());
-    const std::size_t b = static_cast<std::size_t>(std::max_element(d.begin(), d.end()) - d.begin());
-    double frac = 0.0;
-    if (b > 0 && b + 1 < m) {
-        const double den = d[b - 1] - 2 * d[b] + d[b + 1];
-        if (den < 0) frac = std::clamp(0.5 * (d[b - 1] - d[b + 1]) / den, -0.5, 0.5);
-    }
-    const std::size_t j = i1 + b;
-    const double h = frac >= 0 ? (j + 1 < s.size() ? s.axis().energy(j + 1) - s.axis().energy(j) : 0.0)
-                               : s.axis().energy(j) - s.axis().energy(j - 1);
-    return s.axis().energy(j) + frac * h;
-}
+/// find_edge_onset lives with find_e0 in corespec/prep/edge_energy.hpp.
+using prep::find_edge_onset;
 
 /// The axis moved by `shift` eV (uniform: offset; explicit: every energy).
 inline grid::EnergyAxis shifted_axis(const grid::EnergyAxis& a, double shift) {
@@ -215,7 +194,8 @@ public:
         for (auto& s : set) s = apply(s, code);
     }
 
-    std::string to_json() const {
+    /// The table as a JSON value (the format above).
+    nlohmann::json to_json_value() const {
         nlohmann::json j;
         j["format"] = "corespec.edge_shifts";
         j["version"] = 1;
@@ -226,15 +206,23 @@ public:
                                    {"code", std::get<2>(k)},
                                    {"shift_eV", e.shift_ev},
                                    {"reference", e.reference}});
-        return j.dump(2);
+        return j;
     }
 
-    /// Parses the JSON form; throws parse_error (source `source`) when malformed.
-    static EdgeShiftTable from_json(const std::string& text, const std::string& source = "<memory>") {
+    /// The JSON text (indented).
+    std::string to_json() const { return to_json_value().dump(2); }
+
+    /// Writes the JSON text and a newline; throws io_error when the stream fails.
+    void write(std::ostream& out) const {
+        out << to_json() << '\n';
+        if (!out) throw io_error("EdgeShiftTable: write failed");
+    }
+
+    /// From a JSON value; throws parse_error (source `source`) when malformed.
+    static EdgeShiftTable from_json_value(const nlohmann::json& j, const std::string& source = "<memory>") {
         EdgeShiftTable t;
         try {
-            const auto j = nlohmann::json::parse(text);
-            if (j.value("format", std::string()) != "corespec.edge_shifts")
+            if (!j.is_object() || j.value("format", std::string()) != "corespec.edge_shifts")
                 throw parse_error(source, "format", "not a corespec.edge_shifts document");
             if (j.value("version", 0) != 1) throw parse_error(source, "version", "unsupported version");
             std::size_t i = 0;
@@ -254,19 +242,24 @@ public:
         return t;
     }
 
-    void save(const std::string& path) const {
-        std::ofstream out(path);
-        if (!out) throw io_error("EdgeShiftTable: cannot write " + path);
-        out << to_json() << '\n';
-        if (!out) throw io_error("EdgeShiftTable: write failed for " + path);
+    /// Parses the JSON text; throws parse_error (source `source`) when malformed.
+    static EdgeShiftTable from_json(const std::string& text, const std::string& source = "<memory>") {
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(text);
+        } catch (const nlohmann::json::exception& e) {
+            throw parse_error(source, "json", e.what());
+        }
+        return from_json_value(j, source);
     }
 
-    static EdgeShiftTable load(const std::string& path) {
-        std::ifstream in(path);
-        if (!in) throw io_error("EdgeShiftTable: cannot open " + path);
+    /// Reads the JSON text from a stream (files are opened by the caller or
+    /// by corespec/io/edge_shift_table.hpp: no file I/O in align/).
+    static EdgeShiftTable read(std::istream& in, const std::string& source = "<stream>") {
         std::ostringstream s;
         s << in.rdbuf();
-        return from_json(s.str(), path);
+        if (in.bad()) throw io_error("EdgeShiftTable: cannot read " + source);
+        return from_json(s.str(), source);
     }
 
 private:

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -27,11 +28,12 @@
 
 #include "corespec/core/checks.hpp"
 #include "corespec/core/error.hpp"
+#include "corespec/core/numeric/levenberg_marquardt.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum.hpp"
-#include "corespec/prep/detail/hyperspy_axis.hpp"
-#include "corespec/prep/detail/numeric.hpp"
+#include "corespec/core/numeric/hyperspy_axis.hpp"
+#include "corespec/core/numeric/numeric.hpp"
 
 namespace corespec::align {
 
@@ -112,7 +114,7 @@ struct CubicSpline {
     std::vector<double> x, y, m;
     CubicSpline(std::vector<double> xs, std::vector<double> ys) : x(std::move(xs)), y(std::move(ys)) {
         if (x.size() >= 4) {
-            m = prep::detail::not_a_knot_second_derivatives(x, y);
+            m = numeric::not_a_knot_second_derivatives(x, y);
         } else {
             m.assign(x.size(), 0.0);
         }
@@ -153,8 +155,8 @@ double xcorr_shift(const grid::EnergyAxis& axis, span<const T> spectrum, span<co
     if (spectrum.size() != axis.size() || reference.size() != axis.size())
         throw shape_error("xcorr_shift", {axis.size()}, {spectrum.size()});
     const auto ua = axis.as_uniform();
-    prep::detail::require_window_inside(axis, lo, hi, "xcorr_shift");
-    const auto a = prep::detail::hs_value2index(axis, lo), b = prep::detail::hs_value2index(axis, hi);
+    numeric::require_window_inside(axis, lo, hi, "xcorr_shift");
+    const auto a = numeric::hyperspy_value2index(axis, lo), b = numeric::hyperspy_value2index(axis, hi);
     const std::size_t i1 = static_cast<std::size_t>(std::max<std::ptrdiff_t>(a, 0));
     const std::size_t i2 = static_cast<std::size_t>(std::min<std::ptrdiff_t>(b, std::ptrdiff_t(axis.size())));
     if (i2 < i1 + 2) throw range_error("xcorr_shift: the window holds fewer than 2 channels");
@@ -179,8 +181,8 @@ double xcorr_shift_resampled(const grid::EnergyAxis& x, span<const T> y, const g
     if (y.size() != x.size()) throw shape_error("xcorr_shift_resampled spectrum", {x.size()}, {y.size()});
     if (yr.size() != xr.size()) throw shape_error("xcorr_shift_resampled reference", {xr.size()}, {yr.size()});
     if (!(step > 0.0) || !std::isfinite(step)) throw value_error("xcorr_shift_resampled: step must be > 0");
-    prep::detail::require_window_inside(x, lo, hi, "xcorr_shift_resampled (spectrum)");
-    prep::detail::require_window_inside(xr, lo, hi, "xcorr_shift_resampled (reference)");
+    numeric::require_window_inside(x, lo, hi, "xcorr_shift_resampled (spectrum)");
+    numeric::require_window_inside(xr, lo, hi, "xcorr_shift_resampled (reference)");
     require_finite(y, "xcorr_shift_resampled spectrum");
     require_finite(yr, "xcorr_shift_resampled reference");
     if ((hi - lo) / step > 1e6) throw value_error("xcorr_shift_resampled: grid too fine (more than 1e6 points)");
@@ -290,54 +292,41 @@ EnergyAlignResult energy_align(const grid::EnergyAxis& x, span<const T> y, const
     const std::size_t i1 = index_of(e0 + o.emin), i2 = index_of(e0 + o.emax);
     if (i2 < i1 + 3) throw range_error("energy_align: the window holds fewer than 3 reference points");
     const detail::CubicSpline spline(x.energies(), dat);
-    double shift = std::clamp(o.initial_shift, -50.0, 50.0), scale = 1.0, lambda = 1e-3;
-    auto cost = [&](double s, double c) {
+    auto cost = [&](const std::array<double, 2>& q) {
         double acc = 0.0, v, d;
         for (std::size_t i = i1; i < i2; ++i) {
-            spline.eval(xr.energy(i) - s, v, d);
-            acc += (c * v - ref[i]) * (c * v - ref[i]);
+            spline.eval(xr.energy(i) - q[0], v, d);
+            acc += (q[1] * v - ref[i]) * (q[1] * v - ref[i]);
         }
         return acc;
     };
-    double cur = cost(shift, scale);
-    EnergyAlignResult r;
-    for (int it = 0; it < o.max_iterations; ++it) {
-        double jss = 0, jsc = 0, jcc = 0, gs = 0, gc = 0, v, d;
+    auto normal = [&](const std::array<double, 2>& q) {
+        numeric::NormalEquations2 ne;
+        double v, d;
         for (std::size_t i = i1; i < i2; ++i) {
-            spline.eval(xr.energy(i) - shift, v, d);
-            const double res = ref[i] - scale * v, ds = -scale * d, dc = v;
-            jss += ds * ds;
-            jsc += ds * dc;
-            jcc += dc * dc;
-            gs += ds * res;
-            gc += dc * res;
+            spline.eval(xr.energy(i) - q[0], v, d);
+            const double res = ref[i] - q[1] * v, ds = -q[1] * d, dc = v;
+            ne.jaa += ds * ds;
+            ne.jab += ds * dc;
+            ne.jbb += dc * dc;
+            ne.ga += ds * res;
+            ne.gb += dc * res;
         }
-        bool stepped = false;
-        for (int t = 0; t < 30 && !stepped; ++t) {
-            const double a = jss * (1 + lambda), c = jcc * (1 + lambda), det = a * c - jsc * jsc;
-            if (!(std::abs(det) > 0.0)) {
-                lambda *= 10;
-                continue;
-            }
-            const double ns = std::clamp(shift + (c * gs - jsc * gc) / det, -50.0, 50.0);
-            const double nc = std::clamp(scale + (a * gc - jsc * gs) / det, 0.0, 50.0);
-            const double nv = cost(ns, nc);
-            if (nv <= cur) {
-                const bool tiny = std::abs(ns - shift) < 1e-10 && std::abs(nc - scale) < 1e-12;
-                shift = ns;
-                scale = nc;
-                const double rel = (cur - nv) / std::max(cur, 1e-300);
-                cur = nv;
-                lambda = std::max(lambda * 0.1, 1e-12);
-                stepped = true;
-                if (tiny || rel < 1e-14) r.converged = true;
-            } else {
-                lambda *= 10;
-            }
-        }
-        if (!stepped) r.converged = true;
-        if (r.converged) break;
-    }
+        return ne;
+    };
+    // Larch's bounds: shift in [-50, 50] eV, scale in [0, 50]; the shared fitter
+    // (numeric::levenberg_marquardt_2) with absolute step tolerances.
+    numeric::LevenbergMarquardtOptions lm;
+    lm.max_iterations = o.max_iterations;
+    lm.step_tolerance = {1e-10, 1e-12};
+    lm.step_relative = {0.0, 0.0};
+    lm.lower = {-50.0, 0.0};
+    lm.upper = {50.0, 50.0};
+    std::array<double, 2> p{std::clamp(o.initial_shift, -50.0, 50.0), 1.0};
+    const auto fit = numeric::levenberg_marquardt_2(p, normal, cost, lm);
+    EnergyAlignResult r;
+    r.converged = fit.converged;
+    const double shift = p[0], scale = p[1], cur = fit.cost;
     r.shift = shift;
     r.scale = scale;
     r.rms = std::sqrt(cur / static_cast<double>(i2 - i1));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "corespec/align/shift.hpp"
+#include "corespec/align/zlp_centre.hpp"
 #include "corespec/core/error.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum_image.hpp"
@@ -139,7 +140,7 @@ grid::SpectrumImage<T> offset_axis(grid::SpectrumImage<T> image, double delta) {
 }
 
 struct ZlpAlignOptions {
-    prep::ZlpMethod method = prep::ZlpMethod::maximum;  ///< HyperSpy: maximum
+    ZlpMethod method = ZlpMethod::maximum;  ///< HyperSpy: maximum
     std::optional<std::pair<double, double>> range;     ///< ZLP search range (HyperSpy signal_range)
     bool calibrate = true;  ///< put the mean ZLP at 0 eV
     bool subpixel = true;   ///< the cross-correlation step over [-3, 3] eV
@@ -172,11 +173,11 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
         if (a->pixel_count() != low_loss.pixel_count())
             throw shape_error("align_zero_loss also-image pixels", {low_loss.pixel_count()}, {a->pixel_count()});
     }
-    prep::ZlpOptions zo;
+    ZlpOptions zo;
     zo.method = o.method;
     zo.range = o.range;
     // Shift first, then build the result: no copy of the (possibly large) input.
-    std::vector<double> centres = prep::zlp_centres(low_loss, zo, o.threads);
+    std::vector<double> centres = zlp_centres(low_loss, zo, o.threads);
     const double mean0 = detail::nanmean(centres);
     std::vector<double> shift1(centres.size());
     for (std::size_t p = 0; p < shift1.size(); ++p) shift1[p] = mean0 - centres[p];
@@ -184,7 +185,7 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
                       0.0};
     for (const auto* a : also) r.also.push_back(shift_image(*a, r.shift, o.crop, o.threads));
     auto recalibrate = [&] {
-        const double m = detail::nanmean(prep::zlp_centres(r.aligned, zo, o.threads));
+        const double m = detail::nanmean(zlp_centres(r.aligned, zo, o.threads));
         if (std::isnan(m)) return;
         r.aligned = offset_axis(std::move(r.aligned), -m);
         for (auto& a : r.also) a = offset_axis(std::move(a), -m);
@@ -249,7 +250,7 @@ SpectrumZlpAlignment<T> align_zero_loss(const grid::Spectrum<T>& low_loss, const
 }
 
 struct FeatureAlignOptions {
-    prep::ZlpMethod method = prep::ZlpMethod::gaussian;  ///< how the feature's position is found
+    ZlpMethod method = ZlpMethod::gaussian;  ///< how the feature's position is found
     std::optional<double> target;  ///< eV to put the feature at; default: its mean position (axis unchanged)
     bool crop = true;
 };
@@ -273,10 +274,10 @@ FeatureAlignment<T> align_on_feature(const grid::SpectrumImage<T>& image, double
     for (const auto* a : also)
         if (!a || a->pixel_count() != image.pixel_count())
             throw shape_error("align_on_feature also-image pixels", {image.pixel_count()}, {a ? a->pixel_count() : 0});
-    prep::ZlpOptions zo;
+    ZlpOptions zo;
     zo.method = o.method;
     zo.range = std::make_pair(lo, hi);
-    FeatureAlignment<T> r{image, {}, prep::zlp_centres(image, zo), {}};
+    FeatureAlignment<T> r{image, {}, zlp_centres(image, zo), {}};
     const double target = o.target ? *o.target : detail::nanmean(r.position_before);
     if (!std::isfinite(target)) throw value_error("align_on_feature: no pixel has a finite feature position");
     r.shift.resize(r.position_before.size());

@@ -44,12 +44,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "corespec/core/error.hpp"
+#include "corespec/core/numeric/levenberg_marquardt.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum.hpp"
 #include "corespec/grid/spectrum_image.hpp"
-#include "corespec/prep/detail/hyperspy_axis.hpp"
-#include "corespec/prep/detail/numeric.hpp"
+#include "corespec/prep/detail/hyperspy_axis.hpp"  // numeric:: names, and the old prep::detail ones
+#include "corespec/prep/detail/numeric.hpp"  // numeric:: names, and the old prep::detail ones
 
 namespace corespec::prep {
 
@@ -96,13 +97,13 @@ public:
     /// when the window is not inside the axis or holds too few channels.
     BackgroundRemover(grid::EnergyAxis axis, BackgroundOptions options)
         : axis_(std::move(axis)), opt_(options) {
-        detail::require_window_inside(axis_, opt_.lo, opt_.hi, "BackgroundRemover");
+        numeric::require_window_inside(axis_, opt_.lo, opt_.hi, "BackgroundRemover");
         if (opt_.model == BackgroundModel::polynomial && (opt_.polynomial_order < 0 || opt_.polynomial_order > 10))
             throw value_error("BackgroundRemover: polynomial order must be in [0, 10], got " +
                               std::to_string(opt_.polynomial_order));
         if (opt_.max_iterations < 1) throw value_error("BackgroundRemover: max_iterations must be >= 1");
         const std::size_t n = axis_.size();
-        auto [i1, i2] = detail::hs_value_range_to_indices(axis_, opt_.lo, opt_.hi);
+        auto [i1, i2] = numeric::hyperspy_value_range_to_indices(axis_, opt_.lo, opt_.hi);
         win_lo_ = i1;
         win_hi_ = i2;
         zero_below_ = i1;
@@ -298,7 +299,7 @@ private:
     // HyperSpy's integrate1D for non-binned data: SciPy's Simpson rule over [a, b).
     template <class T>
     double integrate(const T* y, std::size_t a, std::size_t b) const {
-        return detail::simpson(
+        return numeric::simpson(
             b - a, [&](std::size_t i) { return axis_.energy(a + i); },
             [&](std::size_t i) { return static_cast<double>(y[a + i]); });
     }
@@ -367,7 +368,7 @@ private:
             }
         }
         std::vector<double> ct(m);
-        if (!detail::solve_dense(ata, atb, ct, m)) return BackgroundStatus::fit_failed;
+        if (!numeric::solve_dense(ata, atb, ct, m)) return BackgroundStatus::fit_failed;
         // c(t) with t = (E - e0) / hw -> coefficients of E (binomial expansion).
         std::fill(p, p + m, 0.0);
         for (std::size_t k = 0; k < m; ++k) {
@@ -383,7 +384,7 @@ private:
         return BackgroundStatus::ok;
     }
 
-    // Levenberg-Marquardt on counts_i = exp(a + b g_i) over [i1, i2]:
+    // Least squares on counts_i = exp(a + b g_i) over [i1, i2]:
     // power law g = -(ln E - ln E_ref), b = r; exponential g = -(E - E_ref),
     // b = 1/tau. Minimising over (a, b) is the same problem as over (A, r)
     // while A > 0, and much better conditioned.
@@ -413,48 +414,29 @@ private:
             }
             return s;
         };
-        double c = cost(a, b);
-        if (!std::isfinite(c)) return BackgroundStatus::fit_failed;
-        double lambda = 1e-3;
-        bool converged = false;
-        for (int it = 0; it < opt_.max_iterations && !converged; ++it) {
-            double jaa = 0, jab = 0, jbb = 0, ra = 0, rb = 0;
+        // One shared fitter (numeric::levenberg_marquardt_2) for prep and align.
+        std::array<double, 2> ab{a, b};
+        const auto normal = [&](const std::array<double, 2>& q) {
+            numeric::NormalEquations2 ne;
             for (std::size_t j = 0; j < m; ++j) {
-                const double f = std::exp(a + lw[j] + b * g[j]);
+                const double f = std::exp(q[0] + lw[j] + q[1] * g[j]);
                 const double r = static_cast<double>(y[i1 + j]) - f;
                 const double da = f, db = f * g[j];
-                jaa += da * da;
-                jab += da * db;
-                jbb += db * db;
-                ra += da * r;
-                rb += db * r;
+                ne.jaa += da * da;
+                ne.jab += da * db;
+                ne.jbb += db * db;
+                ne.ga += da * r;
+                ne.gb += db * r;
             }
-            bool stepped = false;
-            for (int tries = 0; tries < 30; ++tries) {
-                const double m00 = jaa * (1.0 + lambda), m11 = jbb * (1.0 + lambda), m01 = jab;
-                const double det = m00 * m11 - m01 * m01;
-                if (!(std::abs(det) > 0.0) || !std::isfinite(det)) {
-                    lambda *= 10.0;
-                    continue;
-                }
-                const double da = (m11 * ra - m01 * rb) / det, db = (m00 * rb - m01 * ra) / det;
-                const double cn = cost(a + da, b + db);
-                if (std::isfinite(cn) && cn <= c) {
-                    const double rel = (c - cn) / std::max(c, 1e-300);
-                    a += da;
-                    b += db;
-                    c = cn;
-                    lambda = std::max(lambda * 0.1, 1e-12);
-                    stepped = true;
-                    if (rel < 1e-14 || (std::abs(da) < 1e-12 * (1.0 + std::abs(a)) &&
-                                        std::abs(db) < 1e-12 * (1.0 + std::abs(b))))
-                        converged = true;
-                    break;
-                }
-                lambda *= 10.0;
-            }
-            if (!stepped) converged = true;  // no downhill step left: at the minimum to rounding
-        }
+            return ne;
+        };
+        numeric::LevenbergMarquardtOptions lm;
+        lm.max_iterations = opt_.max_iterations;
+        const auto fit = numeric::levenberg_marquardt_2(ab, normal, [&](const std::array<double, 2>& q) { return cost(q[0], q[1]); }, lm);
+        if (!std::isfinite(fit.cost)) return BackgroundStatus::fit_failed;
+        const bool converged = fit.converged;
+        a = ab[0];
+        b = ab[1];
         const double a_out = std::exp(a + b * ref);
         const double b_out = pl ? b : 1.0 / b;
         if (!std::isfinite(a_out) || !std::isfinite(b_out)) return BackgroundStatus::fit_failed;

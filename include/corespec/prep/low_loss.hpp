@@ -1,10 +1,9 @@
 // corespec/prep/low_loss.hpp - the low-loss spectrum: zero-loss peak, thickness,
 // and plural-scattering deconvolution, with HyperSpy 1.7.3's definitions.
 //
-//   zlp_centre            HyperSpy estimate_zero_loss_peak_centre: the energy of
-//                         the maximum channel (ZlpMethod::maximum); sub-channel
-//                         variants refine it with a parabola through the top
-//                         three channels or a Gaussian (parabola of the log).
+//   zlp_centre            HyperSpy estimate_zero_loss_peak_centre (in
+//                         align/zlp_centre.hpp, next to the alignment; the
+//                         prep:: names are kept here).
 //   elastic_threshold     estimate_elastic_scattering_threshold: the first
 //                         channel in [start, start + window) where the
 //                         Savitzky-Golay first derivative's magnitude drops to
@@ -41,84 +40,20 @@
 #include "corespec/grid/metadata.hpp"
 #include "corespec/grid/spectrum.hpp"
 #include "corespec/grid/spectrum_image.hpp"
-#include "corespec/prep/detail/hyperspy_axis.hpp"
-#include "corespec/prep/detail/numeric.hpp"
+#include "corespec/prep/detail/hyperspy_axis.hpp"  // numeric:: names, and the old prep::detail ones
+#include "corespec/prep/detail/numeric.hpp"  // numeric:: names, and the old prep::detail ones
+#include "corespec/align/zlp_centre.hpp"
 #include "corespec/prep/eels_background.hpp"
 
 namespace corespec::prep {
 
 // ------------------------------------------------------------------ ZLP centre
+// In corespec/align/zlp_centre.hpp, next to the alignment; the prep:: names stay.
 
-enum class ZlpMethod {
-    maximum,   ///< energy of the maximum channel (HyperSpy)
-    parabola,  ///< vertex of the parabola through the maximum and its neighbours
-    gaussian,  ///< vertex of the parabola through the logs (exact for a Gaussian peak)
-};
-
-struct ZlpOptions {
-    ZlpMethod method = ZlpMethod::maximum;
-    /// Search only [lo, hi] (HyperSpy's signal_range); the whole axis when empty.
-    std::optional<std::pair<double, double>> range;
-};
-
-namespace detail {
-
-inline std::pair<std::size_t, std::size_t> zlp_search_range(const grid::EnergyAxis& axis, const ZlpOptions& o) {
-    if (!o.range) return {0, axis.size()};
-    require_window_inside(axis, o.range->first, o.range->second, "zlp_centre");
-    // isig[lo:hi] with HyperSpy's value2index on both ends (end exclusive).
-    const auto a = hs_value2index(axis, o.range->first), b = hs_value2index(axis, o.range->second);
-    const std::size_t lo = static_cast<std::size_t>(std::max<std::ptrdiff_t>(a, 0));
-    const std::size_t hi = static_cast<std::size_t>(std::min<std::ptrdiff_t>(b, std::ptrdiff_t(axis.size())));
-    if (hi <= lo) throw range_error("zlp_centre: the search range holds no channel");
-    return {lo, hi};
-}
-
-}  // namespace detail
-
-/// ZLP centre (eV) of one spectrum; NaN when the searched channels hold a
-/// NaN/Inf or nothing finite. Throws range_error for a range outside the axis.
-template <class T>
-double zlp_centre(grid::SpectrumView<const T> s, const ZlpOptions& o = {}) {
-    const auto [lo, hi] = detail::zlp_search_range(*s.axis, o);
-    std::size_t best = lo;
-    for (std::size_t i = lo; i < hi; ++i) {
-        if (!std::isfinite(static_cast<double>(s.values[i]))) return std::numeric_limits<double>::quiet_NaN();
-        if (s.values[i] > s.values[best]) best = i;
-    }
-    const double e = s.axis->energy(best);
-    if (o.method == ZlpMethod::maximum || best == lo || best + 1 >= hi) return e;
-    double ym = static_cast<double>(s.values[best - 1]), y0 = static_cast<double>(s.values[best]),
-           yp = static_cast<double>(s.values[best + 1]);
-    if (o.method == ZlpMethod::gaussian) {
-        if (!(ym > 0.0 && y0 > 0.0 && yp > 0.0)) return e;
-        ym = std::log(ym);
-        y0 = std::log(y0);
-        yp = std::log(yp);
-    }
-    const double den = ym - 2.0 * y0 + yp;
-    if (!(den < 0.0)) return e;
-    const double delta = std::clamp(0.5 * (ym - yp) / den, -0.5, 0.5);
-    const double h = delta >= 0 ? s.axis->energy(best + 1) - e : e - s.axis->energy(best - 1);
-    return e + delta * h;
-}
-
-/// ZLP centre (eV) of one spectrum.
-template <class T>
-double zlp_centre(const grid::Spectrum<T>& s, const ZlpOptions& o = {}) {
-    return zlp_centre(s.view(), o);
-}
-
-/// ZLP centre of every pixel (navigation order), over `threads` std::threads.
-template <class T>
-std::vector<double> zlp_centres(const grid::SpectrumImage<T>& image, const ZlpOptions& o = {}, unsigned threads = 1) {
-    std::vector<double> c(image.pixel_count());
-    detail::zlp_search_range(image.axis(), o);  // throws for a bad range before any thread starts
-    parallel_ranges(c.size(), threads, [&](std::size_t b, std::size_t e) {
-        for (std::size_t p = b; p < e; ++p) c[p] = zlp_centre(grid::SpectrumView<const T>(image.pixel(p)), o);
-    });
-    return c;
-}
+using align::ZlpMethod;
+using align::ZlpOptions;
+using align::zlp_centre;
+using align::zlp_centres;
 
 // ------------------------------------------------------------- thickness
 
@@ -137,7 +72,7 @@ struct ThresholdOptions {
 template <class T>
 std::vector<double> elastic_threshold(const grid::EnergyAxis& axis, const T* data, std::size_t pixels,
                                       const ThresholdOptions& o = {}) {
-    const auto [i1, i2] = detail::hs_value_range_to_indices(axis, o.start, o.start + o.window);
+    const auto [i1, i2] = numeric::hyperspy_value_range_to_indices(axis, o.start, o.start + o.window);
     if (i2 < i1 + 10) throw value_error("elastic_threshold: the window must span at least 10 channels");
     const std::size_t m = i2 - i1, n = axis.size();
     if (o.window_length && (o.window_length % 2 == 0 || o.window_length > m || o.polynomial_order >= o.window_length))
@@ -149,7 +84,7 @@ std::vector<double> elastic_threshold(const grid::EnergyAxis& axis, const T* dat
         double* d = deriv.data() + p * m;
         const T* y = data + p * n + i1;
         if (o.window_length) {
-            detail::savgol_filter(y, m, o.window_length, o.polynomial_order, 1, delta, d);
+            numeric::savgol_filter(y, m, o.window_length, o.polynomial_order, 1, delta, d);
         } else {  // numpy.gradient over the window, as HyperSpy's derivative
             for (std::size_t i = 0; i < m; ++i) {
                 const std::size_t a = i == 0 ? 0 : i - 1, b = i + 1 == m ? m - 1 : i + 1;
@@ -197,7 +132,7 @@ double integrate_channels(const grid::EnergyAxis& axis, const T* y, std::size_t 
         for (std::size_t i = 0; i < end; ++i) s += static_cast<double>(y[i]);
         return s;
     }
-    return detail::simpson(end, [&](std::size_t i) { return axis.energy(i); },
+    return numeric::simpson(end, [&](std::size_t i) { return axis.energy(i); },
                            [&](std::size_t i) { return static_cast<double>(y[i]); });
 }
 
@@ -207,7 +142,7 @@ double integrate_channels(const grid::EnergyAxis& axis, const T* y, std::size_t 
 template <class T>
 double elastic_intensity(grid::SpectrumView<const T> s, double threshold, bool binned = true) {
     if (std::isnan(threshold)) return std::numeric_limits<double>::quiet_NaN();
-    const auto idx = detail::hs_value2index(*s.axis, threshold);
+    const auto idx = numeric::hyperspy_value2index(*s.axis, threshold);
     if (idx < 0 || idx >= static_cast<std::ptrdiff_t>(s.size()))
         throw range_error("elastic_intensity: threshold " + std::to_string(threshold) + " eV is outside the axis");
     return integrate_channels(*s.axis, s.values.data(), static_cast<std::size_t>(idx), binned);
@@ -569,7 +504,7 @@ double estimate_peak_width(const grid::Spectrum<T>& s, double factor = 0.5) {
         mx = std::max(mx, y[i]);
     }
     for (double& v : y) v -= factor * mx;
-    const auto roots = detail::spline_roots(x, y);
+    const auto roots = numeric::spline_roots(x, y);
     return roots.size() == 2 ? roots[1] - roots[0] : std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -592,7 +527,7 @@ grid::Spectrum<double> fourier_log_deconvolution(const grid::Spectrum<T>& s, con
     const std::size_t ns = s.size(), nz = zlp.size();
     std::vector<double> y(s.values().begin(), s.values().end());
     const std::size_t tapered = hanning_taper(y);
-    const std::size_t n = detail::next_fast_len(nz + ns - 1, true);
+    const std::size_t n = numeric::next_fast_len(nz + ns - 1, true);
     const std::vector<double> zv(zlp.values().begin(), zlp.values().end());
     const auto z = detail::rfft(zv, n);
     const auto j = detail::rfft(y, n);
@@ -650,7 +585,7 @@ grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, 
     auto lle = o.extrapolate_lowloss ? power_law_extrapolation(ll, 100, 100) : to_double(ll);
     hanning_taper(lle.values());
     hanning_taper(cle.values());
-    const std::size_t n = detail::next_fast_len(lle.size() + cl.size() - 1, false);
+    const std::size_t n = numeric::next_fast_len(lle.size() + cl.size() - 1, false);
     const double fwhm = o.fwhm ? *o.fwhm : estimate_peak_width(lle);
     if (!(fwhm > 0.0)) throw value_error("fourier_ratio_deconvolution: the zero-loss width could not be estimated");
     const double i0 = elastic_intensity(grid::SpectrumView<const double>(lle.view()), threshold);

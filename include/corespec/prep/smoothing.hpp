@@ -17,7 +17,7 @@
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/spectrum.hpp"
-#include "corespec/prep/detail/numeric.hpp"
+#include "corespec/prep/detail/numeric.hpp"  // numeric:: names, and the old prep::detail ones
 
 namespace corespec::prep {
 
@@ -54,7 +54,7 @@ struct SavitzkyGolay {
         if (n < w)
             throw value_error("SavitzkyGolay: " + std::to_string(n) + " samples, fewer than the window (" +
                               std::to_string(window) + ")");
-        detail::savgol_filter(in.data(), n, w, static_cast<std::size_t>(order), static_cast<std::size_t>(deriv), delta,
+        numeric::savgol_filter(in.data(), n, w, static_cast<std::size_t>(order), static_cast<std::size_t>(deriv), delta,
                               out.data());
     }
 
