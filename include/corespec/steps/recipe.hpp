@@ -221,6 +221,7 @@ public:
     /// Throws step_error naming "recipe step <i> (<name>)" and the field.
     Recipe& then(const Step& step) {
         const std::string where = "recipe step " + std::to_string(steps_.size()) + " (" + step.name() + ")";
+        if (steps_.size() + 1 >= RecipeReport::npos) throw step_error(where, "steps", "too many steps");
         if (step.needs_e0() && !has_e0_)
             throw step_error(where, "relative_to", "\"e0\" needs an earlier step that finds e0 (pre_edge)");
         try {
