@@ -468,3 +468,17 @@ CORESPEC_REFERENCE_TEST("XAS scan -> model input in one recipe call, against Lar
     CHECK(n >= 36);
     MESSAGE("recipe pre_edge -> resample(e0 - 20 .. e0 + 60) on " << n << " raw scans: max |norm - Larch| " << max_norm);
 }
+
+TEST_CASE("the older per-algorithm statuses map onto the shared PixelStatus") {
+    using steps::to_pixel_status;
+    CHECK(to_pixel_status(prep::Status::constant) == PixelStatus::constant);
+    CHECK(to_pixel_status(prep::Status::zero_divisor) == PixelStatus::zero_divisor);
+    CHECK(to_pixel_status(prep::EdgeStatus::no_edge) == PixelStatus::no_edge);
+    CHECK(to_pixel_status(prep::EdgeStatus::bad_window) == PixelStatus::bad_window);
+    CHECK(to_pixel_status(prep::BackgroundStatus::empty_window) == PixelStatus::empty_window);
+    CHECK(to_pixel_status(prep::BackgroundStatus::fit_failed) == PixelStatus::fit_failed);
+    CHECK(to_pixel_status(prep::BackgroundStatus::ok) == PixelStatus::ok);
+    CHECK(std::string(to_string(PixelStatus::out_of_range)) == "out_of_range");
+    const std::vector<PixelStatus> s{PixelStatus::ok, PixelStatus::no_edge, PixelStatus::ok};
+    CHECK(count(s, PixelStatus::ok) == 2);
+}
