@@ -388,6 +388,9 @@ TEST_CASE("steps on one spectrum match the algorithms they wrap") {
     // smooth, derivative, normalize, broaden = the prep calls.
     const auto sm = Recipe().then(steps::Smooth(7, 3)).run(s);
     CHECK(sm.spectrum.values() == prep::SavitzkyGolay{7, 3, 0, 0.1}(span<const double>(y)));
+    std::vector<double> on_axis(y.size());  // the signature that takes the step from a UniformAxis
+    prep::SavitzkyGolay{7, 3}.apply(axis.as_uniform(), span<const double>(y), span<double>(on_axis));
+    CHECK(on_axis == sm.spectrum.values());
     const auto d = Recipe().then(steps::Derivative()).run(s);
     CHECK(d.spectrum.values() == prep::gradient(s.view()));
     auto nrm = s;
