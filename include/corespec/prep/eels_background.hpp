@@ -34,9 +34,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -45,6 +43,7 @@
 
 #include "corespec/core/error.hpp"
 #include "corespec/core/numeric/levenberg_marquardt.hpp"
+#include "corespec/core/parallel.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum.hpp"
@@ -546,33 +545,8 @@ private:
     std::vector<float> log2r_f_;
 };
 
-/// Runs fn(begin, end) over [0, count) split into `threads` contiguous parts
-/// (std::thread; threads <= 1 runs inline). Exceptions from a part are
-/// rethrown after all parts finish.
-template <class F>
-void parallel_ranges(std::size_t count, unsigned threads, F&& fn) {
-    if (threads <= 1 || count < 2) {
-        fn(std::size_t{0}, count);
-        return;
-    }
-    threads = static_cast<unsigned>(std::min<std::size_t>(threads, count));
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(threads);
-    const std::size_t chunk = (count + threads - 1) / threads;
-    for (unsigned t = 0; t < threads; ++t) {
-        const std::size_t b = std::min(count, t * chunk), e = std::min(count, b + chunk);
-        pool.emplace_back([&, t, b, e] {
-            try {
-                fn(b, e);
-            } catch (...) {
-                errors[t] = std::current_exception();
-            }
-        });
-    }
-    for (auto& th : pool) th.join();
-    for (auto& ep : errors)
-        if (ep) std::rethrow_exception(ep);
-}
+// The image threading lives in core/parallel.hpp; this name is kept for callers.
+using corespec::parallel_ranges;
 
 /// Raw form for a caller's buffers: `pixels` spectra of remover.axis().size()
 /// channels each, contiguous. Writes the subtracted spectra to `out` (may be

@@ -58,6 +58,23 @@ struct SavitzkyGolay {
                               out.data());
     }
 
+    /// The same on values sampled on `axis`: delta is the axis step
+    /// (this->delta is ignored). The filter needs uniform spacing, and says so
+    /// in its signature: an EnergyAxis does not compile (convert with
+    /// EnergyAxis::as_uniform(), which checks at run time).
+    template <class T>
+    void apply(const grid::UniformAxis& axis, span<const T> in, span<T> out) const {
+        SavitzkyGolay copy = *this;
+        copy.delta = axis.scale();
+        copy.apply(in, out);
+    }
+    template <class Axis, class T, class = std::enable_if_t<std::is_same<Axis, grid::EnergyAxis>::value>>
+    void apply(const Axis&, span<const T>, span<T>) const {
+        static_assert(!std::is_same<Axis, grid::EnergyAxis>::value,
+                      "corespec::prep::SavitzkyGolay: needs a grid::UniformAxis (uniform spacing); "
+                      "an EnergyAxis may be explicit: pass axis.as_uniform(), which checks at run time");
+    }
+
     template <class T>
     std::vector<T> operator()(span<const T> in) const {
         std::vector<T> out(in.size());

@@ -318,6 +318,15 @@ struct PreEdge {
         if (c == 0 || block.size() % c != 0) throw shape_error("PreEdge::apply_block", {c}, {block.size()});
         params.validate();  // a bad parameter is misuse, not a per-pixel failure
         const auto e = axis.energies();
+        return apply_block(block, span<const double>(e));
+    }
+
+    /// apply_block given the axis energies (computed once by the caller, not
+    /// per spectrum). Throws shape_error (block not a multiple of energy.size()).
+    template <class T>
+    PreEdgeBatch apply_block(span<T> block, span<const double> e) const {
+        const std::size_t c = e.size();
+        if (c == 0 || block.size() % c != 0) throw shape_error("PreEdge::apply_block", {c}, {block.size()});
         const std::size_t np = block.size() / c;
         PreEdgeBatch b{std::vector<EdgeStatus>(np, EdgeStatus::ok),
                        std::vector<double>(np, std::numeric_limits<double>::quiet_NaN()),
@@ -335,7 +344,7 @@ struct PreEdge {
                 continue;
             }
             try {
-                const auto r = pre_edge(span<const double>(e), span<const double>(mu), params);
+                const auto r = pre_edge(e, span<const double>(mu), params);
                 b.e0[p] = r.e0;
                 b.edge_step[p] = r.edge_step;
                 if (output != PreEdgeOutput::none) {
@@ -356,9 +365,11 @@ struct PreEdge {
     template <class Image>
     auto apply_image(Image& image) const -> decltype(image.pixel_count(), PreEdgeBatch()) {
         PreEdgeBatch all;
+        if (image.pixel_count() == 0) return all;
+        const auto e = image.pixel(0).axis->energies();  // once, not per pixel
         for (std::size_t p = 0; p < image.pixel_count(); ++p) {
             auto v = image.pixel(p);
-            const auto one = apply_block(v.values, *v.axis);
+            const auto one = apply_block(v.values, span<const double>(e));
             all.status.push_back(one.status[0]);
             all.e0.push_back(one.e0[0]);
             all.edge_step.push_back(one.edge_step[0]);
