@@ -381,7 +381,7 @@ public:
         try {
             w = input.window(input.front() + max_shift_, input.back() - max_shift_);
             prep::ZlpOptions zo{method_, search_};
-            prep::detail::zlp_search_range(input, zo);
+            align::detail::zlp_search_range(input, zo);
         } catch (const error& e) {
             throw step_error(step_name, search_ ? "search_lo" : "max_shift", e.what());
         }
