@@ -126,17 +126,6 @@ grid::SpectrumImage<T> one_pixel(const grid::Spectrum<T>& s) {
     return grid::SpectrumImage<T>(std::move(data), s.axis(), s.metadata());
 }
 
-inline std::string read_head(const std::filesystem::path& path, std::size_t n) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw io_error("'" + path.string() + "' is a directory, not a file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open '" + path.string() + "' for reading");
-    std::string head(n, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(n));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    return head;
-}
-
 [[noreturn]] inline void no_dm(const std::string& source, Format f) {
     throw unsupported_error(source + ": " + to_string(f) +
                             " file, but this build has no DM reader (corespec/io/dm.hpp not found)");

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
+#include "corespec/core/error.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/io/file_info.hpp"
 
@@ -33,6 +36,25 @@ inline std::string format_double(double v) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", v);
     return buf;
+}
+
+/// The NaN/Inf policy shared by every reader (docs/formats.md): data values
+/// must be finite. Throws parse_error naming `source` and the first
+/// offending value as a flat index (and pixel, channel when `channels` > 0),
+/// e.g. a float32 file holding NaN, or a float64 value too large for float.
+template <class T>
+void require_finite(const T* values, std::size_t count, const std::string& source, std::size_t channels = 0) {
+    if constexpr (std::is_floating_point_v<T>) {
+        for (std::size_t i = 0; i < count; ++i) {
+            if (std::isfinite(values[i])) continue;
+            std::string where = "value " + std::to_string(i);
+            if (channels > 0)
+                where += " (pixel " + std::to_string(i / channels) + ", channel " + std::to_string(i % channels) + ")";
+            throw parse_error(source, where,
+                              std::string(std::isnan(values[i]) ? "NaN" : "infinite value") +
+                                  " in the data (corespec readers take finite values only)");
+        }
+    }
 }
 
 /// Fills `info` for a one-dimensional spectrum on `axis`.
