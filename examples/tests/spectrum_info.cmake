@@ -48,3 +48,10 @@ endforeach()
 add_test(NAME example.spectrum_info.directory COMMAND spectrum_info "${CMAKE_CURRENT_SOURCE_DIR}")
 set_tests_properties(example.spectrum_info.directory PROPERTIES LABELS examples
                      PASS_REGULAR_EXPRESSION "is a directory")
+
+# HDF5 files (.hspy) are read when the optional corespec::hdf5 part is built.
+if(TARGET corespec::hdf5)
+  target_link_libraries(spectrum_info PRIVATE corespec::hdf5)
+  corespec_spectrum_info_test(hspy "${_si_data}/eels/exspy/EELS_LL_linescan_simulated_thickness_variation.hspy"
+    "\"format\":\"HSPY\".*\"shape\":\\[17,1024\\].*\"sum\":1625408\\.27")
+endif()
