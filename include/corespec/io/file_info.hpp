@@ -9,8 +9,8 @@
 
 namespace corespec::io {
 
-/// hdf5: an HDF5 file whose layout is decided when it is opened (hspy, emd).
-enum class Format { unknown, dm3, dm4, msa, xdi, columns, athena, npy, json, hdf5, hspy, emd };
+/// hdf5: an HDF5 file whose layout is decided when it is opened (hspy, emd, nexus).
+enum class Format { unknown, dm3, dm4, msa, xdi, columns, athena, npy, json, hdf5, hspy, emd, nexus };
 
 inline const char* to_string(Format f) noexcept {
     switch (f) {
@@ -25,6 +25,7 @@ inline const char* to_string(Format f) noexcept {
         case Format::hdf5: return "HDF5";
         case Format::hspy: return "HSPY";
         case Format::emd: return "EMD";
+        case Format::nexus: return "NeXus";
         default: return "unknown";
     }
 }

@@ -39,6 +39,7 @@
 #if defined(CORESPEC_HAVE_HDF5)  // set by the corespec::hdf5 target
 #include "corespec/io/emd.hpp"
 #include "corespec/io/hspy.hpp"
+#include "corespec/io/nexus.hpp"
 #endif
 
 #if defined(__has_include)
@@ -143,8 +144,13 @@ template <class T>
 grid::SpectrumImage<T> hdf5_spectrum_image(const H5File& f, FileInfo* info) {
     if (is_hspy_file(f.file.get())) return hspy_read<T>(f, info);
     if (is_berkeley_emd_file(f.file.get())) return emd_read<T>(f, info);
-    throw unsupported_error(f.source +
-                            ": HDF5 file of a layout corespec does not read (HyperSpy .hspy and Berkeley EMD are read)");
+    if (!nxxas_entry(f.file.get()).empty()) {
+        const auto s = nxxas_read(f, info);
+        grid::Spectrum<T> t(s.axis(), std::vector<T>(s.values().begin(), s.values().end()), s.metadata());
+        return one_pixel(t);
+    }
+    throw unsupported_error(f.source + ": HDF5 file of a layout corespec does not read "
+                                       "(HyperSpy .hspy, Berkeley EMD and NeXus NXxas are read)");
 }
 #endif
 
