@@ -3,8 +3,8 @@
 
 Usage (Debian's python3-hyperspy 1.7.3; /usr/bin/python3, not a virtualenv):
 
-    build/tests/corespec_hdf5_tests -tc='hspy: HyperSpy round trip*'   # writes the corespec files to $TMPDIR
-    /usr/bin/python3 tools/hspy_roundtrip.py /tmp/corespec_hspy_rt_si.hspy /tmp/corespec_hspy_rt_spectrum.hspy \
+    build/tests/corespec_hdf5_tests -tc="hspy: HyperSpy round trip*"   # writes the corespec files to $TMPDIR
+    /usr/bin/python3 tools/hspy_roundtrip.py /tmp/corespec_hspy_rt_{si,spectrum,map}.hspy \
         --out tests/data/io/hspy
 
 For each FILE it runs `s = hs.load(FILE)` and records what HyperSpy read

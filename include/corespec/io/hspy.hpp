@@ -367,8 +367,10 @@ void write_hspy(const std::filesystem::path& path, const grid::SpectrumImage<T>&
         const bool signal = i + 1 == shape.size();
         if (signal) {
             const grid::EnergyAxis& e = image.axis();
-            h5_write_attr(a.get(), "name", options.signal_axis_name, target);
-            h5_write_attr(a.get(), "units", e.units().empty() ? "_None_" : e.units(), target);
+            // Empty names and units are left out, as HyperSpy leaves out Undefined ones
+            // (it reads "_None_" as None, which its axes refuse).
+            if (!options.signal_axis_name.empty()) h5_write_attr(a.get(), "name", options.signal_axis_name, target);
+            if (!e.units().empty()) h5_write_attr(a.get(), "units", e.units(), target);
             h5_write_attr_bool(a.get(), "navigate", false, target);
             h5_write_attr_bool(a.get(), "is_binned", md.signal_type == "EELS", target);
             h5_write_attr_number<std::int64_t>(a.get(), "size", static_cast<std::int64_t>(e.size()), target);
@@ -386,8 +388,8 @@ void write_hspy(const std::filesystem::path& path, const grid::SpectrumImage<T>&
             AxisInfo nav;
             if (!options.navigation.empty()) nav = options.navigation[i];
             else nav.name = shape.size() == 2 ? "x" : (i == shape.size() - 3 ? "y" : i == shape.size() - 2 ? "x" : "axis" + std::to_string(i));
-            h5_write_attr(a.get(), "name", nav.name.empty() ? "_None_" : nav.name, target);
-            h5_write_attr(a.get(), "units", nav.units.empty() ? "_None_" : nav.units, target);
+            if (!nav.name.empty()) h5_write_attr(a.get(), "name", nav.name, target);
+            if (!nav.units.empty()) h5_write_attr(a.get(), "units", nav.units, target);
             h5_write_attr_bool(a.get(), "navigate", true, target);
             h5_write_attr_bool(a.get(), "is_binned", false, target);
             h5_write_attr(a.get(), "_type", "UniformDataAxis", target);
