@@ -62,7 +62,7 @@ struct SpectrumBlock {
 
 /// How write_hspy stores the data.
 struct HspyWriteOptions {
-    int gzip_level = 4;               ///< 0: no compression (then contiguous); 1-9: gzip + shuffle, chunked
+    int gzip_level = 4;               ///< 0: no compression; 1-9: gzip + shuffle (chunked either way)
     std::string signal_axis_name = "Energy loss";
     /// Calibrations of the navigation axes (slowest first); empty: index axes named "y", "x" (or "x").
     std::vector<AxisInfo> navigation;
@@ -349,15 +349,13 @@ void write_hspy(const std::filesystem::path& path, const grid::SpectrumImage<T>&
     if (name == "." || name == "..") name = "__unnamed__";
     Handle g = h5_create_group(file.get(), "Experiments/" + name, target);
 
-    // Data: chunks of whole spectra, about 1 MiB each (HyperSpy's target), along the last navigation axis.
-    std::vector<std::size_t> chunk;
-    if (options.gzip_level > 0) {
-        chunk.assign(shape.size(), 1);
-        chunk.back() = channels;
-        if (shape.size() > 1) {
-            const std::size_t per = std::max<std::size_t>(1, (std::size_t(1) << 20) / (channels * sizeof(T)));
-            chunk[shape.size() - 2] = std::min(per, shape[shape.size() - 2]);
-        }
+    // Data: chunks of whole spectra, about 1 MiB each (HyperSpy's target), along the last
+    // navigation axis; chunked even uncompressed, as HyperSpy's lazy reader needs chunks.
+    std::vector<std::size_t> chunk(shape.size(), 1);
+    chunk.back() = channels;
+    if (shape.size() > 1) {
+        const std::size_t per = std::max<std::size_t>(1, (std::size_t(1) << 20) / (channels * sizeof(T)));
+        chunk[shape.size() - 2] = std::min(per, shape[shape.size() - 2]);
     }
     h5_write_dataset(g.get(), "data", shape, image.data().data(), chunk, options.gzip_level, target);
 
