@@ -36,3 +36,22 @@ add_test(NAME example.spectrum_info.missing COMMAND spectrum_info "${CMAKE_CURRE
 set_tests_properties(example.spectrum_info.missing PROPERTIES LABELS examples WILL_FAIL TRUE)
 add_test(NAME example.spectrum_info.not_data COMMAND spectrum_info "${CMAKE_CURRENT_SOURCE_DIR}/CMakeLists.txt")
 set_tests_properties(example.spectrum_info.not_data PROPERTIES LABELS examples WILL_FAIL TRUE)
+
+# Not regular files: refused at once with the reason (they used to be read forever).
+foreach(_dev zero urandom)
+  if(EXISTS "/dev/${_dev}")
+    add_test(NAME example.spectrum_info.dev_${_dev} COMMAND spectrum_info "/dev/${_dev}")
+    set_tests_properties(example.spectrum_info.dev_${_dev} PROPERTIES LABELS examples TIMEOUT 30
+                         PASS_REGULAR_EXPRESSION "not a regular file")
+  endif()
+endforeach()
+add_test(NAME example.spectrum_info.directory COMMAND spectrum_info "${CMAKE_CURRENT_SOURCE_DIR}")
+set_tests_properties(example.spectrum_info.directory PROPERTIES LABELS examples
+                     PASS_REGULAR_EXPRESSION "is a directory")
+
+# HDF5 files (.hspy) are read when the optional corespec::hdf5 part is built.
+if(TARGET corespec::hdf5)
+  target_link_libraries(spectrum_info PRIVATE corespec::hdf5)
+  corespec_spectrum_info_test(hspy "${_si_data}/eels/exspy/EELS_LL_linescan_simulated_thickness_variation.hspy"
+    "\"format\":\"HSPY\".*\"shape\":\\[17,1024\\].*\"sum\":1625408\\.27")
+endif()

@@ -2,6 +2,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "corespec/io/read.hpp"
 #include "support/io_reference.hpp"
@@ -122,3 +128,124 @@ CORESPEC_REFERENCE_TEST("read_spectrum_image: DM files are detected; no DM reade
           io::Format::dm4);
 }
 #endif
+
+// ------------------------------------------------------------ the readers' edges
+
+namespace {
+
+// The message of the corespec error `f` throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const corespec::error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("readers refuse what is not a regular file, and say why") {
+    // Devices and FIFOs would otherwise be read forever (or block on open).
+    for (const char* device : {"/dev/zero", "/dev/urandom", "/dev/null"}) {
+        if (!std::filesystem::exists(device)) continue;
+        CAPTURE(device);
+        const std::string m = error_of([&] { io::read_spectrum(device); });
+        CHECK(m.find(device) != std::string::npos);
+        CHECK(m.find("not a regular file") != std::string::npos);
+        CHECK_THROWS_AS(io::read_spectrum_image(device), io_error);
+        CHECK_THROWS_AS(io::read_npy<double>(device), io_error);
+        CHECK_THROWS_AS(io::read_xdi(device), io_error);
+    }
+    const auto fifo = std::filesystem::temp_directory_path() / "corespec_test_fifo";
+    std::filesystem::remove(fifo);
+    if (::mkfifo(fifo.c_str(), 0600) == 0) {
+        const std::string m = error_of([&] { io::read_spectrum(fifo); });
+        CHECK(m.find("FIFO") != std::string::npos);
+        CHECK_THROWS_AS(io::read_msa<double>(fifo), io_error);
+        std::filesystem::remove(fifo);
+    }
+}
+
+TEST_CASE("open failures name the path and the OS's reason") {
+    const std::string missing = error_of([] { io::read_spectrum("/nonexistent/file.msa"); });
+    CHECK(missing.find("'/nonexistent/file.msa'") != std::string::npos);
+    CHECK(missing.find("No such file or directory") != std::string::npos);
+    const auto dir = std::filesystem::temp_directory_path();
+    CHECK(error_of([&] { io::read_spectrum(dir); }).find("is a directory") != std::string::npos);
+    CHECK(error_of([&] { io::read_columns(dir); }).find("is a directory") != std::string::npos);
+    // Permission: root reads every file, so the check only means something for other users.
+    if (::geteuid() != 0) {
+        const auto path = dir / "corespec_test_no_read.msa";
+        std::ofstream(path) << "#FORMAT : EMSA\n#SPECTRUM :\n1\n2\n";
+        std::filesystem::permissions(path, std::filesystem::perms::none);
+        CHECK(error_of([&] { io::read_spectrum(path); }).find("Permission denied") != std::string::npos);
+        std::filesystem::remove(path);
+    }
+}
+
+TEST_CASE("NaN/Inf policy: every reader rejects non-finite data with a parse_error") {
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    for (const double bad : {nan, inf, -inf}) {
+        const std::vector<double> v{1.0, 2.0, bad, 4.0};
+        CAPTURE(bad);
+        const auto npy = io::format_npy<double>({2, 2}, v.data());
+        try {
+            io::parse_npy<double>(npy.data(), npy.size(), "bad.npy");
+            FAIL("expected parse_error");
+        } catch (const parse_error& e) {
+            CHECK(e.source() == "bad.npy");
+            CHECK(e.location() == "value 2 (pixel 1, channel 0)");
+        }
+        CHECK_THROWS_AS(io::parse_spectrum_image(npy, "bad.npy"), parse_error);
+    }
+    // A float64 value too large for float becomes infinite: also rejected.
+    const std::vector<double> big{1.0, 1e300};
+    const auto npy = io::format_npy<double>({2}, big.data());
+    CHECK_THROWS_AS(io::parse_npy<float>(npy.data(), npy.size()), parse_error);
+    CHECK(io::parse_npy<double>(npy.data(), npy.size()).values[1] == 1e300);
+    // The text readers follow the same policy.
+    CHECK_THROWS_AS(io::parse_spectrum("#FORMAT : EMSA\n#SPECTRUM :\n1\nnan\n3\n", "a.msa"), parse_error);
+    CHECK_THROWS_AS(io::parse_spectrum("# XDI/1.0\n# Column.1: energy\n# Column.2: mutrans\n#---\n1 5\n2 inf\n", "a.xdi"),
+                    parse_error);
+    CHECK_THROWS_AS(io::parse_spectrum("# e mu\n1 5\n2 nan\n", "a.dat"), corespec::error);
+    CHECK_THROWS_AS(io::parse_spectrum("{\"energy\": [1, 2], \"values\": [1, NaN]}", "a.json"), corespec::error);
+}
+
+TEST_CASE("XDI: a Column.N label past the data is named with its line; far past, an error") {
+    const std::string head = "# XDI/1.0\n# Column.1: energy\n# Column.2: mutrans\n";
+    const auto x = io::parse_xdi(head + "# Column.3: extra\n#----\n1 5\n2 6\n", "a.xdi");
+    REQUIRE(x.warnings.size() >= 1);
+    bool named = false;
+    for (const auto& w : x.warnings) named = named || w.rfind("line 4: Column.3", 0) == 0;
+    CHECK(named);
+    for (const char* label : {"1000000", "129", "99999999999999999999999"}) {
+        CAPTURE(label);
+        try {
+            io::parse_xdi(head + "# Column." + label + ": far\n#----\n1 5\n2 6\n", "a.xdi");
+            FAIL("expected parse_error");
+        } catch (const parse_error& e) {
+            CHECK(e.location() == "line 4");
+            CHECK(e.reason().find("Column.") != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("XDI: header parsing is bounded (10^6 header lines stop at the limit with a parse_error)") {
+    std::string text = "# XDI/1.0\n";
+    text.reserve(20 * 1000000);
+    for (int i = 0; i < 1000000; ++i) text += "# Ext.key" + std::to_string(i % 10) + ": v\n";
+    text += "#----\n1 2\n";
+    try {
+        io::parse_xdi(text, "long.xdi");
+        FAIL("expected parse_error");
+    } catch (const parse_error& e) {
+        CHECK(e.location() == "line " + std::to_string(io::xdi_max_header_lines + 2));
+    }
+    // Below the limit, a long header is read.
+    std::string ok = "# XDI/1.0\n# ///\n";
+    for (std::size_t i = 0; i + 10 < io::xdi_max_header_lines; ++i) ok += "# comment line\n";
+    ok += "#----\n1 2\n";
+    CHECK(io::parse_xdi(ok).table.rows() == 1);
+}

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +48,8 @@
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/io/dm_tags.hpp"
 #include "corespec/io/file_info.hpp"
+#include "corespec/io/reader_support.hpp"
+#include "corespec/io/text.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
@@ -641,6 +644,8 @@ grid::SpectrumImage<T> dm_spectrum_image(const char* bytes, std::size_t size, co
         dm_prefault(storage.data(), storage.size() * sizeof(T));
     }
     dm_fill(reinterpret_cast<const unsigned char*>(bytes), storage.data(), L, f.little_endian);
+    if (L.pixel.code == dm_code::float32 || L.pixel.code == dm_code::float64)
+        require_finite(storage.data(), storage.size(), source, sig.size);
     if (info) *info = dm_file_info(f, L);
     return grid::SpectrumImage<T>(std::move(storage), std::move(axis), std::move(md));
 }
@@ -649,9 +654,10 @@ grid::SpectrumImage<T> dm_spectrum_image(const char* bytes, std::size_t size, co
 class DmFileBytes {
 public:
     explicit DmFileBytes(const std::filesystem::path& path) {
+        (void)detail::regular_file_size(path);  // refuses devices, FIFOs and directories with the reason
 #ifdef CORESPEC_DM_MMAP
         const int fd = ::open(path.c_str(), O_RDONLY);
-        if (fd < 0) throw io_error("cannot open '" + path.string() + "' for reading");
+        if (fd < 0) throw io_error("cannot open '" + path.string() + "' for reading: " + detail::os_reason(errno));
         struct stat st {};
         if (::fstat(fd, &st) != 0) {
             ::close(fd);
@@ -672,8 +678,7 @@ public:
         ::close(fd);
         if (map_ || size_ == 0) return;
 #endif
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw io_error("cannot open '" + path.string() + "' for reading");
+        std::ifstream in = detail::open_for_reading(path);
         in.seekg(0, std::ios::end);
         const auto end = in.tellg();
         if (end < 0) throw io_error("cannot read '" + path.string() + "'");

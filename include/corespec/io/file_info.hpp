@@ -9,7 +9,8 @@
 
 namespace corespec::io {
 
-enum class Format { unknown, dm3, dm4, msa, xdi, columns, athena, npy, json };
+/// hdf5: an HDF5 file whose layout is decided when it is opened (hspy, emd, nexus).
+enum class Format { unknown, dm3, dm4, msa, xdi, columns, athena, npy, json, hdf5, hspy, emd, nexus };
 
 inline const char* to_string(Format f) noexcept {
     switch (f) {
@@ -21,6 +22,10 @@ inline const char* to_string(Format f) noexcept {
         case Format::athena: return "Athena";
         case Format::npy: return "NPY";
         case Format::json: return "JSON";
+        case Format::hdf5: return "HDF5";
+        case Format::hspy: return "HSPY";
+        case Format::emd: return "EMD";
+        case Format::nexus: return "NeXus";
         default: return "unknown";
     }
 }

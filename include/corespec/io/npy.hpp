@@ -243,6 +243,7 @@ NpyArray<T> parse_npy(const void* bytes, std::size_t size, const std::string& so
             }
         }
     }
+    detail::require_finite(a.values.data(), a.values.size(), source, a.shape.size() > 1 ? a.shape.back() : 0);
     return a;
 }
 

@@ -4,7 +4,8 @@
 //   auto s  = io::read_spectrum(path, &info);        // one spectrum
 //   auto si = io::read_spectrum_image(path, &info);  // navigation x energy
 //
-// The format is decided by content (magic bytes, first line); the file
+// The format is decided by content (magic bytes, first line; HDF5 by its
+// signature \x89HDF\r\n\x1a\n, then by the layout inside); the file
 // extension only breaks ties when the content says nothing (empty or
 // unrecognised bytes). DM3/DM4 are read through corespec/io/dm.hpp when that
 // header is present (it is compiled in with __has_include); otherwise DM
@@ -34,6 +35,12 @@
 #include "corespec/io/reader_support.hpp"
 #include "corespec/io/text.hpp"
 #include "corespec/io/xdi.hpp"
+
+#if defined(CORESPEC_HAVE_HDF5)  // set by the corespec::hdf5 target
+#include "corespec/io/emd.hpp"
+#include "corespec/io/hspy.hpp"
+#include "corespec/io/nexus.hpp"
+#endif
 
 #if defined(__has_include)
 #if __has_include("corespec/io/dm.hpp")
@@ -79,6 +86,7 @@ inline std::uint32_t be32(std::string_view b, std::size_t at) {
 inline Format detect_format(std::string_view bytes, const std::filesystem::path& path = {}) {
     // Binary formats by magic bytes.
     if (bytes.size() >= 6 && bytes.substr(0, 6) == std::string_view("\x93NUMPY", 6)) return Format::npy;
+    if (detail::is_hdf5(bytes)) return Format::hdf5;
     if (detail::is_gzip(bytes)) return Format::athena;  // the only gzip format read here
     if (bytes.size() >= 16) {
         const std::uint32_t version = detail::be32(bytes, 0);
@@ -126,16 +134,25 @@ grid::SpectrumImage<T> one_pixel(const grid::Spectrum<T>& s) {
     return grid::SpectrumImage<T>(std::move(data), s.axis(), s.metadata());
 }
 
-inline std::string read_head(const std::filesystem::path& path, std::size_t n) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw io_error("'" + path.string() + "' is a directory, not a file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open '" + path.string() + "' for reading");
-    std::string head(n, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(n));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    return head;
+[[noreturn]] inline void no_hdf5(const std::string& source) {
+    throw unsupported_error(source + ": HDF5 file, but this build has no HDF5 support (link corespec::hdf5)");
 }
+
+#if defined(CORESPEC_HAVE_HDF5)
+/// An opened HDF5 file read by the reader its layout names.
+template <class T>
+grid::SpectrumImage<T> hdf5_spectrum_image(const H5File& f, FileInfo* info) {
+    if (is_hspy_file(f.file.get())) return hspy_read<T>(f, info);
+    if (is_berkeley_emd_file(f.file.get())) return emd_read<T>(f, info);
+    if (!nxxas_entry(f.file.get()).empty()) {
+        const auto s = nxxas_read(f, info);
+        grid::Spectrum<T> t(s.axis(), std::vector<T>(s.values().begin(), s.values().end()), s.metadata());
+        return one_pixel(t);
+    }
+    throw unsupported_error(f.source + ": HDF5 file of a layout corespec does not read "
+                                       "(HyperSpy .hspy, Berkeley EMD and NeXus NXxas are read)");
+}
+#endif
 
 [[noreturn]] inline void no_dm(const std::string& source, Format f) {
     throw unsupported_error(source + ": " + to_string(f) +
@@ -168,6 +185,12 @@ grid::SpectrumImage<T> parse_spectrum_image(std::string_view bytes, const std::s
             return parse_dm<T>(bytes.data(), bytes.size(), source, info);
 #else
             detail::no_dm(source, f);
+#endif
+        case Format::hdf5:
+#if defined(CORESPEC_HAVE_HDF5)
+            return detail::hdf5_spectrum_image<T>(detail::h5_open_image(bytes.data(), bytes.size(), source), info);
+#else
+            detail::no_hdf5(source);
 #endif
         case Format::npy: {
             auto a = parse_npy<T>(bytes.data(), bytes.size(), source);
@@ -255,6 +278,13 @@ grid::Spectrum<T> parse_spectrum(std::string_view bytes, const std::string& sour
 template <class T = double>
 grid::SpectrumImage<T> read_spectrum_image(const std::filesystem::path& path, FileInfo* info = nullptr) {
     const Format f = detect_format(detail::read_head(path, 4096), path);
+    if (f == Format::hdf5) {
+#if defined(CORESPEC_HAVE_HDF5)
+        return detail::hdf5_spectrum_image<T>(detail::h5_open(path), info);
+#else
+        detail::no_hdf5(path.string());
+#endif
+    }
     if (f == Format::dm3 || f == Format::dm4) {
 #ifdef CORESPEC_IO_HAVE_DM
         return read_dm<T>(path, info);
@@ -269,7 +299,7 @@ grid::SpectrumImage<T> read_spectrum_image(const std::filesystem::path& path, Fi
 template <class T = double>
 grid::Spectrum<T> read_spectrum(const std::filesystem::path& path, FileInfo* info = nullptr) {
     const Format f = detect_format(detail::read_head(path, 4096), path);
-    if (f == Format::dm3 || f == Format::dm4) {
+    if (f == Format::dm3 || f == Format::dm4 || f == Format::hdf5) {
         const auto si = read_spectrum_image<T>(path, info);
         if (si.pixel_count() != 1)
             throw unsupported_error(path.string() + ": holds " + std::to_string(si.pixel_count()) +

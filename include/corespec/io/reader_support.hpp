@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
+#include "corespec/core/error.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/io/file_info.hpp"
 
@@ -33,6 +36,38 @@ inline std::string format_double(double v) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.17g", v);
     return buf;
+}
+
+/// HDF5's signature, at offset 0 (or 512, 1024, 2048, ... after a user block).
+inline constexpr std::string_view hdf5_signature{"\x89HDF\r\n\x1a\n", 8};
+
+/// True when `bytes` (a file's head) starts an HDF5 file.
+inline bool is_hdf5(std::string_view bytes) noexcept {
+    for (std::size_t at = 0; at + hdf5_signature.size() <= bytes.size(); at = at ? 2 * at : 512)
+        if (bytes.substr(at, hdf5_signature.size()) == hdf5_signature) return true;
+    return false;
+}
+
+/// The NaN/Inf policy shared by every reader (docs/formats.md): data values
+/// must be finite. Throws parse_error naming `source` and the first
+/// offending value as a flat index (and pixel, channel when `channels` > 0),
+/// e.g. a float32 file holding NaN, or a float64 value too large for float.
+/// `first_index` is the flat index of values[0] (for blocks of a larger array).
+template <class T>
+void require_finite(const T* values, std::size_t count, const std::string& source, std::size_t channels = 0,
+                    std::size_t first_index = 0) {
+    if constexpr (std::is_floating_point_v<T>) {
+        for (std::size_t k = 0; k < count; ++k) {
+            if (std::isfinite(values[k])) continue;
+            const std::size_t i = first_index + k;
+            std::string where = "value " + std::to_string(i);
+            if (channels > 0)
+                where += " (pixel " + std::to_string(i / channels) + ", channel " + std::to_string(i % channels) + ")";
+            throw parse_error(source, where,
+                              std::string(std::isnan(values[k]) ? "NaN" : "infinite value") +
+                                  " in the data (corespec readers take finite values only)");
+        }
+    }
 }
 
 /// Fills `info` for a one-dimensional spectrum on `axis`.

@@ -15,9 +15,11 @@
 //     line before "///" that is not "Family.key: value" (no ':', no '.', two
 //     '.', empty value, family not starting with a letter or '_'); rows whose
 //     column count changes; NaN, Inf, text or malformed numbers in the data;
+//     a Column.N label above Column.128; more than 65536 header lines;
 //   warnings (XdiFile::warnings, the file is read): Element.symbol /
 //     Element.edge missing or invalid, no "#----" line, column labels missing,
-//     too many or not continuous ("colN" is used), header lines with another
+//     too many (each label past the data is named with its line) or not
+//     continuous ("colN" is used), header lines with another
 //     comment character (ignored), angle column without Mono.d_spacing,
 //     non-numeric or negative d-spacing, malformed Scan.start_time/end_time,
 //     Sample.temperature, Facility.energy or Facility.current, extension
@@ -27,6 +29,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +193,14 @@ inline bool icontains(std::string_view hay, std::string_view needle) {
 
 }  // namespace detail
 
+/// At most this many header lines ('#' lines before the data); real XDI
+/// headers hold tens to a few hundred.
+inline constexpr std::size_t xdi_max_header_lines = 65536;
+/// Column.N above this is an error naming its line (a label past the data
+/// table but below it is ignored with a warning, as the XDI bad-file suite
+/// reads bad_09 and bad_10).
+inline constexpr std::size_t xdi_max_column_label = 128;
+
 /// Parses XDI text held in memory (see the file comment for errors and warnings).
 inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<memory>") {
     XdiFile x;
@@ -201,8 +212,13 @@ inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<me
     Mode mode = Mode::fields;
     bool has_minus = false, first = true, ignored_warned = false, label_line_pending = false;
     std::size_t ncols = 0;
-    std::map<std::size_t, std::pair<std::string, std::string>> column_fields;  // N -> (label, units)
+    struct ColumnField {
+        std::string label, units;
+        std::size_t line = 0;
+    };
+    std::map<std::size_t, ColumnField> column_fields;  // N -> label, units, line
     std::vector<std::string> comment_lines;
+    std::size_t header_lines = 0;
 
     detail::for_each_line(text, [&](std::size_t n, std::string_view raw) {
         const std::string_view line = detail::trim(raw);
@@ -222,6 +238,10 @@ inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<me
         }
         if (line.empty()) return true;
         if (mode != Mode::data && line.front() == '#') {
+            // Bounded header: memory stays proportional to a plausible header,
+            // whatever the file holds (10^6 header lines stop here, quickly).
+            if (++header_lines > xdi_max_header_lines)
+                fail(n, "header longer than " + std::to_string(xdi_max_header_lines) + " lines (not an XDI header)");
             const std::string_view body = detail::trim(line.substr(1));
             if (mode == Mode::after_minus) {
                 if (label_line_pending) {
@@ -266,9 +286,13 @@ inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<me
             x.fields.push_back({std::string(family), std::string(key), std::string(value), n});
             if (detail::iequals(family, "Column")) {
                 std::size_t index = 0;
-                bool ok = !key.empty() && key.size() < 7 && std::all_of(key.begin(), key.end(), detail::is_digit);
-                if (ok) index = static_cast<std::size_t>(std::stoul(std::string(key)));
-                if (!ok || index == 0) {
+                const bool digits = std::all_of(key.begin(), key.end(), detail::is_digit);
+                const bool too_big = std::from_chars(key.data(), key.data() + key.size(), index).ec != std::errc();
+                if (digits && (too_big || index > xdi_max_column_label))
+                    fail(n, "Column." + std::string(key.substr(0, 20)) +
+                                " is past any data table (labels are read up to Column." +
+                                std::to_string(xdi_max_column_label) + ")");
+                if (!digits || index == 0) {
                     x.warnings.push_back("line " + std::to_string(n) + ": Column." + std::string(key) +
                                          " is not a column number; ignored");
                 } else {
@@ -276,7 +300,8 @@ inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<me
                     column_fields[index] = {std::string(w.at(0)),
                                             w.size() > 1 ? std::string(detail::trim(value.substr(
                                                                static_cast<std::size_t>(w[1].data() - value.data()))))
-                                                         : std::string()};
+                                                         : std::string(),
+                                            n};
                 }
             }
             return true;
@@ -322,8 +347,8 @@ inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<me
     for (std::size_t c = 0; c < ncols; ++c) {
         auto it = column_fields.find(c + 1);
         if (it != column_fields.end()) {
-            x.table.labels[c] = it->second.first;
-            x.units[c] = it->second.second;
+            x.table.labels[c] = it->second.label;
+            x.units[c] = it->second.units;
         } else {
             x.table.labels[c] = "col" + std::to_string(c + 1);
             missing = true;
@@ -331,8 +356,10 @@ inline XdiFile parse_xdi(std::string_view text, const std::string& source = "<me
     }
     if (column_fields.empty()) x.warnings.push_back("no Column.N labels; columns named col1..col" + std::to_string(ncols));
     else if (missing) x.warnings.push_back("Column.N labels missing for some columns (not continuous or too few); 'colN' used");
-    if (!column_fields.empty() && column_fields.rbegin()->first > ncols)
-        x.warnings.push_back("more Column.N labels than data columns; extra labels ignored");
+    for (auto it = column_fields.upper_bound(ncols); it != column_fields.end(); ++it)
+        x.warnings.push_back("line " + std::to_string(it->second.line) + ": Column." + std::to_string(it->first) +
+                             " labels a column past the " + std::to_string(ncols) +
+                             " of the data table (more Column.N labels than data columns); ignored");
 
     if (!has_minus) x.warnings.push_back("no line of minus signs '#----' separating header from data");
 

@@ -1,0 +1,122 @@
+// Berkeley EMD 0.2 through the HDF5 C library; the fixtures are written here
+// with the HDF5 API in the layout the EMD 0.2 specification describes.
+#include <doctest/doctest.h>
+
+#if defined(CORESPEC_HAVE_HDF5)
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "corespec/io/emd.hpp"
+#include "corespec/io/read.hpp"
+
+using namespace corespec;
+
+namespace {
+
+void string_attr(hid_t obj, const char* name, const std::string& value) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size() + 1);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, type, value.c_str());
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+}
+
+void int_attr(hid_t obj, const char* name, std::int32_t value) {
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT32, &value);
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
+template <class T>
+void dataset(hid_t loc, const char* name, hid_t file_type, const std::vector<hsize_t>& dims, const std::vector<T>& v) {
+    const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    const hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, corespec::io::detail::h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    H5Dclose(d);
+    H5Sclose(space);
+}
+
+// A 2 x 3 x 50 EELS SI (uint16 counts) under /data/eels_si, as EMD 0.2 describes it.
+// `energy` chooses the form of dim3: full coordinates, HyperSpy's [offset, offset + scale], or non-uniform.
+void write_emd(const std::filesystem::path& path, const std::string& energy, bool with_dim3 = true) {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int_attr(f, "version_major", 0);
+    int_attr(f, "version_minor", 2);
+    const hid_t top = H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t g = H5Gcreate2(top, "eels_si", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int_attr(g, "emd_group_type", 1);
+    std::vector<std::uint16_t> counts(2 * 3 * 50);
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] = static_cast<std::uint16_t>(100 + i);
+    dataset(g, "data", H5T_STD_U16LE, {2, 3, 50}, counts);
+    const auto dim = [&](const char* name, const std::vector<double>& v, const char* label, const char* units) {
+        dataset(g, name, H5T_IEEE_F64LE, {v.size()}, v);
+        const hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+        string_attr(d, "name", label);
+        string_attr(d, "units", units);
+        H5Dclose(d);
+    };
+    dim("dim1", {0.0, 2.0}, "y", "[n_m]");
+    dim("dim2", {0.0, 2.0, 4.0}, "x", "nm");
+    std::vector<double> e;
+    for (int i = 0; i < 50; ++i) e.push_back(energy == "nonuniform" ? 500.0 + i + 0.01 * i * i : 500.0 + 0.25 * i);
+    if (energy == "linear") e = {500.0, 500.25};
+    if (with_dim3) dim("dim3", e, "Energy loss", energy == "linear" ? "[e_V]" : "eV");
+    H5Gclose(g);
+    H5Gclose(top);
+    H5Fclose(f);
+}
+
+}  // namespace
+
+TEST_CASE("emd: Berkeley EMD 0.2 spectrum images, every dim form, detected by content") {
+    const auto path = std::filesystem::temp_directory_path() / "corespec_test_emd.emd";
+    for (const std::string form : {"full", "linear", "nonuniform"}) {
+        CAPTURE(form);
+        write_emd(path, form);
+        io::FileInfo info;
+        const auto si = io::read_spectrum_image<double>(path, &info);
+        CHECK(info.format == io::Format::emd);
+        CHECK(info.dtype == "uint16");
+        CHECK(si.navigation_shape() == std::vector<std::size_t>{2, 3});
+        CHECK(si.data()(1, 2, 49) == 100.0 + 299.0);
+        REQUIRE(info.axes.size() == 3);
+        CHECK(info.axes[0].name == "y");
+        CHECK(info.axes[0].units == "nm");
+        CHECK(info.axes[0].scale == 2.0);
+        CHECK(info.axes[1].scale == 2.0);
+        CHECK(info.axes[1].navigate);
+        CHECK_FALSE(info.axes[2].navigate);
+        CHECK(si.axis().units() == "eV");
+        CHECK(si.axis().energy(0) == 500.0);
+        if (form == "nonuniform") {
+            CHECK_FALSE(si.axis().is_uniform());
+            CHECK(si.axis().energy(49) == doctest::Approx(500.0 + 49 + 0.01 * 49 * 49));
+        } else {
+            CHECK(si.axis().is_uniform());
+            CHECK(si.axis().energy(49) == doctest::Approx(500.0 + 0.25 * 49));
+        }
+        CHECK(si.metadata().title == "eels_si");
+        CHECK(io::read_emd<float>(path).data()(0, 0, 0) == 100.0f);
+    }
+    // Bad input: a missing dim vector, no EMD group.
+    write_emd(path, "full", false);
+    CHECK_THROWS_WITH_AS(io::read_emd<double>(path), doctest::Contains("missing dimension vector"), parse_error);
+    {
+        const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        int_attr(f, "version_major", 0);
+        int_attr(f, "version_minor", 2);
+        H5Fclose(f);
+    }
+    CHECK_THROWS_WITH_AS(io::read_emd<double>(path), doctest::Contains("no EMD data group"), parse_error);
+    std::filesystem::remove(path);
+}
+
+#endif  // CORESPEC_HAVE_HDF5
