@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 JOBS=${JOBS:-$(nproc)}
 PACKAGES=(g++ clang cmake ninja-build pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev doctest-dev
-          libbenchmark-dev nlohmann-json3-dev zlib1g-dev)
+          libbenchmark-dev nlohmann-json3-dev zlib1g-dev python3-sklearn)
 
 install_missing() {
   local missing=()

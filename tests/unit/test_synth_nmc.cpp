@@ -200,9 +200,14 @@ TEST_CASE("synth::nmc: defects are subtle on one edge and seen on several") {
     for (const auto& e : synth::nmc_edges) {
         const std::string name = e.name;
         CAPTURE(name);
-        CHECK(relative_change(same_valence, vac, e.id) > 0.01);
+        CHECK(relative_change(same_valence, vac, e.id) > 0.002);
         CHECK(relative_change(same_valence, vac, e.id) < 0.15);
     }
+    // On a TM K edge that signature looks like a local distortion of that TM
+    // (a nuisance drawn independently per TM): one edge cannot tell them apart.
+    auto distorted = same_valence;
+    distorted.distortion_mn = 0.8 * (1.0 - std::pow(1.0 - 0.04, 6.0));
+    CHECK(relative_change(distorted, vac, NmcEdge::mn_k) < 0.2 * relative_change(same_valence, vac, NmcEdge::mn_k));
 }
 
 TEST_CASE("synth::nmc: spectra carry raw axes, metadata and finite values") {

@@ -70,6 +70,10 @@ struct NmcStructure {
     double valence_ni = 0.0;     ///< Ni on TM-layer sites
     double valence_ni_li = 2.0;  ///< Ni on Li-layer sites (rock-salt-like Ni2+)
     double valence_mn = 0.0, valence_co = 0.0;
+    // Nuisances (not targets): what makes one edge ambiguous about the defects.
+    double distortion_ni = 0.0, distortion_mn = 0.0, distortion_co = 0.0;  ///< local distortion per TM, 0..1
+    double distortion_o = 0.0;  ///< disorder of the O sites, 0..1
+    double ni_disproportionation = 0.0;  ///< TM-layer Ni split into v - D and v + D (D in eV-free valence units)
 
     bool o_vacancy_present() const noexcept { return o_vacancy > 0.0; }
     bool antisite_present() const noexcept { return antisite > 0.0; }
@@ -162,9 +166,11 @@ struct NmcOptions {
     double o_vacancy_probability = 1.0 / 3;      ///< P(vacancies present)
     double o_vacancy_min = 0.02, o_vacancy_max = 0.08;  ///< vacant O-site fraction when present
     double antisite_probability = 1.0 / 3;       ///< P(antisites present)
-    double antisite_min = 0.02, antisite_max = 0.08;    ///< Ni on Li sites per f.u. when present
-    double eels_counts = 3000.0;   ///< counts at the edge maximum of a TM with fraction 1/3 (O K: 2x)
-    double xas_noise = 0.004;      ///< Gaussian noise sd in edge-step units
+    double antisite_min = 0.01, antisite_max = 0.06;    ///< Ni on Li sites per f.u. when present
+    double distortion_max = 1.0;         ///< each TM's local distortion ~ U(0, this), independently
+    double disproportionation_max = 0.4; ///< Ni valence split D ~ U(0, this)
+    double eels_counts = 1500.0;   ///< counts at the edge maximum of a TM with fraction 1/3 (O K: 2x)
+    double xas_noise = 0.008;      ///< Gaussian noise sd in edge-step units
     bool noise = true;             ///< false: no Poisson / Gaussian noise (intensities still vary)
     double eels_resolution_fwhm = 0.6;  ///< Gaussian instrument FWHM of the EELS spectra, eV
     double xas_resolution = 1.3e-4;     ///< dE/E of the monochromator (Si(111))
@@ -211,6 +217,7 @@ struct Site {
     double coordination;  ///< 6 (octahedral) or 5 (next to an O vacancy)
     double bond;          ///< TM-O distance, Angstrom
     double extra_shift;   ///< eV
+    double distortion = 0.0;  ///< the TM's local distortion, 0..1
 };
 
 /// The sites of one TM: octahedral, next to a vacancy (1 - (1-d)^6 of the
@@ -221,11 +228,20 @@ inline std::vector<Site> tm_sites(const NmcStructure& s, const TmConstants& c) {
     const bool is_mn = std::string_view(c.element) == mn_constants.element;
     const double v = is_ni ? s.valence_ni : is_mn ? s.valence_mn : s.valence_co;
     const double on_li = is_ni && s.ni > 0.0 ? s.antisite / s.ni : 0.0;
-    std::vector<Site> sites{{v, (1.0 - on_li) * (1.0 - near_vacancy), 6.0, 1.97, 0.0}};
-    // Under-coordinated sites: a weaker ligand field lowers the edge a little.
-    if (near_vacancy > 0.0) sites.push_back({v, (1.0 - on_li) * near_vacancy, 5.0, 1.95, -0.5});
-    // Ni2+ on the Li layer: longer Li-O bonds (2.10 A) put its edge lower.
-    if (on_li > 0.0) sites.push_back({s.valence_ni_li, on_li, 6.0, 2.10, -0.6});
+    const double distortion = is_ni ? s.distortion_ni : is_mn ? s.distortion_mn : s.distortion_co;
+    // Disproportionation: half the TM-layer Ni at v - D, half at v + D (the mean is kept).
+    const double d = is_ni ? std::min({s.ni_disproportionation, v - 2.0, 4.0 - v}) : 0.0;
+    std::vector<Site> sites;
+    for (double dv : d > 0.0 ? std::vector<double>{-d, d} : std::vector<double>{0.0}) {
+        const double share = d > 0.0 ? 0.5 : 1.0;
+        sites.push_back({v + dv, share * (1.0 - on_li) * (1.0 - near_vacancy), 6.0, 1.97, 0.0, distortion});
+        // A missing O neighbour acts on the spectra like a strong local
+        // distortion (+0.8) and removes one O from the first shell.
+        if (near_vacancy > 0.0)
+            sites.push_back({v + dv, share * (1.0 - on_li) * near_vacancy, 5.0, 1.97, 0.0, distortion + 0.8});
+    }
+    // Ni2+ on the Li layer: longer bonds put its edge and white line a little lower.
+    if (on_li > 0.0) sites.push_back({s.valence_ni_li, on_li, 6.0, 2.02, -0.3, 0.0});
     return sites;
 }
 
@@ -253,7 +269,7 @@ inline std::pair<double, double> split_holes(const TmConstants& c, double v) noe
 struct EdgeModel {
     struct Line { double energy, area, hwhm; };
     struct Step { double energy, height, hwhm; };
-    struct Shell { double distance, count; };
+    struct Shell { double distance, count, sigma2; };  ///< A, atoms, A^2
     double sigma = 0.3;  ///< Gaussian instrument broadening, eV
     std::vector<Line> lines;
     std::vector<Step> steps;
@@ -288,7 +304,7 @@ struct EdgeModel {
             const double de = e - exafs_e0, k = std::sqrt(0.2625 * de);  // 1/Angstrom
             double chi = 0.0;
             for (const Shell& sh : shells)
-                chi += sh.count * std::sin(2.0 * k * sh.distance + 0.5) * std::exp(-2.0 * 0.006 * k * k) /
+                chi += sh.count * std::sin(2.0 * k * sh.distance + 0.5) * std::exp(-2.0 * sh.sigma2 * k * k) /
                        (k * sh.distance * sh.distance);
             v += exafs_amplitude * chi * (1.0 - std::exp(-de / 6.0));  // switched on over the first eV
         }
@@ -320,7 +336,7 @@ inline EdgeModel l23_model(const NmcStructure& s, const TmConstants& c, double s
         const double area = site.weight * 2.5 * holes(c, site.valence);
         const double ratio = std::max(1.2, c.l32_ratio - c.l32_slope * dv);
         double shoulder = std::clamp(c.shoulder_weight + c.shoulder_slope * dv, 0.05, 0.8);
-        if (site.coordination < 6.0) shoulder *= 0.6;  // weaker ligand field, weaker splitting
+        shoulder *= std::max(0.2, 1.0 - 0.3 * site.distortion);  // a distorted octahedron splits less
         const double a3 = area * ratio / (1.0 + ratio), a2 = area / (1.0 + ratio);
         m.lines.push_back({e3, a3 * (1.0 - shoulder), 0.5});
         m.lines.push_back({e3 + c.shoulder_offset, a3 * shoulder, 0.6});
@@ -341,14 +357,17 @@ inline EdgeModel k_model(const NmcStructure& s, const TmConstants& c, double sig
     double e0_mean = 0.0;
     for (const Site& site : tm_sites(s, c)) {
         const double e0 = c.k_metal + c.k_shift * site.valence + site.extra_shift;
-        const double cn = site.coordination / 6.0;
         m.steps.push_back({e0, site.weight, hwhm});
-        m.lines.push_back({e0 + c.k_white_line_offset * (1.97 / site.bond), site.weight * 4.0 * cn, hwhm + 2.0});
-        m.lines.push_back({e0 + 20.0, site.weight * 3.0 * cn, hwhm + 5.0});
-        const double pre = 0.02 * holes(c, site.valence) * (site.coordination < 6.0 ? 3.0 : 1.0);
+        const double white = site.weight * 4.0 * std::max(0.5, 1.0 - 0.08 * site.distortion);
+        m.lines.push_back({e0 + c.k_white_line_offset * (1.97 / site.bond), white, hwhm + 2.0});
+        m.lines.push_back({e0 + 20.0, site.weight * 3.0 * (1.0 - 0.05 * site.distortion), hwhm + 5.0});
+        // Off-centre (5-coordinated or distorted) sites allow p-d mixing: a stronger pre-edge.
+        const double pre = 0.02 * holes(c, site.valence) * (1.0 + site.distortion);
         m.lines.push_back({c.k_metal + 1.0 + 0.5 * (site.valence - 2.0), site.weight * pre, hwhm + 0.3});
-        m.shells.push_back({site.bond, site.weight * site.coordination});
-        m.shells.push_back({2.87, site.weight * 6.0 * 0.5});
+        const double sigma2 = 0.004 + 0.004 * site.distortion;  // static disorder
+        // Disorder (and a missing neighbour, as extra distortion) damps the first shell.
+        m.shells.push_back({site.bond, site.weight * 6.0 * (1.0 - 0.1 * site.distortion), sigma2});
+        m.shells.push_back({2.87, site.weight * 6.0 * 0.5, sigma2});
         e0_mean += site.weight * e0;
     }
     m.exafs_e0 = e0_mean;
@@ -363,7 +382,10 @@ inline EdgeModel k_model(const NmcStructure& s, const TmConstants& c, double sig
 inline EdgeModel o_k_model(const NmcStructure& s, double sigma) {
     EdgeModel m;
     m.sigma = sigma;
-    const double hybridisation = 1.0 - 3.0 * s.o_vacancy;  // assumed loss of TM-O overlap around vacancies
+    // Disorder of the O sites: its own nuisance plus the vacancies (5 per
+    // vacant fraction), which weakens the TM-O overlap and broadens the bands.
+    const double disorder = s.distortion_o + 5.0 * s.o_vacancy;
+    const double hybridisation = 1.0 - 0.3 * disorder;
     for (const TmConstants* c : {&mn_constants, &co_constants, &ni_constants}) {
         const double f = tm_fraction(s, *c);
         for (const Site& site : tm_sites(s, *c)) {
@@ -379,7 +401,7 @@ inline EdgeModel o_k_model(const NmcStructure& s, double sigma) {
     m.lines.push_back({534.6, 0.25 * s.li, 1.0});
     m.steps.push_back({535.5, 1.0, 1.5});
     const double bond_shift = 1.2 * (s.mean_tm_valence() - 3.0);
-    m.lines.push_back({541.0 + bond_shift, 6.0, 2.5 + 10.0 * s.o_vacancy});
+    m.lines.push_back({541.0 + bond_shift, 6.0, 2.5 + 1.0 * disorder});
     m.lines.push_back({558.0 + bond_shift, 6.0, 5.0});
     return m;
 }
@@ -460,7 +482,13 @@ inline NmcStructure sample_nmc_structure(Random& rng, const NmcOptions& o = {}) 
     const double vac = rng.bernoulli(o.o_vacancy_probability) ? rng.uniform(o.o_vacancy_min, o.o_vacancy_max) : 0.0;
     double anti = rng.bernoulli(o.antisite_probability) ? rng.uniform(o.antisite_min, o.antisite_max) : 0.0;
     anti = std::min(anti, 0.5 * ni);
-    return nmc_structure(ni, mn, co, li, vac, anti, name);
+    NmcStructure s = nmc_structure(ni, mn, co, li, vac, anti, name);
+    s.distortion_ni = rng.uniform(0.0, o.distortion_max);
+    s.distortion_mn = rng.uniform(0.0, o.distortion_max);
+    s.distortion_co = rng.uniform(0.0, o.distortion_max);
+    s.distortion_o = rng.uniform(0.0, o.distortion_max);
+    s.ni_disproportionation = rng.uniform(0.0, o.disproportionation_max);
+    return s;
 }
 
 /// One edge of `s` on its raw axis (nmc_raw_axis), with its metadata
