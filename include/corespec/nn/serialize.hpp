@@ -568,16 +568,6 @@ Model<T> load_model_from_memory(const unsigned char* data, std::size_t size, con
     return build_model<T>(parse_model_spec(it->second, source), st, source, opt);
 }
 
-namespace detail {
-inline std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open '" + path + "'");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw io_error("cannot read '" + path + "'");
-    return bytes;
-}
-}  // namespace detail
-
 /// A model file read and validated, before any layer is built: its
 /// architecture, its tensors and the name used in messages.
 struct ModelFile {
@@ -591,19 +581,13 @@ struct ModelFile {
 /// "weights" names a safetensors file (relative to the JSON file's folder).
 /// Throws io_error, parse_error, unsupported_error (newer format version).
 inline ModelFile read_model_file(const std::string& path) {
-    const std::vector<unsigned char> bytes = detail::read_bytes(path);
+    const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
     std::size_t first = 0;
     while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
         ++first;
     if (first < bytes.size() && bytes[first] == '{') {  // a JSON architecture file
-        nlohmann::json doc;
-        try {
-            doc = nlohmann::json::parse(bytes.begin(), bytes.end());
-        } catch (const nlohmann::json::parse_error& e) {
-            throw parse_error(path, parse_error::at_offset(e.byte), std::string("architecture is not valid JSON: ") + e.what());
-        } catch (const nlohmann::json::exception& e) {
-            throw parse_error(path, "(root)", std::string("architecture is not valid JSON: ") + e.what());
-        }
+        const nlohmann::json doc = parse_bounded_json(
+            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, "architecture");
         if (!doc.is_object() || !doc.contains("weights") || !doc["weights"].is_string())
             throw parse_error(path, "weights", "an architecture file needs \"weights\": the safetensors file name");
         std::string weights = doc["weights"].get<std::string>();
