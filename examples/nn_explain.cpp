@@ -44,55 +44,15 @@ struct Args {
     bool have_axis = false;
 };
 
-// A 0-based index (for --head given as a number).
-bool parse_size(const char* t, std::size_t& out) {
-    char* end = nullptr;
-    const long long v = std::strtoll(t, &end, 10);
-    if (end == t || *end || v < 0 || v > 100000000) return false;
-    out = static_cast<std::size_t>(v);
-    return true;
-}
-
-nn::Sequential<float> concatenate(const nn::Model<float>& m, const std::vector<std::string>& parts) {
-    nn::Sequential<float> s;
-    for (const std::string& part : parts) {
-        const nn::Sequential<float>& p = m.part(part);
-        for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
-    }
-    return s;
-}
-
-// The part name ("heads.<name>") of a multi-head model's head given by name
-// or 0-based index; the first head when `head` is empty.
-std::string head_part(const nn::Model<float>& m, const std::string& head) {
-    std::vector<std::string> heads;  // part 0 is the trunk
-    for (std::size_t i = 1; i < m.part_count(); ++i) heads.push_back(m.part_name(i));
-    if (heads.empty()) throw value_error("the multi-head model has no head");
-    if (head.empty()) return heads[0];
-    for (const std::string& h : heads)
-        if (h == "heads." + head) return h;
-    std::size_t index = 0;
-    if (parse_size(head.c_str(), index) && index < heads.size()) return heads[index];
-    std::string names;
-    for (const std::string& h : heads) names += (names.empty() ? "" : ", ") + h.substr(6);
-    throw value_error("no head '" + head + "' (heads: " + names + "; or an index below " + std::to_string(heads.size()) + ")");
-}
-
-// The differentiable chain: the model itself, a VAE's encoder + mean head,
-// or a multi-head model's trunk + one head.
-nn::Sequential<float> chain_of(const nn::Model<float>& m, const std::string& head, std::string& explained) {
-    if (m.kind() != nn::ModelSpec::Kind::multi_head && !head.empty())
-        throw value_error("--head applies to multi-head models only");
+// What the attribution explains: a sequential model's output, a VAE's
+// latent mean, or a multi-head model's head (nn::Model::chain).
+std::string explained_of(const nn::Model<float>& m, const std::string& head) {
     switch (m.kind()) {
-        case nn::ModelSpec::Kind::sequential: explained = "output"; return m.part("graph");
-        case nn::ModelSpec::Kind::vae: explained = "latent mean"; return concatenate(m, {"encoder", "mean"});
-        case nn::ModelSpec::Kind::multi_head: {
-            const std::string part = head_part(m, head);
-            explained = part.substr(6);
-            return concatenate(m, {"trunk", part});
-        }
+        case nn::ModelSpec::Kind::sequential: return "output";
+        case nn::ModelSpec::Kind::vae: return "latent mean";
+        case nn::ModelSpec::Kind::multi_head: return m.head_part(head).substr(6);  // strip "heads."
     }
-    throw unsupported_error("unknown model kind");
+    return "output";
 }
 
 // Bytes of the physical memory (0 when the system does not say).
@@ -129,8 +89,10 @@ void check_batch_memory(const nn::Sequential<float>& chain, const nn::Shape& row
 
 int run(const Args& a) {
     const nn::Model<float> model = nn::load_model<float>(a.model);
-    std::string explained;
-    const nn::Sequential<float> chain = chain_of(model, a.head, explained);
+    if (model.kind() != nn::ModelSpec::Kind::multi_head && !a.head.empty())
+        throw value_error("--head applies to multi-head models only");
+    const std::string explained = explained_of(model, a.head);
+    const nn::Sequential<float> chain = model.chain(a.head);
     io::NpyArray<float> x = io::read_npy<float>(a.x);
     if (x.shape.size() < 2 || x.shape.size() > 3)
         throw shape_error(a.x + ": X must be batch x features or batch x channels x length", {0, 0}, x.shape);

@@ -54,10 +54,11 @@ int run(nn::ModelFile file, const Args& args) {
     const nn::Shape in_shape(in_dims);
     const nn::Shape out_shape = model.output_shape(in_shape);  // throws shape_error for a wrong length
     std::vector<T> output(out_shape.size());
-    std::vector<nn::Workspace<T>> workspaces(std::max<std::size_t>(args.threads, 1));
+    ThreadPool pool(std::max<std::size_t>(args.threads, 1));  // started once, reused by every repeat
+    std::vector<nn::Workspace<T>> workspaces(pool.size());     // one per thread
     const nn::ConstTensorView<T> in(input.values.data(), in_shape);
     const nn::TensorView<T> out(output.data(), out_shape);
-    auto once = [&] { model.forward_parallel(in, out, span<nn::Workspace<T>>(workspaces.data(), workspaces.size())); };
+    auto once = [&] { model.forward_parallel(in, out, span<nn::Workspace<T>>(workspaces.data(), workspaces.size()), pool); };
 
     once();  // the warm-up (workspaces grow here) and the result when not timing
     if (args.repeat > 0) {
