@@ -14,7 +14,7 @@
 #include <corespec/nn/models/mlp.hpp>
 #include <corespec/nn/models/static_mlp.hpp>
 #include <corespec/nn/models/vae.hpp>
-#include <corespec/nn/train/worker_pool.hpp>
+#include <corespec/core/thread_pool.hpp>
 
 using namespace corespec::nn;
 
@@ -39,11 +39,12 @@ static void mlp(benchmark::State& state) {
     auto x = input(batch * 702);
     std::vector<float> y(batch * 8);
     std::vector<Workspace<float>> ws(threads);
+    corespec::ThreadPool pool(threads);
     ConstTensorView<float> in(x.data(), {batch, 702});
     TensorView<float> out(y.data(), {batch, 8});
     for (auto _ : state) {
         if (threads == 1) model.forward(in, out, ws[0]);
-        else model.forward_parallel(in, out, corespec::span<Workspace<float>>(ws.data(), ws.size()));
+        else model.forward_parallel(in, out, corespec::span<Workspace<float>>(ws.data(), ws.size()), pool);
         benchmark::DoNotOptimize(y.data());
     }
     set_counters(state, batch, mlp_flops);
@@ -82,7 +83,7 @@ static void conv_encoder(benchmark::State& state) {
         model.encode(ConstTensorView<float>(x.data() + first * 240, {n, 1, 240}), TensorView<float>(mean.data() + first * 16, {n, 16}),
                      TensorView<float>(logvar.data() + first * 16, {n, 16}), ws[t]);
     };
-    train::detail::WorkerPool pool(threads);  // persistent threads, as Sequential::forward_parallel
+    corespec::ThreadPool pool(threads);  // persistent threads, as Sequential::forward_parallel
     const std::function<void(std::size_t)> job = run;
     for (auto _ : state) {
         pool.run(job);

@@ -21,9 +21,14 @@
 #include <string>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>  // sysconf
+#endif
+
 #include <corespec/explain/attribution.hpp>
 #include <corespec/explain/svg.hpp>
 #include <corespec/io/npy.hpp>
+#include <corespec/nn/kernels/table.hpp>
 #include <corespec/nn/serialize.hpp>
 
 #include "support/command_line.hpp"
@@ -39,65 +44,61 @@ struct Args {
     bool have_axis = false;
 };
 
-// A 0-based index (for --head given as a number).
-bool parse_size(const char* t, std::size_t& out) {
-    char* end = nullptr;
-    const long long v = std::strtoll(t, &end, 10);
-    if (end == t || *end || v < 0 || v > 100000000) return false;
-    out = static_cast<std::size_t>(v);
-    return true;
-}
-
-nn::Sequential<float> concatenate(const nn::Model<float>& m, const std::vector<std::string>& parts) {
-    nn::Sequential<float> s;
-    for (const std::string& part : parts) {
-        const nn::Sequential<float>& p = m.part(part);
-        for (std::size_t i = 0; i < p.size(); ++i) s.add(p.layer(i).clone());
-    }
-    return s;
-}
-
-// The part name ("heads.<name>") of a multi-head model's head given by name
-// or 0-based index; the first head when `head` is empty.
-std::string head_part(const nn::Model<float>& m, const std::string& head) {
-    std::vector<std::string> heads;  // part 0 is the trunk
-    for (std::size_t i = 1; i < m.part_count(); ++i) heads.push_back(m.part_name(i));
-    if (heads.empty()) throw value_error("the multi-head model has no head");
-    if (head.empty()) return heads[0];
-    for (const std::string& h : heads)
-        if (h == "heads." + head) return h;
-    std::size_t index = 0;
-    if (parse_size(head.c_str(), index) && index < heads.size()) return heads[index];
-    std::string names;
-    for (const std::string& h : heads) names += (names.empty() ? "" : ", ") + h.substr(6);
-    throw value_error("no head '" + head + "' (heads: " + names + "; or an index below " + std::to_string(heads.size()) + ")");
-}
-
-// The differentiable chain: the model itself, a VAE's encoder + mean head,
-// or a multi-head model's trunk + one head.
-nn::Sequential<float> chain_of(const nn::Model<float>& m, const std::string& head, std::string& explained) {
-    if (m.kind() != nn::ModelSpec::Kind::multi_head && !head.empty())
-        throw value_error("--head applies to multi-head models only");
+// What the attribution explains: a sequential model's output, a VAE's
+// latent mean, or a multi-head model's head (nn::Model::chain).
+std::string explained_of(const nn::Model<float>& m, const std::string& head) {
     switch (m.kind()) {
-        case nn::ModelSpec::Kind::sequential: explained = "output"; return m.part("graph");
-        case nn::ModelSpec::Kind::vae: explained = "latent mean"; return concatenate(m, {"encoder", "mean"});
-        case nn::ModelSpec::Kind::multi_head: {
-            const std::string part = head_part(m, head);
-            explained = part.substr(6);
-            return concatenate(m, {"trunk", part});
-        }
+        case nn::ModelSpec::Kind::sequential: return "output";
+        case nn::ModelSpec::Kind::vae: return "latent mean";
+        case nn::ModelSpec::Kind::multi_head: return m.head_part(head).substr(6);  // strip "heads."
     }
-    throw unsupported_error("unknown model kind");
+    return "output";
+}
+
+// Bytes of the physical memory (0 when the system does not say).
+double physical_memory_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) return static_cast<double>(pages) * static_cast<double>(page);
+#endif
+    return 0;
+}
+
+// --samples N (SmoothGrad) and --steps S (IG) evaluate the chain on one batch
+// of N (or S + 1) copies of a row: the copies, their gradients and every
+// layer's activations (kept for backward). Refuses, naming the flag and the
+// bytes, a value whose batch would not fit in this machine's memory (or 64
+// GiB when it does not say), before anything is allocated.
+void check_batch_memory(const nn::Sequential<float>& chain, const nn::Shape& row, const char* flag, std::size_t copies) {
+    double per_copy = 3.0 * static_cast<double>(row.size());
+    nn::Shape s = row.with_batch(1);
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        s = chain.layer(i).output_shape(s);
+        per_copy += 2.0 * static_cast<double>(s.size());  // activation + its gradient
+    }
+    const double bytes = per_copy * sizeof(float) * static_cast<double>(copies);
+    const double ram = physical_memory_bytes();
+    const double limit = ram > 0 ? ram : 64.0 * (1ull << 30);
+    if (bytes > limit) {
+        char msg[256];
+        std::snprintf(msg, sizeof msg, "%s %zu would need about %.3g GB of memory (%.0f bytes per copy), more than the %.3g GB %s",
+                      flag, copies, bytes / 1e9, per_copy * sizeof(float), limit / 1e9, ram > 0 ? "this machine has" : "allowed");
+        throw value_error(msg);
+    }
 }
 
 int run(const Args& a) {
     const nn::Model<float> model = nn::load_model<float>(a.model);
-    std::string explained;
-    const nn::Sequential<float> chain = chain_of(model, a.head, explained);
+    if (model.kind() != nn::ModelSpec::Kind::multi_head && !a.head.empty())
+        throw value_error("--head applies to multi-head models only");
+    const std::string explained = explained_of(model, a.head);
+    const nn::Sequential<float> chain = model.chain(a.head);
     io::NpyArray<float> x = io::read_npy<float>(a.x);
     if (x.shape.size() < 2 || x.shape.size() > 3)
         throw shape_error(a.x + ": X must be batch x features or batch x channels x length", {0, 0}, x.shape);
     nn::ConstTensorView<float> xv(x.values.data(), nn::Shape(x.shape));
+    if (a.method == "smoothgrad") check_batch_memory(chain, xv.shape().drop_batch(), "--samples", a.samples);
+    if (a.method == "ig") check_batch_memory(chain, xv.shape().drop_batch(), "--steps", a.steps + 1);
     explain::ModelGradient<float> f(chain);
     const std::size_t fs = xv.sample_size();
     const fusion::FeatureLayout layout =
@@ -134,7 +135,7 @@ int run(const Args& a) {
     std::printf("{\"method\": \"%s\", \"explained\": \"%s\", \"target\": %zu, \"rows\": %zu, \"features\": %zu, \"top_feature\": %zu",
                 a.method.c_str(), explained.c_str(), a.target, xv.batch(), fs, top);
     if (max_err >= 0) std::printf(", \"completeness_error_max\": %.6g, \"completeness_error_batch\": %.6g", max_err, batch_err);
-    std::printf(", \"out\": \"%s\"}\n", a.out.c_str());
+    std::printf(", \"kernels\": \"%s\", \"out\": \"%s\"}\n", nn::kernels::kernels_name(), a.out.c_str());
     return 0;
 }
 
@@ -169,6 +170,7 @@ int main(int argc, char** argv) {
         a.e0 = e[0], a.de = e[1], a.have_axis = true;
     }
     try {
+        nn::kernels::kernels_name();  // a bad CORESPEC_KERNELS fails here, before any work
         return run(a);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "nn_explain: %s\n", e.what());

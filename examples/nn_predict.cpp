@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <corespec/io/npy.hpp>
+#include <corespec/nn/kernels/table.hpp>
 #include <corespec/nn/serialize.hpp>
 
 #include "support/command_line.hpp"
@@ -53,10 +54,11 @@ int run(nn::ModelFile file, const Args& args) {
     const nn::Shape in_shape(in_dims);
     const nn::Shape out_shape = model.output_shape(in_shape);  // throws shape_error for a wrong length
     std::vector<T> output(out_shape.size());
-    std::vector<nn::Workspace<T>> workspaces(std::max<std::size_t>(args.threads, 1));
+    ThreadPool pool(std::max<std::size_t>(args.threads, 1));  // started once, reused by every repeat
+    std::vector<nn::Workspace<T>> workspaces(pool.size());     // one per thread
     const nn::ConstTensorView<T> in(input.values.data(), in_shape);
     const nn::TensorView<T> out(output.data(), out_shape);
-    auto once = [&] { model.forward_parallel(in, out, span<nn::Workspace<T>>(workspaces.data(), workspaces.size())); };
+    auto once = [&] { model.forward_parallel(in, out, span<nn::Workspace<T>>(workspaces.data(), workspaces.size()), pool); };
 
     once();  // the warm-up (workspaces grow here) and the result when not timing
     if (args.repeat > 0) {
@@ -70,9 +72,9 @@ int run(nn::ModelFile file, const Args& args) {
         const std::size_t n = seconds.size();
         const double median = n % 2 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
         const std::size_t batch = in_shape[0];
-        std::printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"batch\": %zu, \"threads\": %zu, \"repeat\": %zu, "
-                    "\"seconds_per_batch\": %.9g, \"seconds_per_sample\": %.9g}\n",
-                    args.model.c_str(), model.spec().dtype.c_str(), batch, workspaces.size(), args.repeat, median,
+        std::printf("{\"model\": \"%s\", \"dtype\": \"%s\", \"kernels\": \"%s\", \"batch\": %zu, \"threads\": %zu, "
+                    "\"repeat\": %zu, \"seconds_per_batch\": %.9g, \"seconds_per_sample\": %.9g}\n",
+                    args.model.c_str(), model.spec().dtype.c_str(), nn::kernels::kernels_name(), batch, workspaces.size(), args.repeat, median,
                     batch ? median / static_cast<double>(batch) : 0.0);
     }
     io::write_npy<T>(args.output, out_shape.to_vector(), output.data());
@@ -83,7 +85,8 @@ int run(nn::ModelFile file, const Args& args) {
                                                   span<const double>(ref.values.data(), ref.values.size()));
         const double tol = args.rtol > 0 ? args.rtol : (std::is_same<T, float>::value ? 1e-5 : 1e-12);
         const bool ok = err <= tol;
-        std::printf("{\"max_relative_error\": %.6g, \"rtol\": %.3g, \"ok\": %s}\n", err, tol, ok ? "true" : "false");
+        std::printf("{\"max_relative_error\": %.6g, \"rtol\": %.3g, \"ok\": %s, \"kernels\": \"%s\"}\n", err, tol,
+                    ok ? "true" : "false", nn::kernels::kernels_name());
         return ok ? 0 : 1;
     }
     return 0;
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
     args.rtol = cli.number("--rtol", 0, 0);
     if (cli.has("--rtol") && !(args.rtol > 0)) cli.fail("--rtol must be positive");
     try {
+        nn::kernels::kernels_name();  // a bad CORESPEC_KERNELS fails here, before any work
         nn::ModelFile file = nn::read_model_file(args.model);
         if (file.spec.dtype == "float32") return run<float>(std::move(file), args);
         return run<double>(std::move(file), args);

@@ -21,12 +21,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <corespec/io/npy.hpp>
+#include <corespec/nn/kernels/table.hpp>
 #include <corespec/nn/layers/registry.hpp>
 #include <corespec/nn/model_spec.hpp>
 #include <corespec/nn/serialize.hpp>
@@ -54,11 +54,8 @@ std::string json_number(double v) {
 }
 
 nn::Sequential<float> build(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("nn_train: cannot open architecture '" + path + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    nn::ModelSpec spec = nn::parse_model_spec(text.str(), path);
+    const std::vector<unsigned char> text = nn::detail::read_file_bytes(path);
+    nn::ModelSpec spec = nn::parse_model_spec(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), path);
     if (spec.kind != nn::ModelSpec::Kind::sequential)
         throw unsupported_error(path + ": nn_train trains sequential graphs (this one is a VAE or multi-head model)");
     nn::Sequential<float> model;
@@ -106,9 +103,9 @@ int run(const Args& a) {
     nn::save_model(model, a.out, save);
 
     std::printf("{\"epochs_run\": %zu, \"train_loss\": %s, \"val_loss\": %s, \"best_epoch\": %zu, \"seconds_per_epoch\": %s, "
-                "\"stopped_early\": %s, \"parameters\": %zu, \"model\": \"%s\"}\n",
+                "\"stopped_early\": %s, \"parameters\": %zu, \"kernels\": \"%s\", \"model\": \"%s\"}\n",
                 r.epochs_run, json_number(r.train_loss).c_str(), json_number(r.val_loss).c_str(), r.best_epoch,
-                json_number(r.seconds_per_epoch).c_str(), r.stopped_early ? "true" : "false", model.parameter_count(), a.out.c_str());
+                json_number(r.seconds_per_epoch).c_str(), r.stopped_early ? "true" : "false", model.parameter_count(), nn::kernels::kernels_name(), a.out.c_str());
     return 0;
 }
 
@@ -142,6 +139,7 @@ int main(int argc, char** argv) {
     a.clip = cli.number("--clip", a.clip, 0);
     a.quiet = cli.has("--quiet");
     try {
+        nn::kernels::kernels_name();  // a bad CORESPEC_KERNELS fails here, before any work
         return run(a);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "nn_train: %s\n", e.what());

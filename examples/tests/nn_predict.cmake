@@ -27,3 +27,23 @@ add_test(NAME example.nn_predict_not_a_model
   COMMAND nn_predict "${_nn_data}/npy/mlp_study1_f32_input.npy" "${_nn_data}/npy/mlp_study1_f32_input.npy"
           "${_nn_out}/bad.npy")
 set_tests_properties(example.nn_predict_not_a_model PROPERTIES LABELS examples WILL_FAIL TRUE)
+
+# Runtime kernel dispatch (cmake/corespec_kernels.cmake): the same fixture
+# through the default (best) kernels and through each forced lower one; the
+# JSON names what ran. An unknown CORESPEC_KERNELS value is a clear error.
+set(_nn_forced_kernels scalar)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|x64)$")
+  list(APPEND _nn_forced_kernels sse2)
+endif()
+foreach(_k IN LISTS _nn_forced_kernels)
+  add_test(NAME example.nn_predict_mlp_kernels_${_k}
+    COMMAND nn_predict "${_nn_data}/mlp_study1_f32.safetensors" "${_nn_data}/npy/mlp_study1_f32_input.npy"
+            "${_nn_out}/mlp_${_k}.npy" --expect "${_nn_data}/npy/mlp_study1_f32_output.npy")
+  set_tests_properties(example.nn_predict_mlp_kernels_${_k} PROPERTIES LABELS examples ENVIRONMENT CORESPEC_KERNELS=${_k}
+    PASS_REGULAR_EXPRESSION "\"ok\": true, \"kernels\": \"${_k}\"")
+endforeach()
+add_test(NAME example.nn_predict_kernels_unknown
+  COMMAND nn_predict "${_nn_data}/mlp_study1_f32.safetensors" "${_nn_data}/npy/mlp_study1_f32_input.npy"
+          "${_nn_out}/mlp_unknown.npy")
+set_tests_properties(example.nn_predict_kernels_unknown PROPERTIES LABELS examples ENVIRONMENT CORESPEC_KERNELS=avx9000
+  PASS_REGULAR_EXPRESSION "nn_predict: CORESPEC_KERNELS=avx9000: corespec kernels: unknown architecture 'avx9000'; this binary and CPU run: ")

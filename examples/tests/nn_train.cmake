@@ -68,3 +68,56 @@ set_tests_properties(example.nn_explain_head_bad_target PROPERTIES LABELS exampl
 add_test(NAME example.nn_explain_head_not_multi
   COMMAND nn_explain "${_train_out}/window.safetensors" "${_train_data}/window_x.npy" --method saliency --head 0 --out "${_train_out}/x.npy")
 set_tests_properties(example.nn_explain_head_not_multi PROPERTIES LABELS examples FIXTURES_REQUIRED nn_train_model WILL_FAIL TRUE)
+
+# The hand-written architecture of docs/model_format.md (no tensor names, no
+# weights): the test trains on the very block the page shows.
+file(READ "${PROJECT_SOURCE_DIR}/docs/model_format.md" _nn_format_doc)
+string(REGEX MATCH "<!-- hand-written architecture[^\n]*-->\n```json\n([^`]*)```" _nn_hand_block "${_nn_format_doc}")
+if(NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "docs/model_format.md lost its hand-written architecture block")
+endif()
+file(WRITE "${_train_out}/hand_written_arch.json" "${CMAKE_MATCH_1}")
+add_test(NAME example.nn_train_hand_written
+  COMMAND nn_train "${_train_out}/hand_written_arch.json" "${_train_data}/window_x.npy" "${_train_data}/window_y.npy"
+          --loss mse --epochs 100 --batch 32 --lr 3e-3 --seed 1 --quiet --out "${_train_out}/hand_written.safetensors")
+set_tests_properties(example.nn_train_hand_written PROPERTIES LABELS examples FIXTURES_SETUP nn_hand_written_model
+  PASS_REGULAR_EXPRESSION "\"epochs_run\": 100, \"train_loss\": [0-9.e-]+,.*\"parameters\": 673, \"kernels\": \"[a-z0-9]+\"")
+add_test(NAME example.nn_explain_hand_written
+  COMMAND nn_explain "${_train_out}/hand_written.safetensors" "${_train_data}/window_x.npy" --method ig
+          --out "${_train_out}/hand_written_ig.npy")
+set_tests_properties(example.nn_explain_hand_written PROPERTIES LABELS examples FIXTURES_REQUIRED nn_hand_written_model
+  PASS_REGULAR_EXPRESSION "\"top_feature\": 1[0-7],")
+
+# Hostile input: a model JSON nested 2 million levels deep (4 MB), a
+# directory as the model, and --samples / --steps whose batch cannot fit.
+string(REPEAT "[" 2000000 _nn_deep_open)
+file(WRITE "${_train_out}/deep.json" "{\"weights\": \"w.safetensors\", \"graph\": ${_nn_deep_open}")
+add_test(NAME example.nn_predict_deep_json
+  COMMAND nn_predict "${_train_out}/deep.json" "${_train_data}/window_x.npy" "${_train_out}/never.npy")
+set_tests_properties(example.nn_predict_deep_json PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "nn_predict: .*deep.json: offset 101: architecture nests deeper than 64 levels")
+add_test(NAME example.nn_train_deep_json
+  COMMAND nn_train "${_train_out}/deep.json" "${_train_data}/window_x.npy" "${_train_data}/window_y.npy"
+          --loss mse --epochs 1 --out "${_train_out}/never.safetensors")
+set_tests_properties(example.nn_train_deep_json PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "nn_train: .*deep.json: offset 101: architecture nests deeper than 64 levels")
+add_test(NAME example.nn_predict_directory
+  COMMAND nn_predict "${_train_out}" "${_train_data}/window_x.npy" "${_train_out}/never.npy")
+set_tests_properties(example.nn_predict_directory PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "nn_predict: cannot read '[^']*nn_train_out': Is a directory")
+add_test(NAME example.nn_explain_missing_model_message
+  COMMAND nn_explain "${_train_out}/missing.safetensors" "${_train_data}/window_x.npy" --method ig --out "${_train_out}/x.npy")
+set_tests_properties(example.nn_explain_missing_model_message PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "nn_explain: cannot open '[^']*missing.safetensors': No such file or directory")
+foreach(_flag samples steps)
+  if(_flag STREQUAL "samples")
+    set(_method smoothgrad)
+  else()
+    set(_method ig)
+  endif()
+  add_test(NAME example.nn_explain_huge_${_flag}
+    COMMAND nn_explain "${_train_out}/window.safetensors" "${_train_data}/window_x.npy" --method ${_method}
+            --${_flag} 1000000000 --out "${_train_out}/never.npy")
+  set_tests_properties(example.nn_explain_huge_${_flag} PROPERTIES LABELS examples FIXTURES_REQUIRED nn_train_model
+    PASS_REGULAR_EXPRESSION "nn_explain: --${_flag} [0-9]+ would need about [0-9.e+]+ GB of memory \\([0-9]+ bytes per copy\\), more than")
+endforeach()

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "corespec/nn/kernels/dispatch.hpp"
@@ -10,96 +13,121 @@
 
 using namespace corespec::nn;
 
-#if defined(__x86_64__) || defined(_M_X64)
-#if defined(CORESPEC_NN_TEST_AVX512_TU)  // see test_dispatch_avx512.cpp and test_dispatch_arch.cpp
-using TestArchs = xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
-#elif defined(CORESPEC_NN_TEST_AVX2_TU)
-using TestArchs = xsimd::arch_list<xsimd::fma3<xsimd::avx2>, xsimd::sse2>;  // see test_dispatch_arch.cpp
-#else
-using TestArchs = xsimd::arch_list<xsimd::sse2>;
-#endif
+// This executable is built with corespec_add_kernels (tests/CMakeLists.txt),
+// as every binary corespec builds: the default kernels are the dispatched
+// ones, and runtime_architectures() lists every compiled architecture this
+// CPU runs. Each test below runs its fixture through all of them.
 
-TEST_CASE_TEMPLATE("nn runtime dispatch picks a supported architecture whose model output matches", T, float, double) {
-    const auto& K = kernels::dispatched_table<T, TestArchs>();
-    const std::string name = K.name;
-    MESSAGE("dispatched kernels: " << name << " (compile-time best: " << std::string(kernels::best_table<T>().name) << ")");
-    const auto avail = xsimd::available_architectures();
-#if defined(CORESPEC_NN_TEST_AVX512_TU)
-    const bool has512 = avail.avx512bw, has2 = avail.fma3_avx2;
-#elif defined(CORESPEC_NN_TEST_AVX2_TU)
-    const bool has512 = false, has2 = avail.fma3_avx2;
-#else
-    const bool has512 = false, has2 = false;
+TEST_CASE("nn runtime dispatch: the default kernels are the best this CPU runs, or CORESPEC_KERNELS") {
+    const std::vector<std::string> archs = kernels::runtime_architectures();
+    REQUIRE(!archs.empty());
+    CHECK(archs.back() == "scalar");
+    std::string listed;
+    for (const auto& a : archs) listed += a + " ";
+    MESSAGE("this CPU runs: " << listed << "; default: " << std::string(kernels::kernels_name()));
+    const char* forced = std::getenv("CORESPEC_KERNELS");
+    CHECK(std::string(kernels::kernels_name()) == (forced && *forced ? std::string(forced) : archs.front()));
+    CHECK(&kernels::default_table<float>() == &kernels::runtime_table<float>(kernels::kernels_name()));
+    CHECK(std::string(kernels::runtime_table<double>("scalar").name) == "scalar");
+#if defined(__x86_64__) || defined(_M_X64)
+    const auto cpu = xsimd::available_architectures();
+    CHECK(std::find(archs.begin(), archs.end(), "sse2") != archs.end());
+    CHECK((std::find(archs.begin(), archs.end(), "avx2") != archs.end()) == bool(cpu.fma3_avx2));
+    CHECK((std::find(archs.begin(), archs.end(), "avx512") != archs.end()) ==
+          bool(cpu.avx512f && cpu.avx512cd && cpu.avx512dq && cpu.avx512bw));
 #endif
-    CHECK(name == (has512 ? "avx512bw" : has2 ? "fma3+avx2" : "sse2"));
+    CHECK(kernels::resolve_kernels(nullptr) == archs.front());
+    CHECK(kernels::resolve_kernels("") == archs.front());
+    for (const auto& a : archs) CHECK(kernels::resolve_kernels(a.c_str()) == a);
+}
+
+TEST_CASE("nn runtime dispatch: an unknown or unsupported CORESPEC_KERNELS value is a clear error") {
+    CHECK_THROWS_WITH_AS(kernels::resolve_kernels("avx9000"),
+                         doctest::Contains("CORESPEC_KERNELS=avx9000: corespec kernels: unknown architecture 'avx9000'"),
+                         corespec::value_error);
+    CHECK_THROWS_AS(kernels::runtime_table<float>("AVX2"), corespec::value_error);  // names are lower case
+#if defined(__x86_64__) || defined(_M_X64)
+    const auto cpu = xsimd::available_architectures();
+    if (!(cpu.avx512f && cpu.avx512bw))
+        CHECK_THROWS_WITH_AS(kernels::resolve_kernels("avx512"), doctest::Contains("this CPU lacks its instructions"),
+                             corespec::value_error);
+#endif
+    CHECK_THROWS_WITH_AS(kernels::resolve_kernels("neon9"), doctest::Contains("this binary and CPU run: "), corespec::value_error);
+}
+
+TEST_CASE_TEMPLATE("nn runtime dispatch: every architecture this CPU runs gives the scalar path's model output", T, float, double) {
     auto m = make_mlp<T>({61, 33, 5}, Activation::gelu());
     init_uniform(m, 3);
     auto x = nn_test::cast<T>(nn_test::random_vector(7 * 61, 4));
-    std::vector<T> y1(35), y2(35);
+    std::vector<T> ref(35);
     Workspace<T> ws;
-    ws.kernels = &K;
-    m.forward(ConstTensorView<T>(x.data(), {7, 61}), TensorView<T>(y1.data(), {7, 5}), ws);
     ws.kernels = &kernels::scalar_table<T>();
-    m.forward(ConstTensorView<T>(x.data(), {7, 61}), TensorView<T>(y2.data(), {7, 5}), ws);
-    CHECK(nn_test::max_rel_error(y1, y2) < nn_test::tolerance<T>());
+    m.forward(ConstTensorView<T>(x.data(), {7, 61}), TensorView<T>(ref.data(), {7, 5}), ws);
+    for (const auto& arch : kernels::runtime_architectures()) {
+        CAPTURE(arch);
+        const auto& K = kernels::runtime_table<T>(arch);
+        std::vector<T> y(35);
+        ws.kernels = &K;
+        m.forward(ConstTensorView<T>(x.data(), {7, 61}), TensorView<T>(y.data(), {7, 5}), ws);
+        CHECK(nn_test::max_rel_error(y, ref) < nn_test::tolerance<T>());
+    }
 }
-#endif
 
-#if defined(__x86_64__) || defined(_M_X64)
 // The register tiles of every dispatched architecture (AVX-512: 12 x 2 panels;
 // AVX2: 6 x 1 panel; SSE2) against the scalar path, on shapes that exercise
 // balanced row blocks, panel pairs, panel tails, the GEMV path, strided A and
 // row-pointer B; then the study-2 conv encoder end to end.
 TEST_CASE_TEMPLATE("nn dispatched gemm and conv encoder match the scalar path", T, float, double) {
-    const auto& K = kernels::dispatched_table<T, TestArchs>();
-    const auto& S = kernels::scalar_table<T>();
-    CAPTURE(std::string(K.name));
-    constexpr std::size_t NR = kernels::panel_width<T>;
-    for (std::size_t m : {1u, 11u, 12u, 13u, 16u, 25u, 64u})
-        for (std::size_t n : {8u, 16u, 32u, 33u, 48u, 100u})
-            for (std::size_t k : {1u, 7u, 96u}) {
-                CAPTURE(m); CAPTURE(n); CAPTURE(k);
-                auto a = nn_test::cast<T>(nn_test::random_vector(m * k * 2, 1));
-                auto b = nn_test::cast<T>(nn_test::random_vector(k * n, 2));
-                auto bias = nn_test::cast<T>(nn_test::random_vector(n, 3));
-                Workspace<T> ws;
-                T* bp = ws.allocate(kernels::packed_size<T>(k, n));
-                kernels::pack_b<T>(k, n, b.data(), static_cast<std::ptrdiff_t>(n), 1, bp);
-                // The same B as row pointers into a copy padded to whole panels.
-                const std::size_t panels = (n + NR - 1) / NR;
-                std::vector<T> bpad(k * panels * NR, T(0));
-                std::vector<const T*> rows(panels * k);
-                for (std::size_t kk = 0; kk < k; ++kk)
-                    for (std::size_t j = 0; j < n; ++j) bpad[kk * panels * NR + j] = b[kk * n + j];
-                for (std::size_t p = 0; p < panels; ++p)
-                    for (std::size_t kk = 0; kk < k; ++kk) rows[p * k + kk] = bpad.data() + kk * panels * NR + p * NR;
-                for (int variant = 0; variant < 3; ++variant) {
-                    std::vector<T> c1(m * n), c2(m * n);
-                    kernels::GemmArgs<T> g;
-                    g.m = m, g.n = n, g.k = k;
-                    g.a = a.data(), g.a_rs = static_cast<std::ptrdiff_t>(variant == 1 ? 2 * k : k), g.a_cs = variant == 1 ? 2 : 1;
-                    if (variant == 2) g.b_rows = rows.data();
-                    else g.b_packed = bp;
-                    g.c_rs = static_cast<std::ptrdiff_t>(n), g.c_cs = 1;
-                    g.bias_col = bias.data();
-                    g.act = Activation::leaky_relu(0.3);
-                    g.c = c1.data();
-                    K.gemm(g);
-                    g.c = c2.data();
-                    S.gemm(g);
-                    CHECK(nn_test::max_rel_error(c1, c2) < nn_test::tolerance<T>());
+    for (const auto& arch : kernels::runtime_architectures()) {
+        const auto& K = kernels::runtime_table<T>(arch);
+        const auto& S = kernels::scalar_table<T>();
+        CAPTURE(arch);
+        constexpr std::size_t NR = kernels::panel_width<T>;
+        for (std::size_t m : {1u, 11u, 12u, 13u, 16u, 25u, 64u})
+            for (std::size_t n : {8u, 16u, 32u, 33u, 48u, 100u})
+                for (std::size_t k : {1u, 7u, 96u}) {
+                    CAPTURE(m); CAPTURE(n); CAPTURE(k);
+                    auto a = nn_test::cast<T>(nn_test::random_vector(m * k * 2, 1));
+                    auto b = nn_test::cast<T>(nn_test::random_vector(k * n, 2));
+                    auto bias = nn_test::cast<T>(nn_test::random_vector(n, 3));
+                    Workspace<T> ws;
+                    T* bp = ws.allocate(kernels::packed_size<T>(k, n));
+                    kernels::pack_b<T>(k, n, b.data(), static_cast<std::ptrdiff_t>(n), 1, bp);
+                    // The same B as row pointers into a copy padded to whole panels.
+                    const std::size_t panels = (n + NR - 1) / NR;
+                    std::vector<T> bpad(k * panels * NR, T(0));
+                    std::vector<const T*> rows(panels * k);
+                    for (std::size_t kk = 0; kk < k; ++kk)
+                        for (std::size_t j = 0; j < n; ++j) bpad[kk * panels * NR + j] = b[kk * n + j];
+                    for (std::size_t p = 0; p < panels; ++p)
+                        for (std::size_t kk = 0; kk < k; ++kk) rows[p * k + kk] = bpad.data() + kk * panels * NR + p * NR;
+                    for (int variant = 0; variant < 3; ++variant) {
+                        std::vector<T> c1(m * n), c2(m * n);
+                        kernels::GemmArgs<T> g;
+                        g.m = m, g.n = n, g.k = k;
+                        g.a = a.data(), g.a_rs = static_cast<std::ptrdiff_t>(variant == 1 ? 2 * k : k), g.a_cs = variant == 1 ? 2 : 1;
+                        if (variant == 2) g.b_rows = rows.data();
+                        else g.b_packed = bp;
+                        g.c_rs = static_cast<std::ptrdiff_t>(n), g.c_cs = 1;
+                        g.bias_col = bias.data();
+                        g.act = Activation::leaky_relu(0.3);
+                        g.c = c1.data();
+                        K.gemm(g);
+                        g.c = c2.data();
+                        S.gemm(g);
+                        CHECK(nn_test::max_rel_error(c1, c2) < nn_test::tolerance<T>());
+                    }
                 }
-            }
-    auto vae = make_conv_vae<T>();
-    init_uniform(vae.body(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3);
-    const std::size_t batch = 21;
-    auto x = nn_test::cast<T>(nn_test::random_vector(batch * 240, 4, 0, 1));
-    std::vector<T> m1(batch * 16), l1(batch * 16), m2(batch * 16), l2(batch * 16);
-    Workspace<T> w1, w2;
-    w1.kernels = &K, w2.kernels = &S;
-    vae.encode(ConstTensorView<T>(x.data(), {batch, 1, 240}), TensorView<T>(m1.data(), {batch, 16}), TensorView<T>(l1.data(), {batch, 16}), w1);
-    vae.encode(ConstTensorView<T>(x.data(), {batch, 1, 240}), TensorView<T>(m2.data(), {batch, 16}), TensorView<T>(l2.data(), {batch, 16}), w2);
-    CHECK(nn_test::max_rel_error(m1, m2) < nn_test::tolerance<T>());
-    CHECK(nn_test::max_rel_error(l1, l2) < nn_test::tolerance<T>());
+        auto vae = make_conv_vae<T>();
+        init_uniform(vae.body(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3);
+        const std::size_t batch = 21;
+        auto x = nn_test::cast<T>(nn_test::random_vector(batch * 240, 4, 0, 1));
+        std::vector<T> m1(batch * 16), l1(batch * 16), m2(batch * 16), l2(batch * 16);
+        Workspace<T> w1, w2;
+        w1.kernels = &K, w2.kernels = &S;
+        vae.encode(ConstTensorView<T>(x.data(), {batch, 1, 240}), TensorView<T>(m1.data(), {batch, 16}), TensorView<T>(l1.data(), {batch, 16}), w1);
+        vae.encode(ConstTensorView<T>(x.data(), {batch, 1, 240}), TensorView<T>(m2.data(), {batch, 16}), TensorView<T>(l2.data(), {batch, 16}), w2);
+        CHECK(nn_test::max_rel_error(m1, m2) < nn_test::tolerance<T>());
+        CHECK(nn_test::max_rel_error(l1, l2) < nn_test::tolerance<T>());
+    }
 }
-#endif

@@ -12,6 +12,7 @@
 #include "corespec/explain/svg.hpp"
 #include "corespec/nn/models/mlp.hpp"
 #include "corespec/nn/train/trainer.hpp"
+#include "support/shared_data.hpp"
 
 using namespace corespec;
 using namespace corespec::nn;
@@ -307,4 +308,29 @@ TEST_CASE("a model trained on a window task puts > 90 % of the attribution mass 
                                                    span<const float>(ig.attributions.data(), test.f), test.layout),
                     io_error);
     (void)gxi;
+}
+
+TEST_CASE("explain::ModelGradient takes a loaded model: each head of a multi-head model, by name or index") {
+    // tests/data/train/two_heads.safetensors: head "window" (1 output) and "tail" (2 outputs).
+    const Model<float> model = load_model<float>(corespec_test::source_path("tests/data/train/two_heads.safetensors").string());
+    const std::size_t batch = 3;
+    std::vector<float> x(batch * 40);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.5f + 0.4f * std::sin(0.3f * float(i));
+    const ConstTensorView<float> xv(x.data(), {batch, 40});
+    std::vector<float> all(batch * 3);  // forward: window's output, then tail's two
+    Workspace<float> ws;
+    model.forward(xv, TensorView<float>(all.data(), {batch, 3}), ws);
+    explain::ModelGradient<float> window(model), tail(model, "tail"), tail_by_index(model, "1");
+    CHECK(window.output_size(xv.shape()) == 1);
+    CHECK(tail.output_size(xv.shape()) == 2);
+    std::vector<float> f(batch), g(batch);
+    for (std::size_t b = 0; b < batch; ++b) {
+        window.value(xv, 0, f.data());
+        CHECK(f[b] == doctest::Approx(all[b * 3]).epsilon(1e-6));
+        tail.value(xv, 1, f.data());
+        tail_by_index.value(xv, 1, g.data());
+        CHECK(f[b] == doctest::Approx(all[b * 3 + 2]).epsilon(1e-6));
+        CHECK(g[b] == f[b]);
+    }
+    CHECK_THROWS_AS(explain::ModelGradient<float>(model, "nope"), corespec::value_error);
 }

@@ -2,6 +2,7 @@
 // exceptions for malformed or mismatched model files.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -332,4 +333,22 @@ TEST_CASE("model loader: peak activation size bounds the scratch") {
     // The first conv: 16 channels x 120 per sample is the largest tensor.
     CHECK(vae.peak_activation_size(Shape{3, 1, 240}) == 3 * 16 * 120);
     CHECK_THROWS_AS(vae.peak_activation_size(Shape{3, 240}), shape_error);
+}
+
+TEST_CASE("nn Model::forward_parallel on the caller's pool equals forward (VAE fixture)") {
+    const Model<double> model = load_model<double>(fixture("vae_study2_f64.safetensors"));
+    const std::size_t batch = 45;
+    std::vector<double> x(batch * 240);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.5 + 0.4 * std::sin(0.013 * double(i));
+    const Shape in_shape{batch, 1, 240}, out_shape = model.output_shape(in_shape);
+    std::vector<double> serial(out_shape.size()), parallel(out_shape.size());
+    Workspace<double> ws;
+    model.forward(ConstTensorView<double>(x.data(), in_shape), TensorView<double>(serial.data(), out_shape), ws);
+    corespec::ThreadPool pool(3);
+    std::vector<Workspace<double>> wss(pool.size());
+    for (int repeat = 0; repeat < 2; ++repeat) {  // the pool and workspaces are reused
+        model.forward_parallel(ConstTensorView<double>(x.data(), in_shape), TensorView<double>(parallel.data(), out_shape),
+                               corespec::span<Workspace<double>>(wss.data(), wss.size()), pool);
+        CHECK(parallel == serial);
+    }
 }

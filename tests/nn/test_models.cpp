@@ -259,9 +259,14 @@ TEST_CASE("nn a const model is safe from many threads; forward_parallel equals f
         auto xr = nn_test::cast<float>(nn_test::random_vector(rows * 702, 4, 0, 1));
         auto ym = forward(mlp, xr, Shape{rows, 702});
         std::vector<float> yp(rows * 8);
+        corespec::ThreadPool pool(nthreads);
         std::vector<Workspace<float>> wss(nthreads);
         mlp.forward_parallel(ConstTensorView<float>(xr.data(), {rows, 702}), TensorView<float>(yp.data(), {rows, 8}),
-                             corespec::span<Workspace<float>>(wss.data(), wss.size()));
+                             corespec::span<Workspace<float>>(wss.data(), wss.size()), pool);
         CHECK(yp == ym);
+        if (nthreads > 1)  // fewer workspaces than threads is refused
+            CHECK_THROWS_AS(mlp.forward_parallel(ConstTensorView<float>(xr.data(), {rows, 702}), TensorView<float>(yp.data(), {rows, 8}),
+                                                 corespec::span<Workspace<float>>(wss.data(), 1), pool),
+                            corespec::value_error);
     }
 }

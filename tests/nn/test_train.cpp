@@ -365,8 +365,8 @@ TEST_CASE("BatchGradient: threads split the batch, the gather and the optimiser 
                     corespec::range_error);
 }
 
-TEST_CASE("WorkerPool: every thread runs, barrier phases, failures rethrown, reusable") {
-    corespec::nn::train::detail::WorkerPool pool(3);
+TEST_CASE("ThreadPool: every thread runs, barrier phases, failures rethrown, reusable") {
+    corespec::ThreadPool pool(3);
     std::vector<int> seen(3, 0), sums(3, 0);
     for (int round = 1; round <= 50; ++round) {
         pool.run([&](std::size_t t) {

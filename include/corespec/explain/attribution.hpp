@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "corespec/core/span.hpp"
 #include "corespec/fusion/feature_layout.hpp"
 #include "corespec/nn/sequential.hpp"
+#include "corespec/nn/serialize.hpp"
 #include "corespec/nn/train/init.hpp"
 
 namespace corespec::explain {
@@ -56,6 +58,11 @@ template <class T>
 class ModelGradient final : public Differentiable<T> {
 public:
     explicit ModelGradient(const nn::Sequential<T>& model) : model_(model) {}
+
+    /// A loaded model's differentiable chain (nn::Model::chain: the graph, a
+    /// VAE's latent mean, or a multi-head model's `head`), held by value.
+    explicit ModelGradient(const nn::Model<T>& model, const std::string& head = "")
+        : owned_(std::make_unique<nn::Sequential<T>>(model.chain(head))), model_(*owned_) {}
 
     std::size_t output_size(const Shape& input) override {
         Shape s = model_.output_shape(input);
@@ -95,6 +102,7 @@ private:
             throw range_error("explain: output index " + std::to_string(target) + " out of range (model has " + std::to_string(per) + " outputs)");
         return per;
     }
+    std::unique_ptr<nn::Sequential<T>> owned_;  // set when built from an nn::Model
     const nn::Sequential<T>& model_;
     nn::Workspace<T> ws_;
     std::vector<ConstTensorView<T>> acts_;

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corespec/core/error.hpp"
+#include "corespec/nn/json_input.hpp"
 
 namespace corespec::nn {
 
@@ -44,7 +45,9 @@ struct LayerSpec {
     std::string text(const char* key) const { return config.at(key).get<std::string>(); }
 
     /// The parameters this layer needs, with PyTorch's names and layouts, in
-    /// declaration order. Every one of them must be named in `params`.
+    /// declaration order. `params` names the tensor of each; one the JSON
+    /// leaves out takes PyTorch's nn.Sequential name, "INDEX.weight" (with
+    /// the part's prefix in a VAE or multi-head graph: "encoder.0.weight").
     std::vector<std::pair<std::string, std::vector<std::size_t>>> parameter_shapes() const;
 };
 
@@ -162,15 +165,18 @@ public:
         cfg[key] = it->get<bool>();
     }
 
-    LayerSpec layer(const nlohmann::json& in, const std::string& where) const;
-    SequentialSpec sequential(const nlohmann::json& in, const std::string& where) const;
+    LayerSpec layer(const nlohmann::json& in, const std::string& where, const std::string& default_prefix) const;
+    /// `prefix` starts the default tensor names of its layers' parameters
+    /// ("" for the graph, "encoder.", "heads.<name>.", ...).
+    SequentialSpec sequential(const nlohmann::json& in, const std::string& where, const std::string& prefix) const;
     ModelSpec model(const nlohmann::json& doc) const;
 
 private:
     std::string source_;
 };
 
-inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& where) const {
+inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& where,
+                                   const std::string& default_prefix) const {
     if (!in.is_object()) fail(where, "a layer must be a JSON object");
     const nlohmann::json& t = member(in, where, "type");
     if (!t.is_string()) fail(where + ".type", "expected a string");
@@ -318,8 +324,13 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
     const auto p = in.find("params");
     if (p != in.end() && !p->is_object()) fail(where + ".params", "expected an object of parameter -> tensor name");
     for (const auto& n : needed) {
-        if (p == in.end() || p->find(n.first) == p->end())
-            fail(where + ".params", "missing the tensor name of parameter \"" + n.first + "\"");
+        // Unnamed parameters take PyTorch's nn.Sequential names ("0.weight",
+        // "encoder.3.bias"), so a hand-written architecture and an exported
+        // model agree.
+        if (p == in.end() || p->find(n.first) == p->end()) {
+            spec.params[n.first] = default_prefix + n.first;
+            continue;
+        }
         const nlohmann::json& name = (*p)[n.first];
         if (!name.is_string() || name.get_ref<const std::string&>().empty())
             fail(where + ".params." + n.first, "expected a tensor name");
@@ -332,7 +343,8 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
     return spec;
 }
 
-inline SequentialSpec SpecParser::sequential(const nlohmann::json& in, const std::string& where) const {
+inline SequentialSpec SpecParser::sequential(const nlohmann::json& in, const std::string& where,
+                                             const std::string& prefix) const {
     if (!in.is_object()) fail(where, "expected an object {\"type\": \"sequential\", \"layers\": [...]}");
     const nlohmann::json& t = member(in, where, "type");
     if (!t.is_string() || t.get<std::string>() != "sequential") fail(where + ".type", "expected \"sequential\"");
@@ -340,7 +352,7 @@ inline SequentialSpec SpecParser::sequential(const nlohmann::json& in, const std
     if (!layers.is_array()) fail(where + ".layers", "expected an array");
     SequentialSpec s;
     for (std::size_t i = 0; i < layers.size(); ++i)
-        s.layers.push_back(layer(layers[i], where + ".layers[" + std::to_string(i) + "]"));
+        s.layers.push_back(layer(layers[i], where + ".layers[" + std::to_string(i) + "]", prefix + std::to_string(i) + "."));
     return s;
 }
 
@@ -373,16 +385,16 @@ inline ModelSpec SpecParser::model(const nlohmann::json& doc) const {
     const std::string k = kind.is_string() ? kind.get<std::string>() : "";
     if (k == "sequential") {
         m.kind = ModelSpec::Kind::sequential;
-        m.sequential = sequential(g, "graph");
+        m.sequential = sequential(g, "graph", "");
     } else if (k == "vae") {
         m.kind = ModelSpec::Kind::vae;
-        m.encoder = sequential(member(g, "graph", "encoder"), "graph.encoder");
-        m.mean = sequential(member(g, "graph", "mean"), "graph.mean");
-        m.logvar = sequential(member(g, "graph", "logvar"), "graph.logvar");
-        m.decoder = sequential(member(g, "graph", "decoder"), "graph.decoder");
+        m.encoder = sequential(member(g, "graph", "encoder"), "graph.encoder", "encoder.");
+        m.mean = sequential(member(g, "graph", "mean"), "graph.mean", "mean.");
+        m.logvar = sequential(member(g, "graph", "logvar"), "graph.logvar", "logvar.");
+        m.decoder = sequential(member(g, "graph", "decoder"), "graph.decoder", "decoder.");
     } else if (k == "multi_head") {
         m.kind = ModelSpec::Kind::multi_head;
-        m.trunk = sequential(member(g, "graph", "trunk"), "graph.trunk");
+        m.trunk = sequential(member(g, "graph", "trunk"), "graph.trunk", "trunk.");
         const nlohmann::json& heads = member(g, "graph", "heads");
         if (!heads.is_array() || heads.empty()) fail("graph.heads", "expected a non-empty array of heads");
         for (std::size_t i = 0; i < heads.size(); ++i) {
@@ -392,7 +404,7 @@ inline ModelSpec SpecParser::model(const nlohmann::json& doc) const {
             if (!name.is_string() || name.get_ref<const std::string&>().empty()) fail(where + ".name", "expected a name");
             for (const auto& h : m.heads)
                 if (h.first == name.get<std::string>()) fail(where + ".name", "duplicate head name");
-            m.heads.push_back({name.get<std::string>(), sequential(heads[i], where)});
+            m.heads.push_back({name.get<std::string>(), sequential(heads[i], where, "heads." + name.get<std::string>() + ".")});
         }
     } else {
         fail("graph.type", "unknown graph type " + kind.dump() + " (expected sequential, vae or multi_head)");
@@ -456,18 +468,11 @@ inline ModelSpec model_spec_from_json(const nlohmann::json& doc, const std::stri
 }
 
 /// Parses and validates an architecture JSON text. `source` names it in
-/// errors. Throws parse_error (JSON syntax: byte offset; schema: JSON path),
-/// unsupported_error for a newer format version.
+/// errors. Throws parse_error (JSON syntax, or beyond JsonLimits' size and
+/// nesting depth: byte offset; schema: JSON path), unsupported_error for a
+/// newer format version.
 inline ModelSpec parse_model_spec(std::string_view text, const std::string& source = "<memory>") {
-    nlohmann::json doc;
-    try {
-        doc = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
-        throw parse_error(source, parse_error::at_offset(e.byte), std::string("architecture is not valid JSON: ") + e.what());
-    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
-        throw parse_error(source, "(root)", std::string("architecture is not valid JSON: ") + e.what());
-    }
-    return model_spec_from_json(doc, source);
+    return model_spec_from_json(parse_bounded_json(text, source, "architecture"), source);
 }
 
 }  // namespace corespec::nn

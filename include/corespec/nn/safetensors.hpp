@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corespec/core/error.hpp"
+#include "corespec/nn/json_input.hpp"
 #include "corespec/core/span.hpp"
 
 namespace corespec::nn {
@@ -309,14 +310,10 @@ inline SafeTensors SafeTensors::parse(const unsigned char* data, std::size_t siz
     if (header_len < 2 || data[8] != '{') throw fail(8, "header does not start with a JSON object");
 
     const char* text = reinterpret_cast<const char*>(data + 8);
-    nlohmann::json header;
-    try {
-        header = nlohmann::json::parse(text, text + header_len);
-    } catch (const nlohmann::json::parse_error& e) {
-        throw fail(8 + e.byte, std::string("header is not valid JSON: ") + e.what());
-    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
-        throw fail(8, std::string("header is not valid JSON: ") + e.what());
-    }
+    JsonLimits limits;
+    limits.max_bytes = max_header_size;
+    const nlohmann::json header =
+        parse_bounded_json(std::string_view(text, static_cast<std::size_t>(header_len)), source, "header", 8, limits);
     if (!header.is_object()) throw fail(8, "header is not a JSON object");
 
     const std::size_t buffer_start = 8 + static_cast<std::size_t>(header_len);
@@ -408,10 +405,7 @@ inline SafeTensors SafeTensors::parse(const unsigned char* data, std::size_t siz
 }
 
 inline SafeTensors SafeTensors::read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open '" + path + "'");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw io_error("cannot read '" + path + "'");
+    const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
     return parse(bytes.data(), bytes.size(), path);
 }
 

@@ -1,8 +1,8 @@
 // corespec/nn/sequential.hpp - a chain of layers, the basic model.
 //
 // const and thread-safe: any number of threads may call forward at once,
-// each with its own Workspace. forward_parallel splits a batch over threads
-// of a persistent pool.
+// each with its own Workspace. forward_parallel splits a batch over the
+// threads of a pool the caller owns (core/thread_pool.hpp).
 // Parameters are addressed PyTorch-style as "<index>.<name>" ("0.weight");
 // the model's flat gradient buffer is the concatenation of its layers'.
 #pragma once
@@ -17,9 +17,48 @@
 
 #include "corespec/nn/layer.hpp"
 #include "corespec/nn/layers/shape.hpp"
-#include "corespec/nn/train/worker_pool.hpp"
+#include "corespec/core/thread_pool.hpp"
 
 namespace corespec::nn {
+
+namespace detail {
+
+/// Runs fn(first, n, workspace) over the samples [0, batch) on the pool's
+/// threads, each thread with its own workspace. Guided self-scheduling:
+/// each grab takes 1 / (2 x threads) of what is left, in whole 16-row GEMM
+/// tiles, so chunks are large at first (little per-call overhead) and small
+/// at the end (the last chunk is what the other threads wait for). Throws
+/// value_error when there are fewer workspaces than threads; rethrows fn's.
+template <class T, class Fn>
+void guided_batches(ThreadPool& pool, span<Workspace<T>> workspaces, std::size_t batch, const char* who, Fn&& fn) {
+    if (workspaces.size() < pool.size())
+        throw value_error(std::string(who) + ": a pool of " + std::to_string(pool.size()) + " threads needs as many workspaces, got " +
+                          std::to_string(workspaces.size()));
+    const std::size_t threads = std::min(pool.size(), batch);
+    if (threads <= 1) {
+        fn(0, batch, workspaces[0]);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    auto job = [&](std::size_t t) {
+        if (t >= threads) return;
+        constexpr std::size_t tile = 16;
+        std::size_t first = next.load(std::memory_order_relaxed), n = 0;
+        for (;;) {
+            do {
+                if (first >= batch) return;
+                const std::size_t left = batch - first;
+                n = std::min(left, std::max(tile, left / (2 * threads) / tile * tile));
+            } while (!next.compare_exchange_weak(first, first + n, std::memory_order_relaxed));
+            fn(first, n, workspaces[t]);
+            first = next.load(std::memory_order_relaxed);
+        }
+    };
+    // Capturing one pointer keeps std::function from allocating.
+    pool.run([j = &job](std::size_t t) { (*j)(t); });
+}
+
+}  // namespace detail
 
 template <class T>
 class Sequential {
@@ -73,53 +112,20 @@ public:
         }
     }
 
-    /// Batch forward over workspaces.size() threads (the calling thread
-    /// included) of a persistent pool (one per calling thread and thread
-    /// count, so concurrent callers never share one): only the first call with
-    /// a given thread count starts threads and allocates. The threads take
-    /// chunks of samples from a shared counter, so a thread that starts late
+    /// Batch forward on the caller's pool: its pool.size() threads (the
+    /// calling thread included) each run forward on chunks of samples with
+    /// their own workspace (workspaces.size() >= pool.size(), else
+    /// value_error). The threads take chunks from a shared counter (guided
+    /// self-scheduling, detail::guided_batches), so a thread that starts late
     /// (its core busy with another process) does less of the work instead of
-    /// holding up the others. Results equal forward's.
-    void forward_parallel(ConstTensorView<T> in, TensorView<T> out, span<Workspace<T>> workspaces) const {
-        std::size_t threads = workspaces.size();
-        std::size_t batch = in.batch();
-        if (threads <= 1 || batch < 2) {
-            if (threads == 0) throw value_error("nn::Sequential::forward_parallel: no workspace");
-            forward(in, out, workspaces[0]);
-            return;
-        }
-        Shape want = output_shape(in.shape());
+    /// holding up the others. Results equal forward's bit for bit.
+    void forward_parallel(ConstTensorView<T> in, TensorView<T> out, span<Workspace<T>> workspaces, ThreadPool& pool) const {
+        const Shape want = output_shape(in.shape());
         if (want != out.shape()) throw shape_error("nn::Sequential output", want.to_vector(), out.shape().to_vector());
-        if (threads > batch) threads = batch;
-        struct Job {
-            const Sequential* self;
-            ConstTensorView<T> in;
-            TensorView<T> out;
-            span<Workspace<T>> ws;
-            std::size_t threads;
-            std::atomic<std::size_t> next{0};
-            void operator()(std::size_t t) {
-                // Guided self-scheduling: each grab takes 1 / (2 x threads) of
-                // what is left, in whole 16-row GEMM tiles, so chunks are large
-                // at first (little per-call overhead) and small at the end (the
-                // last chunk is what the other threads wait for).
-                constexpr std::size_t tile = 16;
-                const std::size_t batch = in.batch();
-                std::size_t first = next.load(std::memory_order_relaxed), n = 0;
-                for (;;) {
-                    do {
-                        if (first >= batch) return;
-                        const std::size_t left = batch - first;
-                        n = std::min(left, std::max(tile, left / (2 * threads) / tile * tile));
-                    } while (!next.compare_exchange_weak(first, first + n, std::memory_order_relaxed));
-                    self->forward(in.batch_slice(first, n), out.batch_slice(first, n), ws[t]);
-                    first = next.load(std::memory_order_relaxed);
-                }
-            }
-        };
-        Job job{this, in, out, workspaces, threads};
-        // Capturing one pointer keeps std::function from allocating.
-        thread_pool(threads).run([j = &job](std::size_t t) { (*j)(t); });
+        detail::guided_batches(pool, workspaces, in.batch(), "nn::Sequential::forward_parallel",
+                               [&](std::size_t first, std::size_t n, Workspace<T>& ws) {
+                                   forward(in.batch_slice(first, n), out.batch_slice(first, n), ws);
+                               });
     }
 
     // --- training support -------------------------------------------------
@@ -197,13 +203,6 @@ private:
         }
         const std::size_t n = block_bytes / (per_sample * sizeof(T) + 1);
         return n >= 32 ? n / 16 * 16 : std::max<std::size_t>(n, 1);  // whole GEMM row tiles
-    }
-
-    /// The calling thread's pool of `threads` workers (made on first use).
-    static train::detail::WorkerPool& thread_pool(std::size_t threads) {
-        thread_local std::unique_ptr<train::detail::WorkerPool> pool;
-        if (!pool || pool->size() != threads) pool = std::make_unique<train::detail::WorkerPool>(threads);
-        return *pool;
     }
 
     /// Layers whose output is their input under another shape.

@@ -19,11 +19,11 @@
 #include <cstddef>
 #include <exception>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -92,6 +92,16 @@ public:
     Model() = default;
 
     Kind kind() const noexcept { return kind_; }
+
+private:
+    static Sequential<T> concatenated(std::initializer_list<const Sequential<T>*> chains) {
+        Sequential<T> s;
+        for (const Sequential<T>* c : chains)
+            for (std::size_t i = 0; i < c->size(); ++i) s.add(c->layer(i).clone());
+        return s;
+    }
+
+public:
     /// The architecture as loaded (its JSON is spec().json).
     const ModelSpec& spec() const noexcept { return spec_; }
     /// Per-sample input shape from the file; empty if the file does not say.
@@ -103,6 +113,39 @@ public:
     const std::string& part_name(std::size_t i) const { return parts_.at(i).first; }
     Sequential<T>& part(const std::string& name) { return parts_[index(name)].second; }
     const Sequential<T>& part(const std::string& name) const { return parts_[index(name)].second; }
+
+    /// The differentiable chain from the input to one output, as one
+    /// Sequential (a copy): the graph of a sequential model; a VAE's encoder
+    /// then mean head (the latent mean); a multi-head model's trunk then the
+    /// head named `head` (its name, or its 0-based index as text; the first
+    /// head when empty). Throws value_error for an unknown head, or a head
+    /// given for a model that has none. This is what explain::ModelGradient
+    /// differentiates.
+    Sequential<T> chain(const std::string& head = "") const {
+        if (kind_ != Kind::multi_head && !head.empty()) throw value_error("nn::Model::chain: only multi-head models have heads");
+        switch (kind_) {
+            case Kind::sequential: return parts_[0].second;
+            case Kind::vae: return concatenated({&part("encoder"), &part("mean")});
+            case Kind::multi_head: return concatenated({&parts_[0].second, &part(head_part(head))});
+        }
+        throw unsupported_error("nn::Model::chain: unknown model kind");
+    }
+
+    /// The part name ("heads.<name>") of a multi-head model's head given by
+    /// name or 0-based index; the first head when empty. Throws value_error.
+    std::string head_part(const std::string& head) const {
+        if (kind_ != Kind::multi_head || parts_.size() < 2) throw value_error("nn::Model: not a multi-head model");
+        if (head.empty()) return parts_[1].first;
+        for (std::size_t i = 1; i < parts_.size(); ++i)
+            if (parts_[i].first == "heads." + head) return parts_[i].first;
+        if (!head.empty() && head.find_first_not_of("0123456789") == std::string::npos && head.size() < 9) {
+            const std::size_t index = std::stoul(head);
+            if (index + 1 < parts_.size()) return parts_[index + 1].first;
+        }
+        std::string names;
+        for (std::size_t i = 1; i < parts_.size(); ++i) names += (names.empty() ? "" : ", ") + parts_[i].first.substr(6);
+        throw value_error("no head '" + head + "' (heads: " + names + "; or an index below " + std::to_string(parts_.size() - 1) + ")");
+    }
 
     /// Output shape (batch first) of forward for an input shape (batch first).
     /// Throws shape_error when the input does not fit.
@@ -195,34 +238,16 @@ public:
         }
     }
 
-    /// forward split over workspaces.size() threads (the caller included),
-    /// one contiguous block of samples each.
-    void forward_parallel(ConstTensorView<T> in, TensorView<T> out, span<Workspace<T>> workspaces) const {
-        if (workspaces.empty()) throw value_error("nn::Model::forward_parallel: no workspace");
+    /// forward on the caller's pool (one workspace per thread), as
+    /// Sequential::forward_parallel: guided chunks of samples, results
+    /// equal forward's bit for bit.
+    void forward_parallel(ConstTensorView<T> in, TensorView<T> out, span<Workspace<T>> workspaces, ThreadPool& pool) const {
         const Shape want = output_shape(in.shape());
         if (want != out.shape()) throw shape_error("nn::Model output", want.to_vector(), out.shape().to_vector());
-        const std::size_t batch = in.batch();
-        const std::size_t threads = std::min(workspaces.size(), std::max<std::size_t>(batch, 1));
-        if (threads <= 1) {
-            forward(in, out, workspaces[0]);
-            return;
-        }
-        std::vector<std::exception_ptr> failures(threads);
-        auto run = [&](std::size_t t) {
-            const std::size_t first = batch * t / threads, last = batch * (t + 1) / threads;
-            try {
-                forward(in.batch_slice(first, last - first), out.batch_slice(first, last - first), workspaces[t]);
-            } catch (...) {
-                failures[t] = std::current_exception();
-            }
-        };
-        std::vector<std::thread> pool;
-        pool.reserve(threads - 1);
-        for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(run, t);
-        run(0);
-        for (auto& th : pool) th.join();
-        for (auto& f : failures)
-            if (f) std::rethrow_exception(f);
+        detail::guided_batches(pool, workspaces, in.batch(), "nn::Model::forward_parallel",
+                               [&](std::size_t first, std::size_t n, Workspace<T>& ws) {
+                                   forward(in.batch_slice(first, n), out.batch_slice(first, n), ws);
+                               });
     }
 
     // --- VAE --------------------------------------------------------------
@@ -568,16 +593,6 @@ Model<T> load_model_from_memory(const unsigned char* data, std::size_t size, con
     return build_model<T>(parse_model_spec(it->second, source), st, source, opt);
 }
 
-namespace detail {
-inline std::vector<unsigned char> read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot open '" + path + "'");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw io_error("cannot read '" + path + "'");
-    return bytes;
-}
-}  // namespace detail
-
 /// A model file read and validated, before any layer is built: its
 /// architecture, its tensors and the name used in messages.
 struct ModelFile {
@@ -591,19 +606,13 @@ struct ModelFile {
 /// "weights" names a safetensors file (relative to the JSON file's folder).
 /// Throws io_error, parse_error, unsupported_error (newer format version).
 inline ModelFile read_model_file(const std::string& path) {
-    const std::vector<unsigned char> bytes = detail::read_bytes(path);
+    const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
     std::size_t first = 0;
     while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' || bytes[first] == '\t'))
         ++first;
     if (first < bytes.size() && bytes[first] == '{') {  // a JSON architecture file
-        nlohmann::json doc;
-        try {
-            doc = nlohmann::json::parse(bytes.begin(), bytes.end());
-        } catch (const nlohmann::json::parse_error& e) {
-            throw parse_error(path, parse_error::at_offset(e.byte), std::string("architecture is not valid JSON: ") + e.what());
-        } catch (const nlohmann::json::exception& e) {
-            throw parse_error(path, "(root)", std::string("architecture is not valid JSON: ") + e.what());
-        }
+        const nlohmann::json doc = parse_bounded_json(
+            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, "architecture");
         if (!doc.is_object() || !doc.contains("weights") || !doc["weights"].is_string())
             throw parse_error(path, "weights", "an architecture file needs \"weights\": the safetensors file name");
         std::string weights = doc["weights"].get<std::string>();

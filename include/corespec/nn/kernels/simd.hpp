@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -84,5 +85,16 @@ struct Simd<T, scalar_arch> {
 /// Human-readable name of an architecture tag.
 template <class Arch>
 constexpr const char* arch_name() noexcept { return Arch::name(); }
+
+/// The short name the tools print and CORESPEC_KERNELS takes: "avx512",
+/// "avx2", "sse2", "neon", "scalar" (or xsimd's name for anything else).
+template <class Arch>
+constexpr const char* arch_label() noexcept {
+    if (std::is_base_of<xsimd::avx512bw, Arch>::value) return "avx512";
+    if (std::is_base_of<xsimd::avx2, Arch>::value) return "avx2";
+    if (std::is_same<xsimd::sse2, Arch>::value) return "sse2";
+    if (std::is_base_of<xsimd::neon64, Arch>::value) return "neon";
+    return Arch::name();
+}
 
 }  // namespace corespec::nn::kernels

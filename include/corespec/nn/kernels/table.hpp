@@ -39,8 +39,32 @@ const KernelTable<T>& scalar_table() noexcept { return table<T, scalar_arch>(); 
 template <class T>
 const KernelTable<T>& best_table() noexcept { return table<T, best_arch>(); }
 
-/// The kernels a workspace selects (best_table when it selects none).
+// Defined in the compiled kernels library (cmake/corespec_kernels.cmake,
+// corespec_add_kernels; see kernels/dispatch.hpp): the best architecture
+// this CPU runs, or the one CORESPEC_KERNELS names, chosen at first use.
+// Throws value_error for an unknown or unsupported CORESPEC_KERNELS.
 template <class T>
-const KernelTable<T>& kernels_of(const Workspace<T>& ws) noexcept { return ws.kernels ? *ws.kernels : best_table<T>(); }
+const KernelTable<T>& runtime_table();
+const char* runtime_kernels_name();
+
+#if defined(CORESPEC_RUNTIME_DISPATCH)
+/// The kernels used when a workspace selects none: the runtime-dispatched ones.
+template <class T>
+const KernelTable<T>& default_table() { return runtime_table<T>(); }
+
+/// Short name of the default kernels ("avx512", "avx2", "sse2", "neon", "scalar").
+inline const char* kernels_name() { return runtime_kernels_name(); }
+#else
+/// The kernels used when a workspace selects none: the compile-time best.
+template <class T>
+const KernelTable<T>& default_table() noexcept { return best_table<T>(); }
+
+/// Short name of the default kernels ("avx512", "avx2", "sse2", "neon", "scalar").
+inline const char* kernels_name() noexcept { return arch_label<best_arch>(); }
+#endif
+
+/// The kernels a workspace selects (default_table when it selects none).
+template <class T>
+const KernelTable<T>& kernels_of(const Workspace<T>& ws) { return ws.kernels ? *ws.kernels : default_table<T>(); }
 
 }  // namespace corespec::nn::kernels

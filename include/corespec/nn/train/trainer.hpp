@@ -42,7 +42,7 @@
 #include "corespec/nn/train/loss.hpp"
 #include "corespec/nn/train/optimizer.hpp"
 #include "corespec/nn/train/running_stats.hpp"
-#include "corespec/nn/train/worker_pool.hpp"
+#include "corespec/core/thread_pool.hpp"
 
 namespace corespec::nn::train {
 
@@ -453,7 +453,7 @@ private:
         return total;
     }
 
-    detail::WorkerPool pool_;
+    ThreadPool pool_;
     std::vector<Slot> slots_;
     RunningStatistics<T> stats_;
     BadInput bad_;

@@ -217,7 +217,7 @@ private:
         std::array<std::vector<ConstTensorView<T>>, 4> acts;
         VaeLoss loss;
     };
-    detail::WorkerPool pool_;
+    ThreadPool pool_;
     std::vector<Slot> slots_;
     std::array<RunningStatistics<T>, 4> running_;
 };

@@ -1,10 +1,14 @@
-// corespec/nn/train/worker_pool.hpp - a fixed set of threads that run one
-// job on every thread and wait for all of them (fork-join per minibatch),
-// with a barrier for jobs that work in phases.
+// corespec/core/thread_pool.hpp - a fixed set of threads that run one job
+// on every thread and wait for all of them (fork-join per call), with a
+// barrier for jobs that work in phases. Used by inference
+// (nn::Sequential / nn::Model::forward_parallel) and training alike; the
+// caller owns the pool (its threads live as long as the object), so no
+// library state is hidden in globals or thread_locals.
 //
 // Starting threads per minibatch costs tens of microseconds each, and so
 // does a sleep/wake through a condition variable; a trainer runs hundreds of
-// batches per epoch of a few hundred microseconds each. So the threads are
+// batches per epoch of a few hundred microseconds each, and a tool runs
+// back-to-back inference batches. So the threads are
 // kept, and every wait first spins briefly (about spin_us microseconds,
 // with a pause instruction) before it blocks: back-to-back batches hand
 // over in well under a microsecond, and an idle pool sleeps.
@@ -24,7 +28,9 @@
 #include <immintrin.h>
 #endif
 
-namespace corespec::nn::train::detail {
+namespace corespec {
+
+namespace detail {
 
 /// One pause in a spin loop (lets the sibling hyper-thread run).
 inline void cpu_pause() noexcept {
@@ -49,18 +55,21 @@ bool spin_until(Pred&& pred, int us) {
     }
 }
 
-class WorkerPool {
+}  // namespace detail
+
+/// One pool per caller: not for concurrent run() calls from several threads.
+class ThreadPool {
 public:
     /// How long a waiting thread spins before it sleeps (microseconds).
     static constexpr int spin_us = 200;
 
     /// `threads` >= 1 workers in total, the calling thread being worker 0.
-    explicit WorkerPool(std::size_t threads) : size_(threads ? threads : 1), failures_(size_) {
+    explicit ThreadPool(std::size_t threads) : size_(threads ? threads : 1), failures_(size_) {
         for (std::size_t t = 1; t < size_; ++t) threads_.emplace_back([this, t] { loop(t); });
     }
-    WorkerPool(const WorkerPool&) = delete;
-    WorkerPool& operator=(const WorkerPool&) = delete;
-    ~WorkerPool() {
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+    ~ThreadPool() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stop_.store(true, std::memory_order_relaxed);
@@ -95,7 +104,7 @@ public:
             failures_[0] = std::current_exception();
         }
         auto done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
-        if (!spin_until(done, spin_us)) {
+        if (!detail::spin_until(done, spin_us)) {
             std::unique_lock<std::mutex> lock(mutex_);
             done_.wait(lock, done);
         }
@@ -116,7 +125,7 @@ public:
         }
         // The others are working on the same batch: spin, then yield the core.
         auto passed = [&] { return phase_.load(std::memory_order_acquire) != phase; };
-        while (!spin_until(passed, spin_us)) std::this_thread::yield();
+        while (!detail::spin_until(passed, spin_us)) std::this_thread::yield();
     }
 
 private:
@@ -124,7 +133,7 @@ private:
         std::size_t seen = 0;
         for (;;) {
             auto woken = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-            if (!spin_until(woken, spin_us)) {
+            if (!detail::spin_until(woken, spin_us)) {
                 std::unique_lock<std::mutex> lock(mutex_);
                 wake_.wait(lock, woken);
             }
@@ -154,4 +163,4 @@ private:
     std::atomic<bool> stop_{false};
 };
 
-}  // namespace corespec::nn::train::detail
+}  // namespace corespec
