@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <corespec/fusion/manifest.hpp>
+#include <corespec/io/edge_shift_table.hpp>
 #include <corespec/synth/nmc.hpp>
 
 #include "support/command_line.hpp"
@@ -78,9 +79,9 @@ fusion::Dataset feff_set(const std::string& manifest, const std::string& shifts_
     o.targets = targets();
     auto d = fusion::read_manifest(manifest, o);
     const auto table = shifts_file.empty() ? fusion::calibrate_edge_shifts(d, refs, "FEFF10")
-                                           : align::EdgeShiftTable::load(shifts_file);
+                                           : io::load_edge_shift_table(shifts_file);
     d.apply_edge_shifts(table, "FEFF10");
-    table.save(out / "edge_shifts.json");
+    io::save_edge_shift_table(out / "edge_shifts.json", table);
     modalities = o.modalities;
     return d;
 }
