@@ -176,3 +176,14 @@ TEST_CASE("fourier_ratio_deconvolution reports the threshold, FWHM and I0 it use
     CHECK(given.threshold == 4.0);
     CHECK(prep::fourier_ratio_deconvolution(cl, ll).values() == r.values());
 }
+
+TEST_CASE("zlp_centre: a flat spectrum has no peak and gives NaN, not the first channel") {
+    const auto axis = EnergyAxis::uniform(-5.0, 0.1, 64);
+    for (const auto method : {align::ZlpMethod::maximum, align::ZlpMethod::parabola, align::ZlpMethod::gaussian}) {
+        align::ZlpOptions o;
+        o.method = method;
+        CHECK(std::isnan(align::zlp_centre(Spectrum<double>(axis, std::vector<double>(64, 0.0)), o)));
+        CHECK(std::isnan(align::zlp_centre(Spectrum<double>(axis, std::vector<double>(64, 7.5)), o)));
+        CHECK(align::zlp_centre(low_loss(axis, 0.3), o) == doctest::Approx(0.3).epsilon(0.2));
+    }
+}

@@ -52,15 +52,18 @@ inline std::pair<std::size_t, std::size_t> zlp_search_range(const grid::EnergyAx
 }  // namespace detail
 
 /// ZLP centre (eV) of one spectrum; NaN when the searched channels hold a
-/// NaN/Inf or nothing finite. Throws range_error for a range outside the axis.
+/// NaN/Inf, or are all equal (a flat spectrum has no peak to stand behind).
+/// Throws range_error for a range outside the axis.
 template <class T>
 double zlp_centre(grid::SpectrumView<const T> s, const ZlpOptions& o = {}) {
     const auto [lo, hi] = detail::zlp_search_range(*s.axis, o);
-    std::size_t best = lo;
+    std::size_t best = lo, lowest = lo;
     for (std::size_t i = lo; i < hi; ++i) {
         if (!std::isfinite(static_cast<double>(s.values[i]))) return std::numeric_limits<double>::quiet_NaN();
         if (s.values[i] > s.values[best]) best = i;
+        if (s.values[i] < s.values[lowest]) lowest = i;
     }
+    if (!(s.values[best] > s.values[lowest])) return std::numeric_limits<double>::quiet_NaN();
     const double e = s.axis->energy(best);
     if (o.method == ZlpMethod::maximum || best == lo || best + 1 >= hi) return e;
     double ym = static_cast<double>(s.values[best - 1]), y0 = static_cast<double>(s.values[best]),
