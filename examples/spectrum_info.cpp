@@ -17,6 +17,8 @@
 
 #include <corespec/io/read.hpp>
 
+#include "support/command_line.hpp"
+
 namespace {
 
 template <class T>
@@ -67,11 +69,12 @@ nlohmann::json describe(const corespec::grid::SpectrumImage<T>& si, const coresp
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::cerr << "usage: spectrum_info FILE\n";
-        return 2;
-    }
-    const std::string path = argv[1];
+    const corespec_example::CommandLine cli(
+        argc, argv, "spectrum_info FILE",
+        {}, "Reads FILE (format chosen by content: DM3/DM4, HDF5 .hspy/EMD/NeXus, MSA, XDI, NPY, Athena,\n"
+            "columns) and prints one JSON object: format, shape, axes, metadata.\n"
+            "Exit status: 0 read, 1 the file cannot be read, 2 misuse.");
+    const std::string path = cli.positional(1, 1)[0];
     try {
         corespec::io::FileInfo info;
         nlohmann::json out;

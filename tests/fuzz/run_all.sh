@@ -29,7 +29,11 @@ for exe in "$bin_dir"/fuzz_*; do
   [ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$corpus/" 2>/dev/null || true
   echo "fuzz: $name for ${seconds}s with $(ls "$corpus" | wc -l) seed file(s)"
   # A fixed seed and run count make CI's run repeatable; CORESPEC_FUZZ_RUNS=-1 fuzzes for the time alone.
-  if ! "$exe" "$corpus" -seed="${CORESPEC_FUZZ_SEED:-1}" -runs="${CORESPEC_FUZZ_RUNS:-5000}" \
+  # A target may ask for more inputs (tests/fuzz/NAME.runs, one number): cheap
+  # targets such as fuzz_eels cover 100,000 inputs within CI's time.
+  runs=5000
+  [ -f "$here/$name.runs" ] && runs=$(tr -dc '0-9' < "$here/$name.runs")
+  if ! "$exe" "$corpus" -seed="${CORESPEC_FUZZ_SEED:-1}" -runs="${CORESPEC_FUZZ_RUNS:-$runs}" \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
         -print_final_stats=1 -artifact_prefix="$work/$name-" >"$work/$name.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -60 "$work/$name.log"
