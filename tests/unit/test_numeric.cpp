@@ -30,11 +30,7 @@ struct ExpProblem {
         for (std::size_t i = 0; i < x.size(); ++i) {
             const double e = std::exp(p[1] * x[i]), f = p[0] * e, r = y[i] - f;
             const double da = e, db = f * x[i];
-            n.jaa += da * da;
-            n.jab += da * db;
-            n.jbb += db * db;
-            n.ga += da * r;
-            n.gb += db * r;
+            n.add(da, db, r);
         }
         return n;
     }

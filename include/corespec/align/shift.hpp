@@ -306,11 +306,7 @@ EnergyAlignResult energy_align(const grid::EnergyAxis& x, span<const T> y, const
         for (std::size_t i = i1; i < i2; ++i) {
             spline.eval(xr.energy(i) - q[0], v, d);
             const double res = ref[i] - q[1] * v, ds = -q[1] * d, dc = v;
-            ne.jaa += ds * ds;
-            ne.jab += ds * dc;
-            ne.jbb += dc * dc;
-            ne.ga += ds * res;
-            ne.gb += dc * res;
+            ne.add(ds, dc, res);
         }
         return ne;
     };

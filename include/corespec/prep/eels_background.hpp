@@ -421,11 +421,7 @@ private:
                 const double f = std::exp(q[0] + lw[j] + q[1] * g[j]);
                 const double r = static_cast<double>(y[i1 + j]) - f;
                 const double da = f, db = f * g[j];
-                ne.jaa += da * da;
-                ne.jab += da * db;
-                ne.jbb += db * db;
-                ne.ga += da * r;
-                ne.gb += db * r;
+                ne.add(da, db, r);
             }
             return ne;
         };

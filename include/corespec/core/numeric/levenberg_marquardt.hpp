@@ -25,6 +25,15 @@ namespace corespec::numeric {
 /// J^T J = [[jaa, jab], [jab, jbb]] and J^T r = [ga, gb] at the current parameters.
 struct NormalEquations2 {
     double jaa = 0.0, jab = 0.0, jbb = 0.0, ga = 0.0, gb = 0.0;
+
+    /// Adds one point: the model's derivatives (da, db) there and its residual.
+    void add(double da, double db, double residual) noexcept {
+        jaa += da * da;
+        jab += da * db;
+        jbb += db * db;
+        ga += da * residual;
+        gb += db * residual;
+    }
 };
 
 struct LevenbergMarquardtOptions {
