@@ -15,6 +15,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <corespec/nn/kernels/dispatch_impl.hpp>
+#include <corespec/core/kernels/spectral_impl.hpp>
 
 #if defined(CORESPEC_KERNELS_UNIT_AVX512)
 #if !(defined(__AVX512F__) && defined(__AVX512CD__) && defined(__AVX512DQ__) && defined(__AVX512BW__))
@@ -36,3 +37,4 @@
 
 template struct corespec::nn::kernels::ArchKernels<float, CORESPEC_KERNELS_ARCH>;
 template struct corespec::nn::kernels::ArchKernels<double, CORESPEC_KERNELS_ARCH>;
+template struct corespec::kernels::SpectralArch<CORESPEC_KERNELS_ARCH>;  // prep/ and align/ hot loops

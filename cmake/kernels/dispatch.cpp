@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <corespec/core/error.hpp>
+#include <corespec/core/kernels/spectral.hpp>
 #include <corespec/nn/kernels/dispatch.hpp>
 
 namespace corespec::nn::kernels {
@@ -116,3 +117,36 @@ template const KernelTable<double>& runtime_table<double>();
 const char* runtime_kernels_name() { return chosen().label; }
 
 }  // namespace corespec::nn::kernels
+
+// The spectral kernels (prep/ and align/ hot loops, core/kernels/spectral.hpp):
+// the same choice and labels as the nn kernels above.
+namespace corespec::kernels {
+
+namespace {
+const SpectralKernels& spectral_of(const std::string& label) {
+#if defined(CORESPEC_KERNELS_WITH_AVX512)
+    if (label == "avx512") return SpectralArch<xsimd::avx512bw>::get();
+#endif
+#if defined(CORESPEC_KERNELS_WITH_AVX2)
+    if (label == "avx2") return SpectralArch<xsimd::fma3<xsimd::avx2>>::get();
+#endif
+#if defined(CORESPEC_KERNELS_WITH_SSE2)
+    if (label == "sse2") return SpectralArch<xsimd::sse2>::get();
+#endif
+#if defined(CORESPEC_KERNELS_WITH_NEON)
+    if (label == "neon") return SpectralArch<xsimd::neon64>::get();
+#endif
+    return spectral_table<scalar_arch>();
+}
+}  // namespace
+
+const SpectralKernels& runtime_spectral_table(const std::string& label) {
+    return spectral_of(nn::kernels::find(label).label);  // find: the CPU check and its message
+}
+
+const SpectralKernels& runtime_spectral_table() {
+    static const SpectralKernels& t = spectral_of(nn::kernels::runtime_kernels_name());
+    return t;
+}
+
+}  // namespace corespec::kernels

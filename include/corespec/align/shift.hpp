@@ -24,10 +24,9 @@
 #include <string>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
-
 #include "corespec/core/checks.hpp"
 #include "corespec/core/error.hpp"
+#include "corespec/core/kernels/spectral.hpp"
 #include "corespec/core/numeric/levenberg_marquardt.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/grid/energy_axis.hpp"
@@ -53,21 +52,9 @@ std::vector<double> upsample(const T* y, std::size_t n, std::size_t ip) {
 }
 
 // Dot product of two contiguous runs (the cross-correlation's inner loop:
-// O(n^2) per spectrum, so vectorised; measure before changing).
-inline double dot(const double* a, const double* b, std::size_t n) noexcept {
-    std::size_t i = 0;
-    double s = 0.0;
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-    using B = xsimd::batch<double>;
-    B acc0(0.0), acc1(0.0);
-    for (; i + 2 * B::size <= n; i += 2 * B::size) {
-        acc0 = xsimd::fma(B::load_unaligned(a + i), B::load_unaligned(b + i), acc0);
-        acc1 = xsimd::fma(B::load_unaligned(a + i + B::size), B::load_unaligned(b + i + B::size), acc1);
-    }
-    s = xsimd::hadd(acc0 + acc1);
-#endif
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
+// O(n^2) per spectrum, so vectorised and dispatched, core/kernels/spectral.hpp).
+inline double dot(const double* a, const double* b, std::size_t n) {
+    return kernels::default_spectral_table().dot(a, b, n);
 }
 
 // Lag (in samples) of the maximum of numpy.correlate(ref, data, 'full'),

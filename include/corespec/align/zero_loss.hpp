@@ -20,12 +20,14 @@
 #include <cstddef>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "corespec/align/shift.hpp"
 #include "corespec/align/zlp_centre.hpp"
 #include "corespec/core/error.hpp"
+#include "corespec/core/kernels/spectral.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/core/numeric/hyperspy_axis.hpp"
@@ -71,6 +73,24 @@ inline std::pair<std::size_t, std::size_t> shift_crop_range(const grid::UniformA
     return {first, last};
 }
 
+namespace detail {
+// out[j] = in[j] + t (in[j + 1] - in[j]) for j < n: the hot loop of
+// shift_image, dispatched (core/kernels/spectral.hpp) for float and double.
+template <class T>
+void lerp_run(const T* in, T* out, std::size_t n, double t) {
+    if constexpr (std::is_same<T, float>::value) {
+        kernels::default_spectral_table().lerp_f(in, out, n, t);
+    } else if constexpr (std::is_same<T, double>::value) {
+        kernels::default_spectral_table().lerp_d(in, out, n, t);
+    } else {
+        for (std::size_t j = 0; j < n; ++j) {
+            const double y0 = static_cast<double>(in[j]), y1 = static_cast<double>(in[j + 1]);
+            out[j] = static_cast<T>(y0 + t * (y1 - y0));
+        }
+    }
+}
+}  // namespace detail
+
 /// Shifts every pixel by shifts[p] eV (new(E) = old(E - shift), linear
 /// interpolation, NaN where undefined; a NaN shift leaves the pixel as is),
 /// then, with crop, keeps the channels all pixels cover. Requires a uniform
@@ -111,20 +131,24 @@ grid::SpectrumImage<T> shift_image(const grid::SpectrumImage<T>& image, const st
             const double t = f - fl;
             const std::ptrdiff_t k0 = static_cast<std::ptrdiff_t>(first) + static_cast<std::ptrdiff_t>(fl);
             const std::ptrdiff_t last_src = static_cast<std::ptrdiff_t>(n) - 1;
-            for (std::size_t j = 0; j < m; ++j) {
+            // Channels whose two sources are inside (0 <= k0 + j < last_src) go
+            // through the dispatched kernel; the few at the ends are NaN or an end value.
+            const std::ptrdiff_t mm = static_cast<std::ptrdiff_t>(m);
+            const std::size_t jb = static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(-k0, 0, mm));
+            const std::size_t je = static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(last_src - k0, std::ptrdiff_t(jb), mm));
+            auto edge = [&](std::size_t j) {
                 const std::ptrdiff_t k = k0 + static_cast<std::ptrdiff_t>(j);
-                if (k >= 0 && k < last_src) {
-                    const double y0 = static_cast<double>(in[static_cast<std::size_t>(k)]);
-                    const double y1 = static_cast<double>(in[static_cast<std::size_t>(k) + 1]);
-                    o[j] = static_cast<T>(y0 + t * (y1 - y0));
-                } else if (k == last_src && t < 1e-9) {
+                if (k == last_src && t < 1e-9) {
                     o[j] = in[static_cast<std::size_t>(k)];
                 } else if (k == -1 && t > 1.0 - 1e-9) {
                     o[j] = in[0];
                 } else {
                     o[j] = nan;
                 }
-            }
+            };
+            for (std::size_t j = 0; j < jb; ++j) edge(j);
+            if (je > jb) detail::lerp_run(in.data() + (k0 + std::ptrdiff_t(jb)), o.data() + jb, je - jb, t);
+            for (std::size_t j = je; j < m; ++j) edge(j);
         }
     });
     return out;

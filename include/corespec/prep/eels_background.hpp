@@ -25,8 +25,9 @@
 // a window outside the axis, too few channels for the model.
 //
 // The fast power-law path is the hot loop of a STEM-EELS stream: window sums,
-// 4 logarithms per pixel, then one vectorised exp per channel (xsimd) over
-// precomputed log-energies. Measure before changing.
+// 4 logarithms per pixel, then one vectorised exp per channel over
+// precomputed log-energies (kernels::SpectralKernels::power_law_subtract_*,
+// dispatched at run time in the binaries corespec builds). Measure before changing.
 #pragma once
 
 #include <algorithm>
@@ -39,9 +40,8 @@
 #include <utility>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
-
 #include "corespec/core/error.hpp"
+#include "corespec/core/kernels/spectral.hpp"
 #include "corespec/core/numeric/levenberg_marquardt.hpp"
 #include "corespec/core/parallel.hpp"
 #include "corespec/core/span.hpp"
@@ -444,91 +444,15 @@ private:
     void detail_subtract_exp(const T* in, U* out, std::size_t count, std::size_t first, double c, double r) const {
         if constexpr (std::is_same<T, float>::value && std::is_same<U, float>::value) {
             constexpr double log2e = 1.4426950408889634;
-            kernel_f(in, out, log2r_f_.data() + first, count, static_cast<float>(c * log2e), static_cast<float>(r));
+            // The hot loop: the dispatched kernels (core/kernels/spectral.hpp).
+            kernels::default_spectral_table().power_law_subtract_f(in, out, log2r_f_.data() + first, count,
+                                                                   static_cast<float>(c * log2e), static_cast<float>(r));
         } else if constexpr (std::is_same<T, double>::value && std::is_same<U, double>::value) {
-            kernel_d(in, out, lnr_d_.data() + first, count, c, r);
+            kernels::default_spectral_table().power_law_subtract_d(in, out, lnr_d_.data() + first, count, c, r);
         } else {
             for (std::size_t i = 0; i < count; ++i)
                 out[i] = static_cast<U>(static_cast<double>(in[i]) - std::exp(c - r * lnr_d_[first + i]));
         }
-    }
-
-    // out = in - 2^(c - r l) for float, l = log2(E / E_ref): 2^t = 2^k 2^f with
-    // k = round(t), f in [-1/2, 1/2], 2^f by a degree-5 minimax polynomial
-    // (relative error < 2.4e-7 in float, about 2 ulp; t is finite here, so no
-    // NaN handling). 10 vector operations per batch with AVX-512: 270 ns per
-    // 2048-channel spectrum from L2, 420 ns with the former degree-6 exp.
-    // With AVX-512, vscalefps makes 2^k p in one instruction and saturates to
-    // inf / 0; elsewhere t is clamped to [-126, 126] for the exponent-bits
-    // trick. Memory-bound on large images, compute-bound from cache
-    // (docs/benchmarks.md). Measure before changing.
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-#if defined(__AVX512F__)
-    template <class B>
-    static constexpr bool kScalef = B::size == 16;  // a float batch of 16 is an AVX-512 register
-#else
-    template <class B>
-    static constexpr bool kScalef = false;
-#endif
-    // t rounded to the nearest integer (ties to even), and p * 2^k for integral
-    // k (|k| <= 126 unless kScalef). The maskz forms avoid GCC's
-    // -Wmaybe-uninitialized on _mm512_undefined_ps in the plain intrinsics.
-    template <class B>
-    static B round_nearest(B t) noexcept {
-#if defined(__AVX512F__)
-        if constexpr (kScalef<B>) return B(_mm512_maskz_roundscale_ps(0xFFFF, t, _MM_FROUND_TO_NEAREST_INT));
-#endif
-        return xsimd::nearbyint(t);
-    }
-    template <class B>
-    static B times_exp2(B p, B k) noexcept {
-#if defined(__AVX512F__)
-        if constexpr (kScalef<B>) return B(_mm512_maskz_scalef_ps(0xFFFF, p, k));
-#endif
-        using I = xsimd::batch<std::int32_t, typename B::arch_type>;
-        return p * xsimd::bitwise_cast<B>((xsimd::to_int(k) + I(127)) << 23);
-    }
-#endif
-
-    static void kernel_f(const float* in, float* out, const float* l, std::size_t n, float c, float r) noexcept {
-        std::size_t i = 0;
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-        using B = xsimd::batch<float>;
-        const B vc(c), vr(r);
-        for (; i + B::size <= n; i += B::size) {
-#if defined(__GNUC__)
-            // 4 KiB ahead, into the next spectrum near the end: the hardware
-            // prefetcher restarts at every page and spectrum (+20-40 % on a
-            // 256 x 256 x 2048 image). Integer addresses: may point past the data.
-            __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(in + i) + 4096));
-            __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(out + i) + 4096), 1);
-#endif
-            B t = xsimd::fnma(vr, B::load_unaligned(l + i), vc);
-            if constexpr (!kScalef<B>) t = xsimd::clip(t, B(-126.0f), B(126.0f));
-            const B k = round_nearest(t);
-            const B f = t - k;
-            B p = xsimd::fma(B(1.32764725e-3f), f, B(9.67554189e-3f));
-            p = xsimd::fma(p, f, B(5.55071309e-2f));
-            p = xsimd::fma(p, f, B(2.40221202e-1f));
-            p = xsimd::fma(p, f, B(6.93146944e-1f));
-            p = xsimd::fma(p, f, B(1.00000012f));
-            (B::load_unaligned(in + i) - times_exp2(p, k)).store_unaligned(out + i);
-        }
-#endif
-        for (; i < n; ++i) out[i] = in[i] - std::exp2(c - r * l[i]);
-    }
-
-    // double: xsimd::exp over natural log-energies (full double accuracy).
-    static void kernel_d(const double* in, double* out, const double* l, std::size_t n, double c, double r) noexcept {
-        std::size_t i = 0;
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-        using B = xsimd::batch<double>;
-        const B vc(c), vr(r);
-        for (; i + B::size <= n; i += B::size)
-            (B::load_unaligned(in + i) - xsimd::exp(xsimd::fnma(vr, B::load_unaligned(l + i), vc)))
-                .store_unaligned(out + i);
-#endif
-        for (; i < n; ++i) out[i] = in[i] - std::exp(c - r * l[i]);
     }
 
     grid::EnergyAxis axis_;
