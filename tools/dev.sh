@@ -6,6 +6,7 @@
 #   bash tools/dev.sh sanitize   build (clang++) and run the tests with -fsanitize=address,undefined
 #   bash tools/dev.sh clang      build and run the tests with clang++ (no sanitizers)
 #   bash tools/dev.sh fuzz [SECONDS]  build the libFuzzer targets with clang and run each briefly
+#   bash tools/dev.sh fuzz-run [SECONDS]  run the libFuzzer targets the sanitize build made
 #
 # Environment: BUILD_DIR (default build), CORESPEC_SHARED_DIR (default ../shared),
 # JOBS (default: number of cores).
@@ -55,12 +56,20 @@ case "$cmd" in
     ;;
   sanitize)
     install_missing
-    # clang++ here, so that one build checks both the second compiler's warnings and the sanitizers.
+    # clang++ here, so that one build checks both the second compiler's warnings and the sanitizers;
+    # the libFuzzer targets are built in the same tree (run them: bash tools/dev.sh fuzz-run SECONDS).
+    # Debug (assertions on) at -O1 with line tables only: sanitizer reports keep file:line,
+    # and the build skips full debug info (the slowest part of compiling and linking it).
     BUILD_TYPE=Debug configure_and_build "${BUILD_DIR:-build-asan}" -DCMAKE_CXX_COMPILER=clang++ \
-      -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON \
-      "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+      -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON -DCORESPEC_BUILD_FUZZERS=ON \
+      -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only \
+      "-DCMAKE_CXX_FLAGS=-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_ctest "${BUILD_DIR:-build-asan}" -LE packaging
+    ;;
+  fuzz-run)
+    # The fuzz targets the sanitize build made, each run briefly (no second build).
+    bash tests/fuzz/run_all.sh "${BUILD_DIR:-build-asan}/tests/fuzz" "${2:-20}"
     ;;
   clang)
     install_missing
@@ -76,7 +85,7 @@ case "$cmd" in
     bash tests/fuzz/run_all.sh "${BUILD_DIR:-build-fuzz}/tests/fuzz" "$seconds"
     ;;
   *)
-    echo "usage: bash tools/dev.sh demo|test|sanitize|clang|fuzz [SECONDS]" >&2
+    echo "usage: bash tools/dev.sh demo|test|sanitize|clang|fuzz|fuzz-run [SECONDS]" >&2
     exit 2
     ;;
 esac
