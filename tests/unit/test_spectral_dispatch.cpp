@@ -78,7 +78,9 @@ TEST_CASE("spectral kernels: every architecture this CPU runs matches the scalar
                     const double bg = std::exp2(double(c) - 3.1 * double(lf[i]));
                     worst = std::max(worst, std::abs(double(of[i]) - double(rf[i])) / std::max(bg + double(inf[i]), 1.0));
                 }
-                CHECK(worst < 1e-6);
+                // t = c - r l is rounded in float (FMA on the SIMD paths, not on the
+                // scalar one): ~|t| ulp(1) ln 2 relative in 2^t, beside the polynomial's 2.4e-7.
+                CHECK(worst < 1e-6 + 1.2e-7 * std::abs(double(c)));
             }
             K.power_law_subtract_d(ind.data(), od.data(), ld.data(), n, 9.0, 3.1);
             ref.power_law_subtract_d(ind.data(), rd.data(), ld.data(), n, 9.0, 3.1);
