@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -335,22 +336,15 @@ const char* model_dtype() noexcept {
     return std::is_same<T, float>::value ? "float32" : "float64";
 }
 
+// Dense and convolutions take a folded BatchNorm1d and a fused activation.
 inline bool is_foldable_target(const std::string& type) {
-    return type == "dense" || type == "conv1d" || type == "conv_transpose1d";
+    const LayerType* t = find_layer_type(type);
+    return t && t->has_epilogue;
 }
-inline bool is_fusable_activation(const LayerSpec& s) {
-    const std::string& t = s.type;
-    if (t == "softplus") return s.number("beta") == 1.0 && s.number("threshold") == 20.0;
-    return t == "relu" || t == "leaky_relu" || t == "elu" || t == "gelu" || t == "silu" || t == "tanh" || t == "sigmoid";
-}
-// The Activation of an activation layer (only for is_fusable_activation or
-// the plain activation layer types).
-inline Activation activation_of(const LayerSpec& s) {
-    const std::string& t = s.type;
-    if (t == "leaky_relu") return Activation::leaky_relu(s.number("negative_slope"));
-    if (t == "elu") return Activation::elu(s.number("alpha"));
-    if (t == "gelu") return s.text("approximate") == "tanh" ? Activation::gelu_tanh() : Activation::gelu();
-    return Activation::from_name(t);
+// The activation a layer may fuse into the GEMM epilogue before it, if any.
+inline std::optional<Activation> fusable_activation(const LayerSpec& s) {
+    const LayerType* t = find_layer_type(s.type);
+    return t ? t->activation(s) : std::nullopt;
 }
 
 // One layer to construct: its spec (with the final hyper-parameters) and its
@@ -417,45 +411,6 @@ inline std::size_t out_features_of(const LayerSpec& s) {
     return s.type == "dense" ? s.size("out_features") : s.size("out_channels");
 }
 
-inline Activation fused_activation(const LayerSpec& s) {
-    return Activation::from_name(s.text("activation"), s.number("activation_alpha"));
-}
-
-// Constructs the engine layer for a validated spec (parameters zero or
-// identity). Throws unsupported_error for configurations the engine lacks.
-template <class T>
-std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& source) {
-    const std::string& t = s.type;
-    auto unsupported = [&](const std::string& what) {
-        return unsupported_error(source + ": " + s.path + ": " + what + " is not supported by the engine");
-    };
-    if (t == "dense") return std::make_unique<Dense<T>>(s.size("in_features"), s.size("out_features"), fused_activation(s), s.flag("bias"));
-    if (t == "conv1d")
-        return std::make_unique<Conv1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
-                                           s.size("stride"), Padding::from_json(s.config.at("padding")), s.size("dilation"),
-                                           s.size("groups"), fused_activation(s), s.flag("bias"));
-    if (t == "conv_transpose1d")
-        return std::make_unique<ConvTranspose1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
-                                                    s.size("stride"), s.size("padding"), s.size("output_padding"),
-                                                    s.size("dilation"), s.size("groups"), fused_activation(s), s.flag("bias"));
-    if (t == "batch_norm1d") return std::make_unique<BatchNorm1d<T>>(s.size("num_features"), s.number("eps"), s.number("momentum"));
-    if (t == "layer_norm")
-        return std::make_unique<LayerNorm<T>>(s.size("normalized_shape"), s.number("eps"), s.flag("elementwise_affine"));
-    if (t == "max_pool1d") return std::make_unique<MaxPool1d<T>>(s.size("kernel_size"), s.size("stride"), s.size("padding"));
-    if (t == "avg_pool1d") {
-        if (!s.flag("count_include_pad") && s.size("padding") > 0) throw unsupported("avg_pool1d with count_include_pad false");
-        return std::make_unique<AvgPool1d<T>>(s.size("kernel_size"), s.size("stride"), s.size("padding"));
-    }
-    if (t == "global_avg_pool1d") return std::make_unique<GlobalAvgPool1d<T>>();
-    if (t == "flatten") return std::make_unique<Flatten<T>>();
-    if (t == "reshape") return std::make_unique<Reshape<T>>(Shape(s.config.at("shape").get<std::vector<std::size_t>>()));
-    if (t == "dropout") return std::make_unique<Dropout<T>>(s.number("p"));
-    if (t == "softmax") return std::make_unique<Softmax<T>>();
-    if (t == "prelu") return std::make_unique<PReLU<T>>(s.size("num_parameters"));
-    if (t == "softplus" && !is_fusable_activation(s)) throw unsupported("softplus with beta != 1 or threshold != 20");
-    return std::make_unique<ActivationLayer<T>>(activation_of(s));
-}
-
 template <class T>
 Sequential<T> build_sequential(const SequentialSpec& seq, const ModelSpec& model, const SafeTensors& st,
                                const std::string& source, const LoadOptions& opt) {
@@ -482,9 +437,10 @@ Sequential<T> build_sequential(const SequentialSpec& seq, const ModelSpec& model
                 fold_batch_norm(cur, pending[i + 1]);
                 ++i;
             }
-            if (opt.fuse_activations && cur.spec.text("activation") == "identity" && i + 1 < pending.size() &&
-                is_fusable_activation(pending[i + 1].spec)) {
-                const Activation a = activation_of(pending[i + 1].spec);
+            const std::optional<Activation> next =
+                i + 1 < pending.size() ? fusable_activation(pending[i + 1].spec) : std::nullopt;
+            if (opt.fuse_activations && cur.spec.text("activation") == "identity" && next) {
+                const Activation a = *next;
                 cur.spec.config["activation"] = a.name();
                 cur.spec.config["activation_alpha"] = a.alpha;
                 ++i;
