@@ -291,13 +291,6 @@ public:
     }
 
 private:
-    static void check_finite(const std::vector<T>& x, std::size_t features, const std::size_t* rows, std::size_t epoch, std::size_t batch) {
-        for (std::size_t i = 0; i < x.size(); ++i)
-            if (!std::isfinite(static_cast<double>(x[i])))
-                throw training_error("non-finite input in row " + std::to_string(rows[i / features]) + ", feature " + std::to_string(i % features),
-                                     epoch, batch);
-    }
-
     TrainResult run(ConstTensorView<T> x, std::vector<std::size_t>& train, ConstTensorView<T> val, Random& rng) {
         using clock = std::chrono::steady_clock;
         detail::EpochBook<T> book(o_);
@@ -306,7 +299,7 @@ private:
         std::vector<T> grads(np), xb, eps;
         Shape xs;
         Random noise(o_.seed ^ 0x5DEECE66Dull);  // the default eps stream, separate from shuffling
-        double reference = -1;
+        detail::BatchGuard guard(o_);
         for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
             const auto start = clock::now();
             const double lr = opt_.learning_rate();
@@ -316,7 +309,7 @@ private:
                 const std::size_t first = k * o_.batch_size, count = std::min(o_.batch_size, train.size() - first);
                 const std::size_t* rows = train.data() + first;
                 copy_rows(x, rows, count, xb, xs);
-                check_finite(xb, features, rows, epoch, k + 1);
+                detail::BatchGuard::inputs(xb.data(), xb.size(), features, rows, epoch, k + 1);
                 eps.resize(count * latent);
                 TensorView<T> ev(eps.data(), Shape{count, latent});
                 if (noise_) noise_(epoch, k + 1, ev);
@@ -325,15 +318,7 @@ private:
                 const std::uint64_t seed = o_.seed ^ ((static_cast<std::uint64_t>(epoch) << 32) + k);
                 const VaeLoss l = grad_.compute(vae_, loss_, ConstTensorView<T>(xb.data(), xs), ev, span<T>(grads), o_.beta, true, seed);
                 const double loss = l.total;
-                if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, k + 1);
-                if (reference < 0) reference = std::max(loss, 1e-3);
-                if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference)
-                    throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference) + ")", epoch, k + 1);
-                double sq = 0;
-                for (T g : grads) sq += static_cast<double>(g) * static_cast<double>(g);
-                const double gnorm = std::sqrt(sq);
-                if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
-                if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
+                const double gnorm = guard.gradient(loss, -1.0, span<T>(grads), epoch, k + 1);
                 grad_.update_running_statistics(vae_);
                 opt_.begin_step(np);
                 std::size_t base = 0;
