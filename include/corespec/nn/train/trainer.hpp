@@ -132,12 +132,11 @@ struct TrainResult {
 
 namespace detail {
 
-/// Whether all n values are finite: x * 0 is +-0 for finite x and NaN for
-/// NaN and infinities, so the sum is 0 exactly when all are finite
-/// (vectorised; a scalar isfinite per element cost a few percent of an epoch).
+/// Whether all n values are finite (the dispatched kernels; a scalar
+/// isfinite per element cost a few percent of an epoch).
 template <class T>
-bool all_finite(const T* x, std::size_t n) noexcept {
-    return interleaved_sum<T>(x, n, [](T v) { return v * T(0); }) == T(0);
+bool all_finite(const T* x, std::size_t n) {
+    return kernels::default_table<T>().all_finite(x, n);
 }
 
 /// End-of-epoch bookkeeping shared by the trainers: best epoch and weights,
@@ -478,10 +477,8 @@ private:
             // Sum the buffers over this thread's range, in thread order, and its squared norm.
             const std::size_t p0 = np * t / nt, p1 = np * (t + 1) / nt;
             T* dst = grads.data();
-            for (std::size_t u = 1; u < nt; ++u) {
-                const T* src = slots_[u].grad.data();
-                for (std::size_t i = p0; i < p1; ++i) dst[i] += src[i];
-            }
+            const kernels::KernelTable<T>& K = kernels::kernels_of(slot.ws);
+            for (std::size_t u = 1; u < nt; ++u) K.accumulate(dst + p0, slots_[u].grad.data() + p0, p1 - p0);
             slot.sq = train::detail::sum_squares(dst + p0, p1 - p0);
             if (failure) std::rethrow_exception(failure);
         });

@@ -53,14 +53,15 @@ struct VaeLoss {
     double total = 0, reconstruction = 0, kl = 0;
 };
 
-/// The parts of a Vae in the order of its flat parameter array.
+/// The chains of a VAE model in the order of its flat parameter array
+/// (value_error for another kind of model).
 template <class T>
 std::array<Sequential<T>*, 4> vae_parts(Vae<T>& v) {
-    return {&v.body(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
+    return {&v.encoder(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
 }
 template <class T>
 std::array<const Sequential<T>*, 4> vae_parts(const Vae<T>& v) {
-    return {&v.body(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
+    return {&v.encoder(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
 }
 
 template <class T>
@@ -253,8 +254,9 @@ public:
     /// Throws shape_error unless x is [rows, <the VAE's input shape>] and the
     /// reconstruction loss accepts it; value_error for zero rows.
     void check(ConstTensorView<T> x) const {
-        if (x.rank() < 2 || x.shape().drop_batch() != vae_.input_shape())
-            throw shape_error("nn::train::VaeTrainer data (rows, input shape)", vae_.input_shape().with_batch(x.rank() ? x.batch() : 0).to_vector(),
+        const Shape sample(vae_.input_shape());
+        if (x.rank() < 2 || x.shape().drop_batch() != sample)
+            throw shape_error("nn::train::VaeTrainer data (rows, input shape)", sample.with_batch(x.rank() ? x.batch() : 0).to_vector(),
                               x.shape().to_vector());
         if (x.batch() == 0) throw value_error("nn::train::VaeTrainer: no training rows");
         loss_.check_shapes(x.shape(), x.shape());
