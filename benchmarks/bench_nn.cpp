@@ -73,7 +73,7 @@ BENCHMARK(mlp_static)->ArgNames({"batch"})->Arg(1)->Arg(32)->UseRealTime();
 static void conv_encoder(benchmark::State& state) {
     const std::size_t batch = std::size_t(state.range(0)), threads = std::size_t(state.range(1));
     auto vae = make_conv_vae<float>();
-    init_uniform(vae.body(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3);
+    init_uniform(vae.encoder(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3);
     const Vae<float>& model = vae;
     auto x = input(batch * 240);
     std::vector<float> mean(batch * 16), logvar(batch * 16);

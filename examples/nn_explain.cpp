@@ -50,7 +50,7 @@ std::string explained_of(const nn::Model<float>& m, const std::string& head) {
     switch (m.kind()) {
         case nn::ModelSpec::Kind::sequential: return "output";
         case nn::ModelSpec::Kind::vae: return "latent mean";
-        case nn::ModelSpec::Kind::multi_head: return m.head_part(head).substr(6);  // strip "heads."
+        case nn::ModelSpec::Kind::multi_head: return m.head_name(m.head_index(head));
     }
     return "output";
 }

@@ -27,7 +27,6 @@
 
 #include <corespec/io/npy.hpp>
 #include <corespec/nn/kernels/table.hpp>
-#include <corespec/nn/layers/registry.hpp>
 #include <corespec/nn/model_spec.hpp>
 #include <corespec/nn/serialize.hpp>
 #include <corespec/nn/train/trainer.hpp>
@@ -59,11 +58,7 @@ nn::Sequential<float> build(const std::string& path) {
     if (spec.kind != nn::ModelSpec::Kind::sequential)
         throw unsupported_error(path + ": nn_train trains sequential graphs (this one is a VAE or multi-head model)");
     nn::Sequential<float> model;
-    for (const nn::LayerSpec& l : spec.sequential.layers) {
-        nlohmann::json cfg = l.config;
-        cfg["type"] = l.type;
-        model.add(nn::layer_from_config<float>(cfg));
-    }
+    for (const nn::LayerSpec& l : spec.sequential.layers) model.add(nn::make_layer<float>(l, path));
     return model;
 }
 

@@ -35,6 +35,32 @@ std::vector<corespec::nn::Workspace<float>> workspaces(pool.size());
 model.forward_parallel(in, out, corespec::span<corespec::nn::Workspace<float>>(workspaces), pool);  // split the batch
 }
 
+// docs/nn.md, "Adding a layer type": the Dense entry (a copy of the one in
+// nn/layers/registry.hpp, compiled here against the registry's API)
+namespace registry_example {
+using namespace corespec::nn;
+struct Dense : corespec::nn::layer_types::LayerTypeBase {
+    static constexpr bool has_epilogue = true;  // takes a fused activation and a folded BatchNorm1d
+    static void fields(LayerFields& f) {        // each key: range, default; other keys are refused
+        f.size("in_features", 1, detail::max_features);
+        f.size("out_features", 1, detail::max_features);
+        f.flag("bias", true);
+        f.fused_activation();
+    }
+    static ParameterShapes parameters(const LayerSpec& s) {  // PyTorch's names and layouts
+        ParameterShapes out{{"weight", {s.size("out_features"), s.size("in_features")}}};
+        if (s.flag("bias")) out.push_back({"bias", {s.size("out_features")}});
+        return out;
+    }
+    template <class T>
+    static std::unique_ptr<Layer<T>> make(const LayerSpec& s, const std::string& /*source, for messages*/) {
+        return std::make_unique<corespec::nn::Dense<T>>(s.size("in_features"), s.size("out_features"),
+                                                        detail::fused_activation_of(s), s.flag("bias"));
+    }
+};
+inline constexpr LayerType dense_entry = describe_layer_type<Dense>("dense");
+}  // namespace registry_example
+
 // docs/model_format.md, the opening example
 void model_format_load(ConstTensorView<float> in, TensorView<float> out) {
 auto model = corespec::nn::load_model<float>("mlp.safetensors");   // throws on any problem

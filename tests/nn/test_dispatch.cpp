@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -119,7 +122,7 @@ TEST_CASE_TEMPLATE("nn dispatched gemm and conv encoder match the scalar path", 
                     }
                 }
         auto vae = make_conv_vae<T>();
-        init_uniform(vae.body(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3);
+        init_uniform(vae.encoder(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3);
         const std::size_t batch = 21;
         auto x = nn_test::cast<T>(nn_test::random_vector(batch * 240, 4, 0, 1));
         std::vector<T> m1(batch * 16), l1(batch * 16), m2(batch * 16), l2(batch * 16);
@@ -129,5 +132,38 @@ TEST_CASE_TEMPLATE("nn dispatched gemm and conv encoder match the scalar path", 
         vae.encode(ConstTensorView<T>(x.data(), {batch, 1, 240}), TensorView<T>(m2.data(), {batch, 16}), TensorView<T>(l2.data(), {batch, 16}), w2);
         CHECK(nn_test::max_rel_error(m1, m2) < nn_test::tolerance<T>());
         CHECK(nn_test::max_rel_error(l1, l2) < nn_test::tolerance<T>());
+    }
+}
+
+// The training loops' kernels (kernels/optim.hpp) of every architecture this
+// CPU runs against the scalar path, on a length with a vector tail.
+TEST_CASE_TEMPLATE("nn dispatched Adam, SGD and gradient sums match the scalar path", T, float, double) {
+    const std::size_t n = 1000 + 13;
+    const auto p0 = nn_test::cast<T>(nn_test::random_vector(n, 11)), g = nn_test::cast<T>(nn_test::random_vector(n, 12));
+    const kernels::AdamStep<T> adam{T(0.9), T(0.999), T(0.1), T(0.001), T(0.01), T(1e-3), T(1e-8), T(1), true, false};
+    const kernels::SgdStep<T> sgd{T(0.05), T(0.01), T(0.9), T(1), true, false, true};
+    auto run = [&](const kernels::KernelTable<T>& K) {
+        std::vector<T> pa = p0, m(n, T(0.01)), v(n, T(0.02)), ps = p0, buf(n, T(0.03)), acc = p0;
+        for (int step = 0; step < 3; ++step) K.adam_update(adam, pa.data(), g.data(), m.data(), v.data(), n);
+        K.sgd_update(sgd, ps.data(), g.data(), buf.data(), n);
+        K.accumulate(acc.data(), g.data(), n);
+        std::vector<T> all = pa;
+        all.insert(all.end(), m.begin(), m.end());
+        all.insert(all.end(), ps.begin(), ps.end());
+        all.insert(all.end(), buf.begin(), buf.end());
+        all.insert(all.end(), acc.begin(), acc.end());
+        return std::make_pair(all, K.sum_squares(g.data(), n));
+    };
+    const auto ref = run(kernels::scalar_table<T>());
+    std::vector<T> bad = g;
+    bad[n - 2] = std::numeric_limits<T>::quiet_NaN();
+    for (const auto& arch : kernels::runtime_architectures()) {
+        CAPTURE(arch);
+        const auto& K = kernels::runtime_table<T>(arch);
+        const auto got = run(K);
+        CHECK(nn_test::max_rel_error(got.first, ref.first) < nn_test::tolerance<T>());
+        CHECK(std::abs(got.second - ref.second) <= 1e-12 * ref.second);  // fixed order; FMA may round differently
+        CHECK(K.all_finite(g.data(), n));
+        CHECK(!K.all_finite(bad.data(), n));
     }
 }

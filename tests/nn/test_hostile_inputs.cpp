@@ -118,7 +118,7 @@ TEST_CASE("nn model spec: unnamed parameters take PyTorch's INDEX.weight / INDEX
     st.metadata[model_metadata_key] = doc.dump();
     const std::vector<unsigned char> bytes = st.serialize();
     const Model<float> model = load_model_from_memory<float>(bytes.data(), bytes.size(), "unnamed");  // runs the self-test
-    CHECK(model.part("graph").parameter_count() == 702 * 128 + 128 + 128 * 64 + 64 + 64 * 8 + 8);
+    CHECK(model.graph().parameter_count() == 702 * 128 + 128 + 128 * 64 + 64 + 64 * 8 + 8);
 
     // In a VAE or multi-head graph the default carries the part's name.
     const ModelSpec heads = parse_model_spec(R"({"format": "corespec.nn", "version": 1, "dtype": "float32",

@@ -1,11 +1,16 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include "corespec/nn/layers/registry.hpp"
 #include "corespec/nn/sequential.hpp"
+#include "corespec/nn/train/init.hpp"
 #include "nn_test_support.hpp"
 
 using namespace corespec::nn;
@@ -238,9 +243,51 @@ TEST_CASE("nn every layer round-trips through config() and layer_from_config") {
         CHECK(back->parameter_count() == l->parameter_count());
         CHECK(back->clone()->config() == l->config());
     }
-    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "lstm"}}), corespec::value_error);
-    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "dense"}, {"in_features", 3}}), corespec::value_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "lstm"}}), corespec::parse_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "dense"}, {"in_features", 3}}), corespec::parse_error);
     CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "dense"}, {"in_features", -3}, {"out_features", 2}}),
-                    corespec::value_error);
-    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json::array()), corespec::value_error);
+                    corespec::parse_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json::array()), corespec::parse_error);
+    CHECK_THROWS_AS(layer_from_config<float>(nlohmann::json{{"type", "relu"}, {"slope", 1}}), corespec::parse_error);
+}
+
+TEST_CASE("nn layer registry: every type's declared parameters are those of the layer it builds") {
+    // The fields each type requires; everything else takes its default.
+    const std::map<std::string, nlohmann::json> required{
+        {"dense", {{"in_features", 5}, {"out_features", 3}}},
+        {"conv1d", {{"in_channels", 2}, {"out_channels", 4}, {"kernel_size", 3}}},
+        {"conv_transpose1d", {{"in_channels", 4}, {"out_channels", 2}, {"kernel_size", 3}}},
+        {"batch_norm1d", {{"num_features", 4}}},
+        {"layer_norm", {{"normalized_shape", 6}}},
+        {"max_pool1d", {{"kernel_size", 2}}},
+        {"avg_pool1d", {{"kernel_size", 2}}},
+        {"reshape", {{"shape", {2, 3}}}},
+        {"prelu", {{"num_parameters", 3}}},
+    };
+    train::Random rng(5);
+    for (const LayerType& type : layer_type_table) {
+        CAPTURE(std::string(type.name));
+        nlohmann::json j = required.count(type.name) ? required.at(type.name) : nlohmann::json::object();
+        j["type"] = type.name;
+        const LayerSpec spec = parse_layer_spec(j);
+        const std::unique_ptr<Layer<float>> built = make_layer<float>(spec);
+        const ParameterShapes declared = spec.parameter_shapes();
+        std::size_t total = 0;
+        for (const auto& p : declared) {
+            CAPTURE(p.first);
+            const auto info = std::find_if(built->parameter_info().begin(), built->parameter_info().end(),
+                                           [&](const ParameterInfo& i) { return i.name == p.first; });
+            REQUIRE(info != built->parameter_info().end());
+            CHECK(info->shape.to_vector() == p.second);
+            total += info->size();
+        }
+        CHECK(total == built->parameter_count());
+        // The built layer's config() reads back as the same layer.
+        CHECK(layer_from_config<double>(built->config())->config() == built->config());
+        train::init_default(*built, rng);  // PyTorch's rule, PReLU's 0.25
+        if (type.name == std::string("prelu")) CHECK(built->parameters()[0] == doctest::Approx(0.25));
+        if (type.name == std::string("batch_norm1d")) CHECK(built->parameter("running_var")[0] == 1.0f);
+    }
+    // An alias is stored under the engine's type.
+    CHECK(parse_layer_spec(nlohmann::json{{"type", "gelu_tanh"}}).type == "gelu");
 }

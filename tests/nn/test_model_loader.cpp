@@ -64,8 +64,8 @@ TEST_CASE("model loader: the fixture loads with its architecture") {
     CHECK(m.kind() == ModelSpec::Kind::sequential);
     CHECK(m.input_shape() == std::vector<std::size_t>{702});
     // ReLU fused into the Dense layers, dropout kept (identity at inference).
-    CHECK(m.part("graph").size() == 5);
-    CHECK(m.part("graph").layer(0).type() == "dense");
+    CHECK(m.graph().size() == 5);
+    CHECK(m.graph().layer(0).type() == "dense");
     CHECK(m.output_shape(Shape{5, 702}) == Shape{5, 8});
 }
 
@@ -237,7 +237,7 @@ TEST_CASE("model loader: an architecture JSON file beside its weights") {
     doc["weights"] = "weights.safetensors";
     std::ofstream(dir / "model.json") << doc.dump(2);
     const Model<double> m = load_model<double>((dir / "model.json").string());  // self-test included
-    CHECK(m.part("graph").layer(0).type() == "dense");
+    CHECK(m.graph().layer(0).type() == "dense");
     doc.erase("weights");
     std::ofstream(dir / "model.json") << doc.dump(2);
     CHECK_THROWS_AS(load_model<double>((dir / "model.json").string()), parse_error);
@@ -282,9 +282,9 @@ TEST_CASE("model loader: a multi-head model concatenates its heads") {
     std::filesystem::remove(path);
 }
 
-TEST_CASE("model saver: the engine's Vae and MultiHead round trip") {
+TEST_CASE("model saver: a VAE and a multi-head model built in code round trip; typed accessors") {
     Vae<float> vae = make_conv_vae<float>();
-    init_uniform(vae.body(), 1);
+    init_uniform(vae.encoder(), 1);
     init_uniform(vae.mean_head(), 2);
     init_uniform(vae.logvar_head(), 3);
     init_uniform(vae.decoder(), 4);
@@ -295,14 +295,18 @@ TEST_CASE("model saver: the engine's Vae and MultiHead round trip") {
     const auto path = std::filesystem::temp_directory_path() / "corespec_test_engine_vae.safetensors";
     save_model(vae, path.string(), opt);
     const Model<float> m = load_model<float>(path.string());  // self-test included
-    const Vae<float> back = m.to_vae();
+    const Vae<float>& back = m;  // the same type
     CHECK(back.latent_size() == 16);
+    CHECK(back.encoder().size() == vae.encoder().size());
+    CHECK(back.encoder_mean().size() == vae.encoder().size() + vae.mean_head().size());
     std::vector<float> r1(x.size()), r2(x.size());
     Workspace<float> ws;
     vae.reconstruct(ConstTensorView<float>(x.data(), Shape{2, 1, 240}), TensorView<float>(r1.data(), Shape{2, 1, 240}), ws);
     back.reconstruct(ConstTensorView<float>(x.data(), Shape{2, 1, 240}), TensorView<float>(r2.data(), Shape{2, 1, 240}), ws);
     CHECK(r1 == r2);
-    CHECK_THROWS_AS(m.to_multi_head(), value_error);
+    CHECK_THROWS_AS(m.trunk(), value_error);
+    CHECK_THROWS_AS(m.graph(), value_error);
+    CHECK_THROWS_AS(m.head("content"), value_error);
 
     Sequential<float> trunk = make_mlp<float>({6, 5});
     std::vector<Sequential<float>> heads;
@@ -315,9 +319,13 @@ TEST_CASE("model saver: the engine's Vae and MultiHead round trip") {
     SaveOptions<float> mopt;
     mopt.input_shape = {6};
     save_model(mh, path.string(), mopt);
-    const MultiHead<float> mh2 = load_model<float>(path.string()).to_multi_head();
+    const MultiHead<float> mh2 = load_model<float>(path.string());
     CHECK(mh2.head_count() == 2);
     CHECK(mh2.head_name(1) == "defects");
+    CHECK(&mh2.head("defects") == &mh2.head(1));
+    CHECK_THROWS_AS(mh2.head("nope"), value_error);
+    CHECK_THROWS_AS(mh2.encoder(), value_error);
+    CHECK_THROWS_AS(mh2.latent_size(), value_error);
     std::vector<float> in = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f}, a0(2), a1(3), b0(2), b1(3);
     const TensorView<float> oa[] = {TensorView<float>(a0.data(), Shape{1, 2}), TensorView<float>(a1.data(), Shape{1, 3})};
     const TensorView<float> ob[] = {TensorView<float>(b0.data(), Shape{1, 2}), TensorView<float>(b1.data(), Shape{1, 3})};

@@ -91,7 +91,7 @@ TEST_CASE_TEMPLATE("nn reference MLP 702 -> 128 -> 64 -> 8 matches chained refer
 
 TEST_CASE_TEMPLATE("nn study-2 conv VAE: encoder matches chained references, decode/reconstruct/sample shapes", T, float, double) {
     auto vae = make_conv_vae<T>();
-    init_uniform(vae.body(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3), init_uniform(vae.decoder(), 4);
+    init_uniform(vae.encoder(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3), init_uniform(vae.decoder(), 4);
     CHECK(vae.latent_size() == 16);
     const std::size_t batch = 3;
     auto x = nn_test::random_vector(batch * 240, 5, 0, 1);
@@ -99,7 +99,7 @@ TEST_CASE_TEMPLATE("nn study-2 conv VAE: encoder matches chained references, dec
     std::vector<double> h = x;
     std::size_t c = 1, l = 240;
     for (std::size_t i = 0; i < 4; ++i) {
-        auto& conv = dynamic_cast<Conv1D<T>&>(vae.body().layer(i));
+        auto& conv = dynamic_cast<Conv1D<T>&>(vae.encoder().layer(i));
         std::vector<double> w(conv.parameter("weight").begin(), conv.parameter("weight").end());
         std::vector<double> b(conv.parameter("bias").begin(), conv.parameter("bias").end());
         const std::size_t k = conv.kernel_size();  // padding k / 2 on both sides, as PyTorch's study-2 module
@@ -133,7 +133,7 @@ TEST_CASE_TEMPLATE("nn study-2 conv VAE: encoder matches chained references, dec
         vae.sample(rng, TensorView<T>(smp.data(), {5, 1, 240}), ws);
         for (T v : smp) CHECK(std::isfinite(double(v)));
     }
-    CHECK_THROWS_AS(Vae<T>(vae.body(), vae.mean_head(), vae.decoder(), vae.decoder(), Shape{1, 240}), corespec::shape_error);
+    CHECK_THROWS_AS(Vae<T>(vae.encoder(), vae.mean_head(), vae.decoder(), vae.decoder(), Shape{1, 240}), corespec::shape_error);
 }
 
 TEST_CASE("nn Sequential JSON round trip, BatchNorm folding, multi-head outputs") {
@@ -231,7 +231,7 @@ TEST_CASE("nn inference allocates nothing in steady state") {
 
 TEST_CASE("nn a const model is safe from many threads; forward_parallel equals forward") {
     auto vae = make_conv_vae<float>();
-    init_uniform(vae.body(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3), init_uniform(vae.decoder(), 4);
+    init_uniform(vae.encoder(), 1), init_uniform(vae.mean_head(), 2), init_uniform(vae.logvar_head(), 3), init_uniform(vae.decoder(), 4);
     const Vae<float>& cvae = vae;
     auto mlp = make_mlp<float>({702, 128, 64, 8});
     init_uniform(mlp, 2);

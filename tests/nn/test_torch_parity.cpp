@@ -144,8 +144,8 @@ TEST_CASE("torch parity: BatchNorm folding and activation fusion do not change t
         plain.fuse_activations = false;
         const Model<double> b = load_model<double>(file, plain);
         // Folding removes the BatchNorm layer, fusion the activation.
-        CHECK(a.part("graph").size() == 1);
-        CHECK(b.part("graph").size() == 3);
+        CHECK(a.graph().size() == 1);
+        CHECK(b.graph().size() == 3);
         CHECK(parity_error(a, st) <= 1e-12);
         CHECK(parity_error(b, st) <= 1e-12);
     }

@@ -305,14 +305,14 @@ TEST_CASE("VaeTrainer updates the running statistics of a BatchNorm1d in the enc
     std::vector<double> x(12 * 16), h(12 * 6);
     for (double& v : x) v = rng.uniform(-1, 1);
     Workspace<double> ws;
-    vae.body().layer(0).forward(ConstTensorView<double>(x.data(), Shape{12, 16}), TensorView<double>(h.data(), Shape{12, 6}), ws);
+    vae.encoder().layer(0).forward(ConstTensorView<double>(x.data(), Shape{12, 16}), TensorView<double>(h.data(), Shape{12, 6}), ws);
     MseLoss<double> mse;
     Sgd<double> sgd(0.0);
     VaeTrainOptions o;
     o.epochs = 1, o.batch_size = 12, o.threads = 2, o.shuffle = false, o.restore_best = false;
     o.silent();
     VaeTrainer<double>(vae, mse, sgd, o).fit(ConstTensorView<double>(x.data(), Shape{12, 16}));
-    auto rm = vae.body().layer(1).parameter("running_mean"), rv = vae.body().layer(1).parameter("running_var");
+    auto rm = vae.encoder().layer(1).parameter("running_mean"), rv = vae.encoder().layer(1).parameter("running_var");
     for (std::size_t c = 0; c < 6; ++c) {
         double m = 0, v = 0;
         for (std::size_t b = 0; b < 12; ++b) m += h[b * 6 + c] / 12;

@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -40,6 +41,7 @@
 #include "corespec/nn/layers/pool.hpp"
 #include "corespec/nn/layers/shape.hpp"
 #include "corespec/nn/model_spec.hpp"
+#include "corespec/nn/model.hpp"
 #include "corespec/nn/models/vae.hpp"
 #include "corespec/nn/safetensors.hpp"
 #include "corespec/nn/sequential.hpp"
@@ -81,245 +83,6 @@ double max_relative_error(span<const A> y, span<const B> ref) {
     return diff == 0.0 ? 0.0 : (scale > 0.0 ? diff / scale : diff);
 }
 
-/// A model read from a file: a Sequential, a VAE (encoder -> mean / logvar,
-/// decoder) or a trunk with several heads, all made of the engine's layers.
-/// const and thread-safe like Sequential: one Workspace per thread.
-template <class T>
-class Model {
-public:
-    using Kind = ModelSpec::Kind;
-
-    Model() = default;
-
-    Kind kind() const noexcept { return kind_; }
-
-private:
-    static Sequential<T> concatenated(std::initializer_list<const Sequential<T>*> chains) {
-        Sequential<T> s;
-        for (const Sequential<T>* c : chains)
-            for (std::size_t i = 0; i < c->size(); ++i) s.add(c->layer(i).clone());
-        return s;
-    }
-
-public:
-    /// The architecture as loaded (its JSON is spec().json).
-    const ModelSpec& spec() const noexcept { return spec_; }
-    /// Per-sample input shape from the file; empty if the file does not say.
-    const std::vector<std::size_t>& input_shape() const noexcept { return spec_.input_shape; }
-
-    /// The named parts: "graph" (sequential), "encoder", "mean", "logvar",
-    /// "decoder" (vae), "trunk" and "heads.<name>" (multi_head).
-    std::size_t part_count() const noexcept { return parts_.size(); }
-    const std::string& part_name(std::size_t i) const { return parts_.at(i).first; }
-    Sequential<T>& part(const std::string& name) { return parts_[index(name)].second; }
-    const Sequential<T>& part(const std::string& name) const { return parts_[index(name)].second; }
-
-    /// The differentiable chain from the input to one output, as one
-    /// Sequential (a copy): the graph of a sequential model; a VAE's encoder
-    /// then mean head (the latent mean); a multi-head model's trunk then the
-    /// head named `head` (its name, or its 0-based index as text; the first
-    /// head when empty). Throws value_error for an unknown head, or a head
-    /// given for a model that has none. This is what explain::ModelGradient
-    /// differentiates.
-    Sequential<T> chain(const std::string& head = "") const {
-        if (kind_ != Kind::multi_head && !head.empty()) throw value_error("nn::Model::chain: only multi-head models have heads");
-        switch (kind_) {
-            case Kind::sequential: return parts_[0].second;
-            case Kind::vae: return concatenated({&part("encoder"), &part("mean")});
-            case Kind::multi_head: return concatenated({&parts_[0].second, &part(head_part(head))});
-        }
-        throw unsupported_error("nn::Model::chain: unknown model kind");
-    }
-
-    /// The part name ("heads.<name>") of a multi-head model's head given by
-    /// name or 0-based index; the first head when empty. Throws value_error.
-    std::string head_part(const std::string& head) const {
-        if (kind_ != Kind::multi_head || parts_.size() < 2) throw value_error("nn::Model: not a multi-head model");
-        if (head.empty()) return parts_[1].first;
-        for (std::size_t i = 1; i < parts_.size(); ++i)
-            if (parts_[i].first == "heads." + head) return parts_[i].first;
-        if (!head.empty() && head.find_first_not_of("0123456789") == std::string::npos && head.size() < 9) {
-            const std::size_t index = std::stoul(head);
-            if (index + 1 < parts_.size()) return parts_[index + 1].first;
-        }
-        std::string names;
-        for (std::size_t i = 1; i < parts_.size(); ++i) names += (names.empty() ? "" : ", ") + parts_[i].first.substr(6);
-        throw value_error("no head '" + head + "' (heads: " + names + "; or an index below " + std::to_string(parts_.size() - 1) + ")");
-    }
-
-    /// Output shape (batch first) of forward for an input shape (batch first).
-    /// Throws shape_error when the input does not fit.
-    Shape output_shape(const Shape& in) const {
-        check_input(in);
-        switch (kind_) {
-            case Kind::sequential: return parts_[0].second.output_shape(in);
-            case Kind::vae: return part("decoder").output_shape(part("mean").output_shape(part("encoder").output_shape(in)));
-            case Kind::multi_head: {
-                const Shape h = parts_[0].second.output_shape(in);
-                std::size_t features = 0;
-                for (std::size_t i = 1; i < parts_.size(); ++i) features += parts_[i].second.output_shape(h).drop_batch().size();
-                return Shape{in.rank() ? in[0] : 1, features};
-            }
-        }
-        return in;
-    }
-
-    /// The largest tensor (elements) any layer produces for an input shape
-    /// (batch first): a bound on forward's scratch, and a guard against
-    /// files whose layers would blow up a small input. Throws shape_error.
-    std::size_t peak_activation_size(const Shape& in) const {
-        check_input(in);
-        std::size_t peak = in.size();
-        auto walk = [&peak](const Sequential<T>& seq, Shape s) {
-            for (std::size_t i = 0; i < seq.size(); ++i) {
-                s = seq.layer(i).output_shape(s);
-                peak = std::max(peak, s.size());
-            }
-            return s;
-        };
-        switch (kind_) {
-            case Kind::sequential: walk(parts_[0].second, in); break;
-            case Kind::vae: {
-                const Shape h = walk(part("encoder"), in);
-                walk(part("logvar"), h);
-                walk(part("decoder"), walk(part("mean"), h));
-                break;
-            }
-            case Kind::multi_head: {
-                const Shape h = walk(parts_[0].second, in);
-                for (std::size_t i = 1; i < parts_.size(); ++i) walk(parts_[i].second, h);
-                break;
-            }
-        }
-        return peak;
-    }
-
-    /// out = model(in): the Sequential; the VAE's reconstruction through the
-    /// latent mean (deterministic); the heads' outputs, each flattened per
-    /// sample, concatenated along the features in file order.
-    /// Throws shape_error for an input of the wrong shape.
-    void forward(ConstTensorView<T> in, TensorView<T> out, Workspace<T>& ws) const {
-        const Shape want = output_shape(in.shape());
-        if (want != out.shape()) throw shape_error("nn::Model output", want.to_vector(), out.shape().to_vector());
-        switch (kind_) {
-            case Kind::sequential: parts_[0].second.forward(in, out, ws); return;
-            case Kind::vae: {
-                typename Workspace<T>::Frame frame(ws);
-                const Sequential<T>& enc = part("encoder");
-                const Sequential<T>& mean = part("mean");
-                const Shape hs = enc.output_shape(in.shape());
-                TensorView<T> h(ws.allocate(hs.size()), hs);
-                enc.forward(in, h, ws);
-                const Shape zs = mean.output_shape(hs);
-                TensorView<T> z(ws.allocate(zs.size()), zs);
-                mean.forward(h, z, ws);
-                part("decoder").forward(z, out, ws);
-                return;
-            }
-            case Kind::multi_head: {
-                typename Workspace<T>::Frame frame(ws);
-                const Shape hs = parts_[0].second.output_shape(in.shape());
-                TensorView<T> h(ws.allocate(hs.size()), hs);
-                parts_[0].second.forward(in, h, ws);
-                const std::size_t batch = in.batch(), total = want.drop_batch().size();
-                std::size_t column = 0;
-                for (std::size_t i = 1; i < parts_.size(); ++i) {
-                    typename Workspace<T>::Frame inner(ws);
-                    const Shape os = parts_[i].second.output_shape(hs);
-                    TensorView<T> o(ws.allocate(os.size()), os);
-                    parts_[i].second.forward(h, o, ws);
-                    const std::size_t n = os.drop_batch().size();
-                    for (std::size_t b = 0; b < batch; ++b)
-                        std::copy(o.data() + b * n, o.data() + (b + 1) * n, out.data() + b * total + column);
-                    column += n;
-                }
-                return;
-            }
-        }
-    }
-
-    /// forward on the caller's pool (one workspace per thread), as
-    /// Sequential::forward_parallel: guided chunks of samples, results
-    /// equal forward's bit for bit.
-    void forward_parallel(ConstTensorView<T> in, TensorView<T> out, span<Workspace<T>> workspaces, ThreadPool& pool) const {
-        const Shape want = output_shape(in.shape());
-        if (want != out.shape()) throw shape_error("nn::Model output", want.to_vector(), out.shape().to_vector());
-        detail::guided_batches(pool, workspaces, in.batch(), "nn::Model::forward_parallel",
-                               [&](std::size_t first, std::size_t n, Workspace<T>& ws) {
-                                   forward(in.batch_slice(first, n), out.batch_slice(first, n), ws);
-                               });
-    }
-
-    // --- VAE --------------------------------------------------------------
-
-    /// Latent mean and log-variance of each input sample (VAE models only;
-    /// value_error otherwise).
-    void encode(ConstTensorView<T> in, TensorView<T> mean, TensorView<T> logvar, Workspace<T>& ws) const {
-        require_vae("encode");
-        check_input(in.shape());
-        typename Workspace<T>::Frame frame(ws);
-        const Sequential<T>& enc = part("encoder");
-        const Shape hs = enc.output_shape(in.shape());
-        TensorView<T> h(ws.allocate(hs.size()), hs);
-        enc.forward(in, h, ws);
-        part("mean").forward(h, mean, ws);
-        part("logvar").forward(h, logvar, ws);
-    }
-
-    /// The decoder's output for latent vectors z [batch, latent] (VAE only).
-    void decode(ConstTensorView<T> z, TensorView<T> out, Workspace<T>& ws) const {
-        require_vae("decode");
-        part("decoder").forward(z, out, ws);
-    }
-
-    /// The engine's Vae with copies of this model's parts (VAE models with an
-    /// input_shape only; value_error otherwise).
-    Vae<T> to_vae() const {
-        require_vae("to_vae");
-        if (spec_.input_shape.empty()) throw value_error("nn::Model::to_vae: the file gives no input_shape");
-        return Vae<T>(part("encoder"), part("mean"), part("logvar"), part("decoder"), Shape(spec_.input_shape));
-    }
-
-    /// The engine's MultiHead with copies of this model's parts (multi-head models only).
-    MultiHead<T> to_multi_head() const {
-        if (kind_ != Kind::multi_head) throw value_error("nn::Model::to_multi_head: the model is not multi-head");
-        std::vector<std::string> names;
-        std::vector<Sequential<T>> heads;
-        for (std::size_t i = 1; i < parts_.size(); ++i) {
-            names.push_back(parts_[i].first.substr(6));  // strip "heads."
-            heads.push_back(parts_[i].second);
-        }
-        return MultiHead<T>(parts_[0].second, std::move(names), std::move(heads));
-    }
-
-    // --- building (used by the loader) -------------------------------------
-
-    Model(ModelSpec spec, std::vector<std::pair<std::string, Sequential<T>>> parts)
-        : spec_(std::move(spec)), kind_(spec_.kind), parts_(std::move(parts)) {}
-
-private:
-    std::size_t index(const std::string& name) const {
-        for (std::size_t i = 0; i < parts_.size(); ++i)
-            if (parts_[i].first == name) return i;
-        throw value_error("nn::Model: no part named '" + name + "'");
-    }
-    void require_vae(const char* what) const {
-        if (kind_ != Kind::vae) throw value_error(std::string("nn::Model::") + what + ": the model is not a VAE");
-    }
-    void check_input(const Shape& in) const {
-        if (spec_.input_shape.empty()) return;
-        if (in.rank() != spec_.input_shape.size() + 1 || in.drop_batch().to_vector() != spec_.input_shape) {
-            std::vector<std::size_t> want{in.rank() ? in[0] : 0};
-            want.insert(want.end(), spec_.input_shape.begin(), spec_.input_shape.end());
-            throw shape_error("nn::Model input", want, in.to_vector());
-        }
-    }
-
-    ModelSpec spec_;
-    Kind kind_ = Kind::sequential;
-    std::vector<std::pair<std::string, Sequential<T>>> parts_;
-};
-
 /// How load_model treats a file.
 struct LoadOptions {
     bool verify = true;           ///< run the file's self-test (if it has one); throws selftest_error
@@ -329,28 +92,16 @@ struct LoadOptions {
 
 namespace detail {
 
-/// The model format's name for the engine's value type.
-template <class T>
-const char* model_dtype() noexcept {
-    return std::is_same<T, float>::value ? "float32" : "float64";
-}
 
+// Dense and convolutions take a folded BatchNorm1d and a fused activation.
 inline bool is_foldable_target(const std::string& type) {
-    return type == "dense" || type == "conv1d" || type == "conv_transpose1d";
+    const LayerType* t = find_layer_type(type);
+    return t && t->has_epilogue;
 }
-inline bool is_fusable_activation(const LayerSpec& s) {
-    const std::string& t = s.type;
-    if (t == "softplus") return s.number("beta") == 1.0 && s.number("threshold") == 20.0;
-    return t == "relu" || t == "leaky_relu" || t == "elu" || t == "gelu" || t == "silu" || t == "tanh" || t == "sigmoid";
-}
-// The Activation of an activation layer (only for is_fusable_activation or
-// the plain activation layer types).
-inline Activation activation_of(const LayerSpec& s) {
-    const std::string& t = s.type;
-    if (t == "leaky_relu") return Activation::leaky_relu(s.number("negative_slope"));
-    if (t == "elu") return Activation::elu(s.number("alpha"));
-    if (t == "gelu") return s.text("approximate") == "tanh" ? Activation::gelu_tanh() : Activation::gelu();
-    return Activation::from_name(t);
+// The activation a layer may fuse into the GEMM epilogue before it, if any.
+inline std::optional<Activation> fusable_activation(const LayerSpec& s) {
+    const LayerType* t = find_layer_type(s.type);
+    return t ? t->activation(s) : std::nullopt;
 }
 
 // One layer to construct: its spec (with the final hyper-parameters) and its
@@ -417,45 +168,6 @@ inline std::size_t out_features_of(const LayerSpec& s) {
     return s.type == "dense" ? s.size("out_features") : s.size("out_channels");
 }
 
-inline Activation fused_activation(const LayerSpec& s) {
-    return Activation::from_name(s.text("activation"), s.number("activation_alpha"));
-}
-
-// Constructs the engine layer for a validated spec (parameters zero or
-// identity). Throws unsupported_error for configurations the engine lacks.
-template <class T>
-std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& source) {
-    const std::string& t = s.type;
-    auto unsupported = [&](const std::string& what) {
-        return unsupported_error(source + ": " + s.path + ": " + what + " is not supported by the engine");
-    };
-    if (t == "dense") return std::make_unique<Dense<T>>(s.size("in_features"), s.size("out_features"), fused_activation(s), s.flag("bias"));
-    if (t == "conv1d")
-        return std::make_unique<Conv1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
-                                           s.size("stride"), Padding::from_json(s.config.at("padding")), s.size("dilation"),
-                                           s.size("groups"), fused_activation(s), s.flag("bias"));
-    if (t == "conv_transpose1d")
-        return std::make_unique<ConvTranspose1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
-                                                    s.size("stride"), s.size("padding"), s.size("output_padding"),
-                                                    s.size("dilation"), s.size("groups"), fused_activation(s), s.flag("bias"));
-    if (t == "batch_norm1d") return std::make_unique<BatchNorm1d<T>>(s.size("num_features"), s.number("eps"), s.number("momentum"));
-    if (t == "layer_norm")
-        return std::make_unique<LayerNorm<T>>(s.size("normalized_shape"), s.number("eps"), s.flag("elementwise_affine"));
-    if (t == "max_pool1d") return std::make_unique<MaxPool1d<T>>(s.size("kernel_size"), s.size("stride"), s.size("padding"));
-    if (t == "avg_pool1d") {
-        if (!s.flag("count_include_pad") && s.size("padding") > 0) throw unsupported("avg_pool1d with count_include_pad false");
-        return std::make_unique<AvgPool1d<T>>(s.size("kernel_size"), s.size("stride"), s.size("padding"));
-    }
-    if (t == "global_avg_pool1d") return std::make_unique<GlobalAvgPool1d<T>>();
-    if (t == "flatten") return std::make_unique<Flatten<T>>();
-    if (t == "reshape") return std::make_unique<Reshape<T>>(Shape(s.config.at("shape").get<std::vector<std::size_t>>()));
-    if (t == "dropout") return std::make_unique<Dropout<T>>(s.number("p"));
-    if (t == "softmax") return std::make_unique<Softmax<T>>();
-    if (t == "prelu") return std::make_unique<PReLU<T>>(s.size("num_parameters"));
-    if (t == "softplus" && !is_fusable_activation(s)) throw unsupported("softplus with beta != 1 or threshold != 20");
-    return std::make_unique<ActivationLayer<T>>(activation_of(s));
-}
-
 template <class T>
 Sequential<T> build_sequential(const SequentialSpec& seq, const ModelSpec& model, const SafeTensors& st,
                                const std::string& source, const LoadOptions& opt) {
@@ -482,9 +194,10 @@ Sequential<T> build_sequential(const SequentialSpec& seq, const ModelSpec& model
                 fold_batch_norm(cur, pending[i + 1]);
                 ++i;
             }
-            if (opt.fuse_activations && cur.spec.text("activation") == "identity" && i + 1 < pending.size() &&
-                is_fusable_activation(pending[i + 1].spec)) {
-                const Activation a = activation_of(pending[i + 1].spec);
+            const std::optional<Activation> next =
+                i + 1 < pending.size() ? fusable_activation(pending[i + 1].spec) : std::nullopt;
+            if (opt.fuse_activations && cur.spec.text("activation") == "identity" && next) {
+                const Activation a = *next;
                 cur.spec.config["activation"] = a.name();
                 cur.spec.config["activation_alpha"] = a.alpha;
                 ++i;
@@ -682,18 +395,20 @@ SafeTensors model_to_safetensors(const Model<T>& model, const SaveOptions<T>& op
     SafeTensors st;
     nlohmann::json graph;
     switch (model.kind()) {
-        case ModelSpec::Kind::sequential: graph = detail::sequential_json(model.part("graph"), "", st); break;
+        case ModelSpec::Kind::sequential: graph = detail::sequential_json(model.graph(), "", st); break;
         case ModelSpec::Kind::vae:
-            graph = {{"type", "vae"}};
-            for (const char* p : {"encoder", "mean", "logvar", "decoder"})
-                graph[p] = detail::sequential_json(model.part(p), std::string(p) + ".", st);
+            graph = {{"type", "vae"},
+                     {"encoder", detail::sequential_json(model.encoder(), "encoder.", st)},
+                     {"mean", detail::sequential_json(model.mean_head(), "mean.", st)},
+                     {"logvar", detail::sequential_json(model.logvar_head(), "logvar.", st)},
+                     {"decoder", detail::sequential_json(model.decoder(), "decoder.", st)}};
             break;
         case ModelSpec::Kind::multi_head: {
-            graph = {{"type", "multi_head"}, {"trunk", detail::sequential_json(model.part("trunk"), "trunk.", st)}};
+            graph = {{"type", "multi_head"}, {"trunk", detail::sequential_json(model.trunk(), "trunk.", st)}};
             nlohmann::json heads = nlohmann::json::array();
-            for (std::size_t i = 1; i < model.part_count(); ++i) {
-                const std::string name = model.part_name(i).substr(6);  // strip "heads."
-                nlohmann::json h = detail::sequential_json(model.part(model.part_name(i)), "heads." + name + ".", st);
+            for (std::size_t i = 0; i < model.head_count(); ++i) {
+                const std::string& name = model.head_name(i);
+                nlohmann::json h = detail::sequential_json(model.head(i), "heads." + name + ".", st);
                 h["name"] = name;
                 heads.push_back(std::move(h));
             }
@@ -730,63 +445,6 @@ SafeTensors model_to_safetensors(const Model<T>& model, const SaveOptions<T>& op
 template <class T>
 void save_model(const Model<T>& model, const std::string& path, const SaveOptions<T>& opt = {}) {
     model_to_safetensors(model, opt).write(path);
-}
-
-namespace detail {
-
-/// The spec of a model built in code: its kind, dtype and input shape.
-template <class T>
-ModelSpec bare_spec(ModelSpec::Kind kind, std::vector<std::size_t> input_shape) {
-    ModelSpec spec;
-    spec.dtype = model_dtype<T>();
-    spec.kind = kind;
-    spec.input_shape = std::move(input_shape);
-    return spec;
-}
-
-}  // namespace detail
-
-/// Wraps a Sequential built in code as a Model (input_shape: per sample, may be empty).
-template <class T>
-Model<T> make_model(Sequential<T> seq, std::vector<std::size_t> input_shape = {}) {
-    ModelSpec spec = detail::bare_spec<T>(ModelSpec::Kind::sequential, std::move(input_shape));
-    std::vector<std::pair<std::string, Sequential<T>>> parts;
-    parts.push_back({"graph", std::move(seq)});
-    return Model<T>(std::move(spec), std::move(parts));
-}
-
-/// Wraps the engine's Vae as a Model (its parts are moved).
-template <class T>
-Model<T> make_model(Vae<T> vae) {
-    ModelSpec spec = detail::bare_spec<T>(ModelSpec::Kind::vae, vae.input_shape().to_vector());
-    std::vector<std::pair<std::string, Sequential<T>>> parts;
-    parts.push_back({"encoder", std::move(vae.body())});
-    parts.push_back({"mean", std::move(vae.mean_head())});
-    parts.push_back({"logvar", std::move(vae.logvar_head())});
-    parts.push_back({"decoder", std::move(vae.decoder())});
-    return Model<T>(std::move(spec), std::move(parts));
-}
-
-/// Wraps the engine's MultiHead as a Model (its parts are moved).
-template <class T>
-Model<T> make_model(MultiHead<T> mh, std::vector<std::size_t> input_shape = {}) {
-    ModelSpec spec = detail::bare_spec<T>(ModelSpec::Kind::multi_head, std::move(input_shape));
-    std::vector<std::pair<std::string, Sequential<T>>> parts;
-    parts.push_back({"trunk", std::move(mh.trunk())});
-    for (std::size_t i = 0; i < mh.head_count(); ++i) parts.push_back({"heads." + mh.head_name(i), std::move(mh.head(i))});
-    return Model<T>(std::move(spec), std::move(parts));
-}
-
-/// Saves the engine's Vae.
-template <class T>
-void save_model(const Vae<T>& vae, const std::string& path, const SaveOptions<T>& opt = {}) {
-    save_model(make_model<T>(vae), path, opt);
-}
-
-/// Saves the engine's MultiHead.
-template <class T>
-void save_model(const MultiHead<T>& mh, const std::string& path, const SaveOptions<T>& opt = {}) {
-    save_model(make_model<T>(mh, opt.input_shape), path, opt);
 }
 
 /// Saves a Sequential built in code.

@@ -8,6 +8,7 @@
 
 #include "corespec/nn/kernels/activation.hpp"
 #include "corespec/nn/kernels/gemm.hpp"
+#include "corespec/nn/kernels/optim.hpp"
 #include "corespec/nn/kernels/simd.hpp"
 #include "corespec/nn/workspace.hpp"
 
@@ -21,13 +22,21 @@ struct KernelTable {
     void (*activation_forward)(const Activation&, const T*, T*, std::size_t) noexcept;
     void (*activation_backward)(const Activation&, const T*, const T*, const T*, T*, std::size_t) noexcept;
     void (*softmax_rows)(const T*, T*, std::size_t, std::size_t) noexcept;
+    // The training loops (kernels/optim.hpp).
+    void (*adam_update)(const AdamStep<T>&, T* p, const T* g, T* m, T* v, std::size_t n) noexcept;
+    void (*sgd_update)(const SgdStep<T>&, T* p, const T* g, T* buf, std::size_t n) noexcept;
+    double (*sum_squares)(const T*, std::size_t) noexcept;
+    bool (*all_finite)(const T*, std::size_t) noexcept;
+    void (*accumulate)(T* dst, const T* src, std::size_t n) noexcept;
 };
 
 /// The table of architecture Arch (instantiating it compiles every kernel for Arch).
 template <class T, class Arch>
 const KernelTable<T>& table() noexcept {
-    static constexpr KernelTable<T> t{Arch::name(), Simd<T, Arch>::width, &gemm<T, Arch>, &activation_forward<T, Arch>,
-                                      &activation_backward<T, Arch>, &softmax_rows<T, Arch>};
+    static constexpr KernelTable<T> t{Arch::name(),           Simd<T, Arch>::width,          &gemm<T, Arch>,
+                                      &activation_forward<T, Arch>, &activation_backward<T, Arch>, &softmax_rows<T, Arch>,
+                                      &adam_update<T, Arch>,   &sgd_update<T, Arch>,          &sum_squares<T, Arch>,
+                                      &all_finite<T, Arch>,    &accumulate<T, Arch>};
     return t;
 }
 

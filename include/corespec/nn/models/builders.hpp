@@ -16,7 +16,8 @@ nlohmann::json sequential_config(const Sequential<T>& m) {
     return {{"type", "sequential"}, {"layers", layers}};
 }
 
-/// The inverse of sequential_config (parameters zero / default). Throws value_error.
+/// The inverse of sequential_config (parameters zero / default). Throws
+/// value_error (not a sequential object), parse_error (a layer).
 template <class T>
 Sequential<T> sequential_from_config(const nlohmann::json& j) {
     if (!j.is_object() || j.value("type", std::string()) != "sequential" || !j.contains("layers") || !j["layers"].is_array())

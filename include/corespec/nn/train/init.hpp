@@ -15,6 +15,7 @@
 
 #include "corespec/core/error.hpp"
 #include "corespec/nn/layer.hpp"
+#include "corespec/nn/layers/registry.hpp"
 
 namespace corespec::nn::train {
 
@@ -65,30 +66,27 @@ inline std::size_t fan_in(const Shape& weight) {
 }
 
 /// Initialises one layer as PyTorch's reset_parameters() does, drawing from
-/// `rng` (the values differ from torch's generator, the distributions do not):
-///   weight of rank >= 2      kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-///   bias next to such weight U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-///   rank-1 "weight" (BatchNorm, LayerNorm) 1, their "bias" 0
-///   "running_var" 1, "running_mean" / "num_batches_tracked" 0
-///   PReLU "weight" 0.25
+/// `rng` (the values differ from torch's generator, the distributions do
+/// not). The rule of each parameter is its layer type's init() in
+/// layers/registry.hpp: a matrix weight and its bias U(-1/sqrt(fan_in),
+/// 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)); a rank-1 norm
+/// "weight" and "running_var" 1; other buffers and biases 0; PReLU 0.25.
 template <class T>
 void init_default(Layer<T>& layer, Random& rng) {
     span<T> params = layer.parameters();
     std::size_t weight_fan_in = 0;
     for (const ParameterInfo& p : layer.parameter_info())
         if (p.name == "weight" && p.shape.rank() >= 2) weight_fan_in = fan_in(p.shape);
+    const std::string type = layer.type();
     for (const ParameterInfo& p : layer.parameter_info()) {
         T* x = params.data() + p.offset;
-        auto fill = [&](double v) { for (std::size_t i = 0; i < p.size(); ++i) x[i] = static_cast<T>(v); };
-        auto uniform = [&](std::size_t fan) {
-            double bound = fan ? 1.0 / std::sqrt(static_cast<double>(fan)) : 0.0;
+        const InitRule rule = init_rule(type, p, weight_fan_in > 0);
+        if (rule.uniform_fan_in) {
+            const double bound = weight_fan_in ? 1.0 / std::sqrt(static_cast<double>(weight_fan_in)) : 0.0;
             for (std::size_t i = 0; i < p.size(); ++i) x[i] = static_cast<T>(rng.uniform(-bound, bound));
-        };
-        if (layer.type() == "prelu" && p.name == "weight") fill(0.25);
-        else if (p.name == "weight" && p.shape.rank() >= 2) uniform(weight_fan_in);
-        else if (p.name == "bias" && weight_fan_in) uniform(weight_fan_in);
-        else if (p.name == "weight" || p.name == "running_var") fill(1.0);
-        else fill(0.0);
+        } else {
+            for (std::size_t i = 0; i < p.size(); ++i) x[i] = static_cast<T>(rule.value);
+        }
     }
     layer.parameters_changed();
 }

@@ -8,8 +8,9 @@
 // update() per trainable block; blocks never passed (BatchNorm running
 // statistics) are never touched. step() does both for a single flat array.
 //
-// The updates are vectorised (kernels::Simd, best_arch) and element-wise, so
-// a block's result does not depend on how the array is split into blocks.
+// The updates are vectorised (kernels/optim.hpp, run through the dispatched
+// KernelTable like the GEMM) and element-wise, so a block's result does not
+// depend on how the array is split into blocks.
 // Moments below the smallest normal number are flushed to zero: they no
 // longer move any weight (a step of at most lr * 1e-38 / eps), while
 // denormal arithmetic costs ~100 cycles per instruction on x86 - the moments
@@ -27,62 +28,17 @@
 
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
-#include "corespec/nn/kernels/simd.hpp"
+#include "corespec/nn/kernels/table.hpp"
 
 namespace corespec::nn::train {
 
 namespace detail {
 
-/// Calls f(p, g, s0, s1) with pointers to each whole vector of the arrays
-/// (s0, s1: optional state arrays, null if absent), then once for the tail
-/// through zero-padded copies, so that every element sees the same maths.
-template <class T, class Arch, class F>
-void for_each_vector(T* p, const T* g, T* s0, T* s1, std::size_t n, F&& f) {
-    constexpr std::size_t W = kernels::Simd<T, Arch>::width;
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) f(p + i, g + i, s0 ? s0 + i : nullptr, s1 ? s1 + i : nullptr);
-    if (i == n) return;
-    alignas(64) T tp[W] = {}, tg[W] = {}, t0[W] = {}, t1[W] = {};
-    const std::size_t r = n - i;
-    for (std::size_t j = 0; j < r; ++j) {
-        tp[j] = p[i + j], tg[j] = g[i + j];
-        if (s0) t0[j] = s0[i + j];
-        if (s1) t1[j] = s1[i + j];
-    }
-    f(tp, tg, s0 ? t0 : nullptr, s1 ? t1 : nullptr);
-    for (std::size_t j = 0; j < r; ++j) {
-        p[i + j] = tp[j];
-        if (s0) s0[i + j] = t0[j];
-        if (s1) s1[i + j] = t1[j];
-    }
-}
-
-/// x, or zero where |x| is below the smallest normal number (NaN stays NaN).
-template <class T, class Arch>
-typename kernels::Simd<T, Arch>::V flush_denormal(const typename kernels::Simd<T, Arch>::V& x) noexcept {
-    using S = kernels::Simd<T, Arch>;
-    return S::select_positive(S::set(std::numeric_limits<T>::min()) - S::abs(x), S::set(T(0)), x);
-}
-
-/// Sum of term(x[i]) in 16 interleaved partial sums of type Acc: independent
-/// chains the compiler vectorises, added in a fixed order (reproducible).
-template <class Acc, class T, class Term>
-Acc interleaved_sum(const T* x, std::size_t n, Term term) noexcept {
-    constexpr std::size_t L = 16;
-    Acc acc[L] = {};
-    std::size_t i = 0;
-    for (; i + L <= n; i += L)
-        for (std::size_t j = 0; j < L; ++j) acc[j] += term(x[i + j]);
-    for (std::size_t j = 0; i + j < n; ++j) acc[j] += term(x[i + j]);
-    Acc s = 0;
-    for (Acc a : acc) s += a;
-    return s;
-}
-
-/// Sum of x[i]^2 in double (a single chain took ~20 % of a training epoch).
+/// Sum of x[i]^2 in double (a single chain took ~20 % of a training epoch),
+/// on the dispatched kernels.
 template <class T>
-double sum_squares(const T* x, std::size_t n) noexcept {
-    return interleaved_sum<double>(x, n, [](T v) { return static_cast<double>(v) * static_cast<double>(v); });
+double sum_squares(const T* x, std::size_t n) {
+    return kernels::default_table<T>().sum_squares(x, n);
 }
 
 }  // namespace detail
@@ -178,22 +134,9 @@ public:
 private:
     void init_state(std::size_t n) override { buf_.assign(o_.momentum != 0 ? n : 0, T(0)); }
     void update_block(T* p, const T* g, std::size_t offset, std::size_t n) override {
-        using S = kernels::Simd<T, kernels::best_arch>;
-        using V = typename S::V;
-        T* buf = buf_.empty() ? nullptr : buf_.data() + offset;
-        const V lr = S::set(static_cast<T>(this->lr_)), wd = S::set(static_cast<T>(o_.weight_decay)),
-                mom = S::set(static_cast<T>(o_.momentum)), damp = S::set(static_cast<T>(1 - o_.dampening));
-        const bool decay = o_.weight_decay != 0, first_step = this->steps_ == 1, nesterov = o_.nesterov;
-        detail::for_each_vector<T, kernels::best_arch>(p, g, buf, nullptr, n, [&](T* pp, const T* gp, T* bp, T*) {
-            V pv = S::load(pp), d = S::load(gp);
-            if (decay) d = d + wd * pv;
-            if (bp) {
-                V b = first_step ? d : detail::flush_denormal<T, kernels::best_arch>(mom * S::load(bp) + damp * d);
-                S::store(bp, b);
-                d = nesterov ? d + mom * b : b;
-            }
-            S::store(pp, pv - lr * d);
-        });
+        const kernels::SgdStep<T> a{static_cast<T>(this->lr_), static_cast<T>(o_.weight_decay), static_cast<T>(o_.momentum),
+                                    static_cast<T>(1 - o_.dampening), o_.weight_decay != 0, this->steps_ == 1, o_.nesterov};
+        kernels::default_table<T>().sgd_update(a, p, g, buf_.empty() ? nullptr : buf_.data() + offset, n);
     }
     Options o_;
     std::vector<T> buf_;
@@ -235,25 +178,13 @@ private:
     //   p -= (step bc2) m / (sqrt(v) + eps bc2),
     // the same value as PyTorch's m / (sqrt(v) / bc2 + eps) up to rounding.
     void update_block(T* p, const T* g, std::size_t offset, std::size_t n) override {
-        using S = kernels::Simd<T, kernels::best_arch>;
-        using V = typename S::V;
-        const V b1 = S::set(static_cast<T>(o_.beta1)), b2 = S::set(static_cast<T>(o_.beta2)),
-                c1 = S::set(static_cast<T>(1 - o_.beta1)), c2 = S::set(static_cast<T>(1 - o_.beta2)),
-                wd = S::set(static_cast<T>(o_.weight_decay)),
-                step = S::set(static_cast<T>(step_size_ * bc2_sqrt_)), eps_bc2 = S::set(static_cast<T>(o_.eps * bc2_sqrt_)),
-                decay = S::set(static_cast<T>(1 - this->lr_ * o_.weight_decay));
         const bool decoupled = decoupled_ && o_.weight_decay != 0, coupled = !decoupled_ && o_.weight_decay != 0;
-        detail::for_each_vector<T, kernels::best_arch>(p, g, m_.data() + offset, v_.data() + offset, n,
-                                                       [&](T* pp, const T* gp, T* mp, T* vp) {
-            V pv = S::load(pp), d = S::load(gp);
-            if (decoupled) pv = pv * decay;
-            if (coupled) d = d + wd * pv;
-            const V m = detail::flush_denormal<T, kernels::best_arch>(b1 * S::load(mp) + c1 * d);
-            const V v = detail::flush_denormal<T, kernels::best_arch>(b2 * S::load(vp) + c2 * d * d);
-            S::store(mp, m);
-            S::store(vp, v);
-            S::store(pp, pv - step * m / (S::sqrt(v) + eps_bc2));
-        });
+        const kernels::AdamStep<T> a{static_cast<T>(o_.beta1),          static_cast<T>(o_.beta2),
+                                     static_cast<T>(1 - o_.beta1),      static_cast<T>(1 - o_.beta2),
+                                     static_cast<T>(o_.weight_decay),   static_cast<T>(step_size_ * bc2_sqrt_),
+                                     static_cast<T>(o_.eps * bc2_sqrt_), static_cast<T>(1 - this->lr_ * o_.weight_decay),
+                                     coupled,                           decoupled};
+        kernels::default_table<T>().adam_update(a, p, g, m_.data() + offset, v_.data() + offset, n);
     }
     Options o_;
     bool decoupled_;

@@ -132,12 +132,11 @@ struct TrainResult {
 
 namespace detail {
 
-/// Whether all n values are finite: x * 0 is +-0 for finite x and NaN for
-/// NaN and infinities, so the sum is 0 exactly when all are finite
-/// (vectorised; a scalar isfinite per element cost a few percent of an epoch).
+/// Whether all n values are finite (the dispatched kernels; a scalar
+/// isfinite per element cost a few percent of an epoch).
 template <class T>
-bool all_finite(const T* x, std::size_t n) noexcept {
-    return interleaved_sum<T>(x, n, [](T v) { return v * T(0); }) == T(0);
+bool all_finite(const T* x, std::size_t n) {
+    return kernels::default_table<T>().all_finite(x, n);
 }
 
 /// End-of-epoch bookkeeping shared by the trainers: best epoch and weights,
@@ -201,6 +200,49 @@ private:
     std::vector<T> best_;
     double best_loss_ = std::numeric_limits<double>::infinity(), total_seconds_ = 0;
     std::size_t since_best_ = 0;
+};
+
+/// The per-batch guards shared by the trainers, run in this order after a
+/// batch's gradient: non-finite inputs, a non-finite loss, a loss beyond
+/// divergence_factor times the first batch's, a non-finite gradient norm;
+/// then clipping to clip_norm. Each failure is a training_error naming the
+/// epoch and batch (1-based).
+class BatchGuard {
+public:
+    explicit BatchGuard(const TrainOptions& o) : o_(o) {}
+
+    [[noreturn]] static void non_finite_input(std::size_t row, std::size_t feature, std::size_t epoch, std::size_t batch) {
+        throw training_error("non-finite input in row " + std::to_string(row) + ", feature " + std::to_string(feature), epoch,
+                             batch);
+    }
+    /// Checks a gathered batch x (features values per row; rows[i] is row i's
+    /// index in the data set), vectorised when all are finite.
+    template <class T>
+    static void inputs(const T* x, std::size_t n, std::size_t features, const std::size_t* rows, std::size_t epoch,
+                       std::size_t batch) {
+        if (all_finite(x, n)) return;
+        for (std::size_t i = 0; i < n; ++i)
+            if (!std::isfinite(static_cast<double>(x[i]))) non_finite_input(rows[i / features], i % features, epoch, batch);
+    }
+
+    /// The loss and gradient checks, then clipping; returns the gradient's
+    /// 2-norm before clipping (sum_squares, vectorised, when grad_norm < 0).
+    template <class T>
+    double gradient(double loss, double grad_norm, span<T> grads, std::size_t epoch, std::size_t batch) {
+        if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, batch);
+        if (reference_ < 0) reference_ = std::max(loss, 1e-3);
+        if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference_)
+            throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference_) + ")",
+                                 epoch, batch);
+        if (grad_norm < 0) grad_norm = std::sqrt(sum_squares(grads.data(), grads.size()));
+        if (!std::isfinite(grad_norm)) throw training_error("non-finite gradient", epoch, batch);
+        if (o_.clip_norm > 0) clip_grad_norm(grads, o_.clip_norm);
+        return grad_norm;
+    }
+
+private:
+    const TrainOptions& o_;
+    double reference_ = -1;  // the first batch's loss (at least 1e-3)
 };
 
 }  // namespace detail
@@ -435,10 +477,8 @@ private:
             // Sum the buffers over this thread's range, in thread order, and its squared norm.
             const std::size_t p0 = np * t / nt, p1 = np * (t + 1) / nt;
             T* dst = grads.data();
-            for (std::size_t u = 1; u < nt; ++u) {
-                const T* src = slots_[u].grad.data();
-                for (std::size_t i = p0; i < p1; ++i) dst[i] += src[i];
-            }
+            const kernels::KernelTable<T>& K = kernels::kernels_of(slot.ws);
+            for (std::size_t u = 1; u < nt; ++u) K.accumulate(dst + p0, slots_[u].grad.data() + p0, p1 - p0);
             slot.sq = train::detail::sum_squares(dst + p0, p1 - p0);
             if (failure) std::rethrow_exception(failure);
         });
@@ -594,7 +634,7 @@ private:
         detail::EpochBook<T> book(o_);
         const std::size_t np = model_.parameter_count(), nb = (train.size() + o_.batch_size - 1) / o_.batch_size;
         std::vector<T> grads(np);
-        double reference = -1;
+        detail::BatchGuard guard(o_);
         Gathered b;
         for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
             const auto start = clock::now();
@@ -610,16 +650,9 @@ private:
                 const std::uint64_t seed = o_.seed ^ ((static_cast<std::uint64_t>(epoch) << 32) + k);
                 double loss = grad_.compute_rows(model_, loss_, x, rows, b.yv(), b.mv(), span<T>(grads), true, seed);
                 if (grad_.bad_input().found)
-                    throw training_error("non-finite input in row " + std::to_string(grad_.bad_input().row) + ", feature " +
-                                             std::to_string(grad_.bad_input().feature), epoch, k + 1);
+                    detail::BatchGuard::non_finite_input(grad_.bad_input().row, grad_.bad_input().feature, epoch, k + 1);
                 check_targets(b, rows, epoch, k + 1);
-                if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, k + 1);
-                if (reference < 0) reference = std::max(loss, 1e-3);
-                if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference)
-                    throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference) + ")", epoch, k + 1);
-                const double gnorm = grad_.gradient_norm();
-                if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
-                if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
+                const double gnorm = guard.gradient(loss, grad_.gradient_norm(), span<T>(grads), epoch, k + 1);
                 grad_.update_running_statistics(model_);
                 grad_.apply_step(opt_, model_, span<const T>(grads));
                 sum += loss * static_cast<double>(count);

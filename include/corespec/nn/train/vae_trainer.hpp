@@ -53,14 +53,15 @@ struct VaeLoss {
     double total = 0, reconstruction = 0, kl = 0;
 };
 
-/// The parts of a Vae in the order of its flat parameter array.
+/// The chains of a VAE model in the order of its flat parameter array
+/// (value_error for another kind of model).
 template <class T>
 std::array<Sequential<T>*, 4> vae_parts(Vae<T>& v) {
-    return {&v.body(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
+    return {&v.encoder(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
 }
 template <class T>
 std::array<const Sequential<T>*, 4> vae_parts(const Vae<T>& v) {
-    return {&v.body(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
+    return {&v.encoder(), &v.mean_head(), &v.logvar_head(), &v.decoder()};
 }
 
 template <class T>
@@ -253,8 +254,9 @@ public:
     /// Throws shape_error unless x is [rows, <the VAE's input shape>] and the
     /// reconstruction loss accepts it; value_error for zero rows.
     void check(ConstTensorView<T> x) const {
-        if (x.rank() < 2 || x.shape().drop_batch() != vae_.input_shape())
-            throw shape_error("nn::train::VaeTrainer data (rows, input shape)", vae_.input_shape().with_batch(x.rank() ? x.batch() : 0).to_vector(),
+        const Shape sample(vae_.input_shape());
+        if (x.rank() < 2 || x.shape().drop_batch() != sample)
+            throw shape_error("nn::train::VaeTrainer data (rows, input shape)", sample.with_batch(x.rank() ? x.batch() : 0).to_vector(),
                               x.shape().to_vector());
         if (x.batch() == 0) throw value_error("nn::train::VaeTrainer: no training rows");
         loss_.check_shapes(x.shape(), x.shape());
@@ -291,13 +293,6 @@ public:
     }
 
 private:
-    static void check_finite(const std::vector<T>& x, std::size_t features, const std::size_t* rows, std::size_t epoch, std::size_t batch) {
-        for (std::size_t i = 0; i < x.size(); ++i)
-            if (!std::isfinite(static_cast<double>(x[i])))
-                throw training_error("non-finite input in row " + std::to_string(rows[i / features]) + ", feature " + std::to_string(i % features),
-                                     epoch, batch);
-    }
-
     TrainResult run(ConstTensorView<T> x, std::vector<std::size_t>& train, ConstTensorView<T> val, Random& rng) {
         using clock = std::chrono::steady_clock;
         detail::EpochBook<T> book(o_);
@@ -306,7 +301,7 @@ private:
         std::vector<T> grads(np), xb, eps;
         Shape xs;
         Random noise(o_.seed ^ 0x5DEECE66Dull);  // the default eps stream, separate from shuffling
-        double reference = -1;
+        detail::BatchGuard guard(o_);
         for (std::size_t epoch = 1; epoch <= o_.epochs; ++epoch) {
             const auto start = clock::now();
             const double lr = opt_.learning_rate();
@@ -316,7 +311,7 @@ private:
                 const std::size_t first = k * o_.batch_size, count = std::min(o_.batch_size, train.size() - first);
                 const std::size_t* rows = train.data() + first;
                 copy_rows(x, rows, count, xb, xs);
-                check_finite(xb, features, rows, epoch, k + 1);
+                detail::BatchGuard::inputs(xb.data(), xb.size(), features, rows, epoch, k + 1);
                 eps.resize(count * latent);
                 TensorView<T> ev(eps.data(), Shape{count, latent});
                 if (noise_) noise_(epoch, k + 1, ev);
@@ -325,15 +320,7 @@ private:
                 const std::uint64_t seed = o_.seed ^ ((static_cast<std::uint64_t>(epoch) << 32) + k);
                 const VaeLoss l = grad_.compute(vae_, loss_, ConstTensorView<T>(xb.data(), xs), ev, span<T>(grads), o_.beta, true, seed);
                 const double loss = l.total;
-                if (!std::isfinite(loss)) throw training_error("non-finite loss (" + std::to_string(loss) + ")", epoch, k + 1);
-                if (reference < 0) reference = std::max(loss, 1e-3);
-                if (o_.divergence_factor > 0 && loss > o_.divergence_factor * reference)
-                    throw training_error("diverging loss " + std::to_string(loss) + " (first batch: " + std::to_string(reference) + ")", epoch, k + 1);
-                double sq = 0;
-                for (T g : grads) sq += static_cast<double>(g) * static_cast<double>(g);
-                const double gnorm = std::sqrt(sq);
-                if (!std::isfinite(gnorm)) throw training_error("non-finite gradient", epoch, k + 1);
-                if (o_.clip_norm > 0) clip_grad_norm(span<T>(grads), o_.clip_norm);
+                const double gnorm = guard.gradient(loss, -1.0, span<T>(grads), epoch, k + 1);
                 grad_.update_running_statistics(vae_);
                 opt_.begin_step(np);
                 std::size_t base = 0;
