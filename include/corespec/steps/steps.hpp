@@ -78,6 +78,7 @@ inline PixelStatus to_pixel_status(prep::BackgroundStatus s) noexcept {
         case prep::BackgroundStatus::non_positive: return PixelStatus::non_positive;
         case prep::BackgroundStatus::non_finite: return PixelStatus::non_finite;
         case prep::BackgroundStatus::fit_failed: return PixelStatus::fit_failed;
+        case prep::BackgroundStatus::outlier: return PixelStatus::outlier;
     }
     return PixelStatus::non_finite;
 }
