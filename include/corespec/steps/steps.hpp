@@ -17,11 +17,16 @@
 //   derivative        method, edge_order, window, order                input axis
 //   broaden           sigma, lorentz_fwhm, lorentz_slope,              input axis
 //                     lorentz_onset, shift, weight_by_energy, quadrature
+//   deconvolve        method, companion; fourier_log: add_zlp, crop;   input axis (fourier_log with
+//                     fourier_ratio: fwhm, threshold,                  crop: without the right taper)
+//                     extrapolate_lowloss, extrapolate_coreloss
+//                     (needs a companion signal per pixel, recipe.hpp)
 // docs/preprocessing.md lists each field with its unit, default and range.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -866,6 +871,181 @@ private:
     prep::Broaden b_;
 };
 
+// ---------------------------------------------------------------- deconvolve
+
+/// Plural-scattering deconvolution with HyperSpy 1.7.3's algorithms
+/// (prep/low_loss.hpp), by a second spectrum recorded with each pixel, its
+/// companion signal (Step::companion(), passed with the run as
+/// steps::Companions):
+///   fourier_log   - the spectrum is a low loss, the companion ("zero_loss"
+///                   by default) its zero-loss peak
+///                   (prep::fourier_log_deconvolution; add_zlp, crop);
+///   fourier_ratio - the spectrum is a core loss, the companion ("low_loss")
+///                   its low loss (prep::fourier_ratio_deconvolution; fwhm,
+///                   threshold, extrapolate_lowloss, extrapolate_coreloss);
+///                   reports threshold, fwhm and i0 per spectrum.
+/// Each pixel is deconvolved on its own, exactly as the direct call on that
+/// spectrum and its companion (so the default threshold's tolerance is the
+/// pixel's own, as HyperSpy on one spectrum). Both axes must be uniform.
+/// Output on the input axis (fourier_log with crop: without the right taper).
+/// Status: non_finite (NaN/Inf in either spectrum or the result),
+/// fit_failed (no elastic threshold, zero-loss width or positive I0 found).
+class Deconvolve : public detail::StepT<Deconvolve> {
+public:
+    static constexpr const char* step_name = "deconvolve";
+    enum class Method { fourier_log, fourier_ratio };
+
+    /// Fourier-log by the zero-loss peak.
+    explicit Deconvolve(prep::FourierLogOptions o, std::string companion = "zero_loss")
+        : method_(Method::fourier_log), companion_(std::move(companion)), log_(o) {
+        check_name();
+    }
+    /// Fourier-ratio by the low-loss spectrum.
+    explicit Deconvolve(prep::FourierRatioOptions o, std::string companion = "low_loss")
+        : method_(Method::fourier_ratio), companion_(std::move(companion)), ratio_(o) {
+        check_name();
+        if (ratio_.fwhm && !(std::isfinite(*ratio_.fwhm) && *ratio_.fwhm > 0.0))
+            throw step_error(step_name, "fwhm", "must be finite and > 0 eV, got " + std::to_string(*ratio_.fwhm));
+        if (ratio_.threshold) detail::require_finite_field(step_name, "threshold", *ratio_.threshold);
+    }
+
+    Method method() const noexcept { return method_; }
+    std::string companion() const override { return companion_; }
+
+    nlohmann::json to_json() const override {
+        const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+        if (method_ == Method::fourier_log)
+            return {{"step", step_name}, {"method", "fourier_log"}, {"companion", companion_},
+                    {"add_zlp", log_.add_zlp}, {"crop", log_.crop}};
+        return {{"step", step_name},
+                {"method", "fourier_ratio"},
+                {"companion", companion_},
+                {"fwhm", opt(ratio_.fwhm)},
+                {"threshold", opt(ratio_.threshold)},
+                {"extrapolate_lowloss", ratio_.extrapolate_lowloss},
+                {"extrapolate_coreloss", ratio_.extrapolate_coreloss}};
+    }
+
+    static Deconvolve from_json(const nlohmann::json& j) {
+        detail::FieldReader r(j, step_name);
+        if (!r.has("method")) throw step_error(step_name, "method", "missing: \"fourier_log\" or \"fourier_ratio\"");
+        const bool log = r.choice("method", {"fourier_log", "fourier_ratio"}, 0) == 0;
+        std::string companion = log ? "zero_loss" : "low_loss";
+        if (r.has("companion")) companion = r.string("companion");
+        if (log) {
+            prep::FourierLogOptions o;
+            o.add_zlp = r.boolean("add_zlp", o.add_zlp);
+            o.crop = r.boolean("crop", o.crop);
+            r.finish();
+            return Deconvolve(o, companion);
+        }
+        prep::FourierRatioOptions o;
+        o.fwhm = r.optional_number("fwhm");
+        o.threshold = r.optional_number("threshold");
+        o.extrapolate_lowloss = r.boolean("extrapolate_lowloss", o.extrapolate_lowloss);
+        o.extrapolate_coreloss = r.boolean("extrapolate_coreloss", o.extrapolate_coreloss);
+        r.finish();
+        return Deconvolve(o, companion);
+    }
+
+    std::optional<EnergyRange> check_range(std::optional<EnergyRange> before) const override {
+        if (method_ == Method::fourier_log && log_.crop) return std::nullopt;  // the taper's width depends on the size
+        return before;
+    }
+
+    std::unique_ptr<PreparedStep> prepare(const grid::EnergyAxis&) const override {
+        throw step_error(step_name, "companion",
+                         "needs the companion signal \"" + companion_ + "\" (pass it with the run: steps::Companions)");
+    }
+
+    std::unique_ptr<PreparedStep> prepare_with_companion(const grid::EnergyAxis& input,
+                                                         const grid::EnergyAxis& companion_axis) const override {
+        if (!input.is_uniform()) throw step_error(step_name, "method", "deconvolution needs a uniform axis; resample first");
+        if (!companion_axis.is_uniform())
+            throw step_error(step_name, "companion", "the companion signal \"" + companion_ + "\" needs a uniform axis");
+        const std::size_t n = input.size(), nc = companion_axis.size();
+        const std::size_t taper = std::max<std::size_t>(20, static_cast<std::size_t>(std::nearbyint(0.02 * double(n))));
+        if (2 * taper > n)
+            throw step_error(step_name, "method", "the spectrum's " + std::to_string(n) +
+                                                      " channels are fewer than its two Hanning tapers (" +
+                                                      std::to_string(2 * taper) + ")");
+        if (method_ == Method::fourier_log)
+            return std::make_unique<Plan>(*this, input, companion_axis, log_.crop ? input.slice(0, n - taper) : input);
+        if (nc < 40 || (ratio_.extrapolate_lowloss && nc < 100))
+            throw step_error(step_name, "companion", "the low loss needs at least " +
+                                                         std::string(ratio_.extrapolate_lowloss ? "100" : "40") +
+                                                         " channels, got " + std::to_string(nc));
+        try {
+            if (ratio_.threshold) {
+                const auto i = numeric::hyperspy_value2index(companion_axis, *ratio_.threshold);
+                if (i < 0 || i >= static_cast<std::ptrdiff_t>(nc))
+                    throw range_error("threshold " + std::to_string(*ratio_.threshold) + " eV is outside the low loss");
+            } else {
+                const auto [i1, i2] = numeric::hyperspy_value_range_to_indices(companion_axis, 1.0, 11.0);
+                if (i2 < i1 + 10) throw value_error("the elastic threshold search [1, 11] eV spans fewer than 10 channels");
+            }
+        } catch (const step_error&) {
+            throw;
+        } catch (const error& e) {
+            throw step_error(step_name, "threshold", e.what());
+        }
+        return std::make_unique<Plan>(*this, input, companion_axis, input);
+    }
+
+private:
+    void check_name() const {
+        if (companion_.empty()) throw step_error(step_name, "companion", "must name a signal");
+        for (char c : companion_)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+                throw step_error(step_name, "companion", "a signal name holds letters, digits and '_', got \"" +
+                                                             companion_ + "\"");
+    }
+
+    class Plan : public PreparedStepT<Plan> {
+    public:
+        Plan(const Deconvolve& s, grid::EnergyAxis in, grid::EnergyAxis companion, grid::EnergyAxis out)
+            : PreparedStepT<Plan>(std::move(out)), method_(s.method_), log_(s.log_), ratio_(s.ratio_),
+              in_(std::move(in)), companion_(std::move(companion)) {}
+        std::vector<std::string> report_names() const override {
+            if (method_ == Method::fourier_log) return {};
+            return {"threshold", "fwhm", "i0"};
+        }
+
+        template <class T>
+        PixelStatus go(span<const T> in, span<T> out, PixelState& st) const {
+            const span<const T> c = st.companion<T>();
+            if (c.size() != companion_.size()) return PixelStatus::bad_window;  // a runner without the companion
+            if (!detail::all_finite(in) || !detail::all_finite(c)) return PixelStatus::non_finite;
+            const grid::Spectrum<T> s(in_, std::vector<T>(in.begin(), in.end()));
+            const grid::Spectrum<T> z(companion_, std::vector<T>(c.begin(), c.end()));
+            try {
+                if (method_ == Method::fourier_log) {
+                    detail::copy_out(prep::fourier_log_deconvolution(s, z, log_).values(), out);
+                } else {
+                    prep::FourierRatioInfo info;
+                    const auto r = prep::fourier_ratio_deconvolution(s, z, ratio_, &info);
+                    if (st.reports) st.reports[0] = info.threshold, st.reports[1] = info.fwhm, st.reports[2] = info.i0;
+                    detail::copy_out(r.values(), out);
+                }
+            } catch (const error&) {
+                return PixelStatus::fit_failed;
+            }
+            return detail::all_finite(span<const T>(out.data(), out.size())) ? PixelStatus::ok : PixelStatus::non_finite;
+        }
+
+    private:
+        Method method_;
+        prep::FourierLogOptions log_;
+        prep::FourierRatioOptions ratio_;
+        grid::EnergyAxis in_, companion_;
+    };
+
+    Method method_;
+    std::string companion_;
+    prep::FourierLogOptions log_;
+    prep::FourierRatioOptions ratio_;
+};
+
 // ------------------------------------------------------------------ registry
 
 /// The names every step answers to in JSON, in the order of this file.
@@ -873,7 +1053,7 @@ inline const std::vector<std::string>& step_names() {
     static const std::vector<std::string> names = {
         PreEdgeStep::step_name, BackgroundStep::step_name, ZlpAlignStep::step_name, Crop::step_name,
         Resample::step_name,    NormalizeStep::step_name,  Smooth::step_name,       Derivative::step_name,
-        BroadenStep::step_name};
+        BroadenStep::step_name, Deconvolve::step_name};
     return names;
 }
 
@@ -893,6 +1073,7 @@ inline std::unique_ptr<Step> step_from_json(const nlohmann::json& j) {
     if (name == Smooth::step_name) return Smooth::from_json(j).clone();
     if (name == Derivative::step_name) return Derivative::from_json(j).clone();
     if (name == BroadenStep::step_name) return BroadenStep::from_json(j).clone();
+    if (name == Deconvolve::step_name) return Deconvolve::from_json(j).clone();
     std::string known;
     for (const auto& n : step_names()) known += (known.empty() ? "" : ", ") + n;
     throw step_error(name, "step", "unknown step \"" + name + "\"; known steps: " + known);
