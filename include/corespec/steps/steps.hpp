@@ -117,9 +117,10 @@ inline std::string window_text(double lo, double hi) {
 
 // ------------------------------------------------------------------ pre_edge
 
-/// XAS pre-edge subtraction and post-edge normalisation (prep::pre_edge, Larch
-/// semantics). Output: the normalised (or flattened) spectrum on the input
-/// axis; reports e0 and edge_step, and passes e0 on to later steps.
+/// XAS pre-edge subtraction and post-edge normalisation: the recipe form of
+/// prep::PreEdge (Larch semantics; one implementation, PreEdge::apply_one).
+/// Output: the normalised (or flattened) spectrum on the input axis;
+/// reports e0 and edge_step, and passes e0 on to later steps.
 /// Status: non_finite, no_edge (flat, or edge_step below min_edge_snr times
 /// the noise), bad_window (too few points for a fit window).
 class PreEdgeStep : public detail::StepT<PreEdgeStep> {
@@ -127,41 +128,27 @@ public:
     static constexpr const char* step_name = "pre_edge";
 
     explicit PreEdgeStep(prep::PreEdgeParams params = {}, prep::PreEdgeOutput output = prep::PreEdgeOutput::norm)
-        : params_(std::move(params)), output_(output) {
-        const auto finite = [](const char* f, const std::optional<double>& v) {
-            if (v) detail::require_finite_field(step_name, f, *v);
-        };
-        finite("e0", params_.e0);
-        finite("edge_step", params_.step);
-        finite("pre1", params_.pre1);
-        finite("pre2", params_.pre2);
-        finite("norm1", params_.norm1);
-        finite("norm2", params_.norm2);
-        if (params_.step && !(*params_.step > 0.0))
-            throw step_error(step_name, "edge_step", "a fixed edge step must be > 0, got " + std::to_string(*params_.step));
-        if (params_.nnorm && (*params_.nnorm < 0 || *params_.nnorm > 5))
-            throw step_error(step_name, "nnorm", "must be in [0, 5], got " + std::to_string(*params_.nnorm));
-        if (params_.nvict < 0 || params_.nvict > 4)
-            throw step_error(step_name, "nvict", "must be in [0, 4], got " + std::to_string(params_.nvict));
-        if (params_.npre != 0 && params_.npre != 1)
-            throw step_error(step_name, "npre", "must be 0 (constant) or 1 (line), got " + std::to_string(params_.npre));
-        if (!(params_.min_edge_snr >= 0.0) || !std::isfinite(params_.min_edge_snr))
-            throw step_error(step_name, "min_edge_snr", "must be finite and >= 0");
-        if (output_ == prep::PreEdgeOutput::none)
+        : pre_edge_{std::move(params), output} {
+        // prep::PreEdgeParams::validate's checks, naming the JSON fields.
+        pre_edge_.params.validate([](const std::string& field, const std::string& why) {
+            throw step_error(step_name, field == "step" ? "edge_step" : field, why);
+        });
+        if (output == prep::PreEdgeOutput::none)
             throw step_error(step_name, "output", "a step must output a spectrum: \"norm\" or \"flat\"");
     }
 
-    const prep::PreEdgeParams& params() const noexcept { return params_; }
-    prep::PreEdgeOutput output() const noexcept { return output_; }
+    const prep::PreEdgeParams& params() const noexcept { return pre_edge_.params; }
+    prep::PreEdgeOutput output() const noexcept { return pre_edge_.output; }
     bool finds_e0() const noexcept override { return true; }
 
     nlohmann::json to_json() const override {
         const auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-        return {{"step", step_name},        {"e0", opt(params_.e0)},       {"edge_step", opt(params_.step)},
-                {"pre1", opt(params_.pre1)}, {"pre2", opt(params_.pre2)},   {"norm1", opt(params_.norm1)},
-                {"norm2", opt(params_.norm2)}, {"nnorm", opt(params_.nnorm)}, {"nvict", params_.nvict},
-                {"npre", params_.npre},     {"make_flat", params_.make_flat}, {"min_edge_snr", params_.min_edge_snr},
-                {"output", output_ == prep::PreEdgeOutput::norm ? "norm" : "flat"}};
+        const auto& p = pre_edge_.params;
+        return {{"step", step_name},        {"e0", opt(p.e0)},       {"edge_step", opt(p.step)},
+                {"pre1", opt(p.pre1)},      {"pre2", opt(p.pre2)},   {"norm1", opt(p.norm1)},
+                {"norm2", opt(p.norm2)},    {"nnorm", opt(p.nnorm)}, {"nvict", p.nvict},
+                {"npre", p.npre},           {"make_flat", p.make_flat}, {"min_edge_snr", p.min_edge_snr},
+                {"output", pre_edge_.output == prep::PreEdgeOutput::norm ? "norm" : "flat"}};
     }
 
     static PreEdgeStep from_json(const nlohmann::json& j) {
@@ -184,43 +171,35 @@ public:
     }
 
     std::unique_ptr<PreparedStep> prepare(const grid::EnergyAxis& input) const override {
-        return std::make_unique<Plan>(*this, input);
+        return std::make_unique<Plan>(pre_edge_, input);
     }
 
 private:
+    // prep::PreEdge::apply_one with the energies computed once per plan.
     class Plan : public PreparedStepT<Plan> {
     public:
-        Plan(const PreEdgeStep& s, const grid::EnergyAxis& axis)
-            : PreparedStepT<Plan>(axis), params_(s.params_), output_(s.output_), energies_(axis.energies()) {}
+        Plan(const prep::PreEdge& p, const grid::EnergyAxis& axis)
+            : PreparedStepT<Plan>(axis), pre_edge_(p), energies_(axis.energies()) {}
         bool in_place() const noexcept override { return true; }
         std::vector<std::string> report_names() const override { return {"e0", "edge_step"}; }
 
         template <class T>
         PixelStatus go(span<const T> in, span<T> out, PixelState& st) const {
-            if (!detail::all_finite(in)) return PixelStatus::non_finite;
             thread_local std::vector<double> mu;
-            detail::to_double(in, mu);
-            try {
-                const auto r = prep::pre_edge(span<const double>(energies_), span<const double>(mu), params_);
-                st.e0 = r.e0;
-                if (st.reports) st.reports[0] = r.e0, st.reports[1] = r.edge_step;
-                detail::copy_out(output_ == prep::PreEdgeOutput::norm ? r.norm : r.flat, out);
-                return PixelStatus::ok;
-            } catch (const prep::no_edge_error&) {
-                return PixelStatus::no_edge;
-            } catch (const value_error&) {
-                return PixelStatus::bad_window;
-            }
+            double r[2];
+            const auto status = pre_edge_.apply_one(span<const double>(energies_), in, out, r, mu);
+            if (status != prep::EdgeStatus::ok) return to_pixel_status(status);
+            st.e0 = r[0];
+            if (st.reports) st.reports[0] = r[0], st.reports[1] = r[1];
+            return PixelStatus::ok;
         }
 
     private:
-        prep::PreEdgeParams params_;
-        prep::PreEdgeOutput output_;
+        prep::PreEdge pre_edge_;
         std::vector<double> energies_;  // once per plan, not per spectrum
     };
 
-    prep::PreEdgeParams params_;
-    prep::PreEdgeOutput output_;
+    prep::PreEdge pre_edge_;
 };
 
 // ----------------------------------------------------------- eels_background
@@ -1005,7 +984,8 @@ private:
     public:
         Plan(const Deconvolve& s, grid::EnergyAxis in, grid::EnergyAxis companion, grid::EnergyAxis out)
             : PreparedStepT<Plan>(std::move(out)), method_(s.method_), log_(s.log_), ratio_(s.ratio_),
-              in_(std::move(in)), companion_(std::move(companion)) {}
+              in_(std::move(in)), companion_(std::move(companion)), in_u_(in_.as_uniform()),
+              companion_u_(companion_.as_uniform()) {}
         std::vector<std::string> report_names() const override {
             if (method_ == Method::fourier_log) return {};
             return {"threshold", "fwhm", "i0"};
@@ -1016,14 +996,14 @@ private:
             const span<const T> c = st.companion<T>();
             if (c.size() != companion_.size()) return PixelStatus::bad_window;  // a runner without the companion
             if (!detail::all_finite(in) || !detail::all_finite(c)) return PixelStatus::non_finite;
-            const grid::Spectrum<T> s(in_, std::vector<T>(in.begin(), in.end()));
-            const grid::Spectrum<T> z(companion_, std::vector<T>(c.begin(), c.end()));
             try {
                 if (method_ == Method::fourier_log) {
-                    detail::copy_out(prep::fourier_log_deconvolution(s, z, log_).values(), out);
+                    detail::copy_out(
+                        prep::fourier_log_deconvolution(in_u_, in, companion_u_, c, log_).values(),
+                        out);
                 } else {
                     prep::FourierRatioInfo info;
-                    const auto r = prep::fourier_ratio_deconvolution(s, z, ratio_, &info);
+                    const auto r = prep::detail::fourier_ratio(in_, in, companion_, c, ratio_, &info);
                     if (st.reports) st.reports[0] = info.threshold, st.reports[1] = info.fwhm, st.reports[2] = info.i0;
                     detail::copy_out(r.values(), out);
                 }
@@ -1038,6 +1018,7 @@ private:
         prep::FourierLogOptions log_;
         prep::FourierRatioOptions ratio_;
         grid::EnergyAxis in_, companion_;
+        grid::UniformAxis in_u_, companion_u_;  // checked once, at prepare
     };
 
     Method method_;
