@@ -98,6 +98,7 @@ step.params.norm1 = 150;  step.params.norm2 = 700;  step.params.nnorm = 2;
 auto s = step(spectrum.view());           // any Spectrum<float|double> view
 
 double e0 = prep::find_e0(span<const double>(energy), span<const double>(mu));
+(void)e0;
 }
 
 // docs/preprocessing.md, smoothing and derivatives
@@ -182,6 +183,8 @@ auto frd = prep::fourier_ratio_deconvolution(core_loss, ll_spectrum, {}, &used);
 double c = prep::zlp_centre(ll_spectrum);                      // eV
 auto ts = prep::thickness(ll_spectrum, prep::ThresholdOptions{}); // SpectrumThickness:
 // ts.t_over_lambda, ts.total, ts.zero_loss, ts.threshold, ts.status
+(void)c;
+(void)ts;
 }
 
 // docs/alignment.md, zero-loss alignment
