@@ -110,7 +110,8 @@ Recipe every_step() {
         .then(steps::NormalizeStep(prep::NormKind::area))
         .then(steps::Smooth(7, 3))
         .then(steps::Derivative(steps::Derivative::Method::savgol, 1, 9, 2))
-        .then(steps::BroadenStep(br));
+        .then(steps::BroadenStep(br))
+        .then(steps::Deconvolve(prep::FourierRatioOptions{1.2, 3.0, true, false}, "low_loss_2"));
 }
 
 // The error a recipe JSON text raises, as (step, field).

@@ -336,17 +336,6 @@ private:
         }
         l1 /= static_cast<double>(im - i1);
         l2 /= static_cast<double>(i2 - im);
-        // The geometric mean of a half stands for its level only when the
-        // values are of one magnitude. A falling background keeps the
-        // arithmetic / geometric mean ratio near 1 (1.23 for a tenfold drop
-        // across a half, 2.2 for a hundredfold); one spike of S among n
-        // channels of level c makes it about (S / c) / n. A spike in the
-        // upper half already shows as a rising fit (tau < 0); this catches one
-        // in either half.
-        const double am1 = s1 / static_cast<double>(im - i1), am2 = s2 / static_cast<double>(i2 - im);
-        if (!std::isfinite(am1) || !std::isfinite(am2)) return BackgroundStatus::non_finite;
-        if (std::log(am1) - l1 > std::log(max_mean_ratio) || std::log(am2) - l2 > std::log(max_mean_ratio))
-            return BackgroundStatus::outlier;
         const double xs = axis_.energy(i1), xm = axis_.energy(im), xe = axis_.energy(i2);
         const double x1 = 0.5 * (xs + xm), x2 = 0.5 * (xm + xe);
         const double ln_a = (l1 - (x1 / x2) * l2) / (1.0 - x1 / x2);
@@ -356,6 +345,17 @@ private:
         // A pre-edge background falls with energy: tau < 0 (a spike in the
         // upper half, an edge inside the window) is not a background fit.
         if (tau < 0.0) return BackgroundStatus::non_positive;
+        // The geometric mean of a half stands for its level only when the
+        // values are of one magnitude. A falling background keeps the
+        // arithmetic / geometric mean ratio near 1 (1.23 for a tenfold drop
+        // across a half, 2.2 for a hundredfold); one spike of S among n
+        // channels of level c makes it about (S / c) / n. A spike in the
+        // upper half shows as a rising fit (above); one in the lower half
+        // gives a steep falling fit that only this check refuses.
+        const double am1 = s1 / static_cast<double>(im - i1), am2 = s2 / static_cast<double>(i2 - im);
+        if (!std::isfinite(am1) || !std::isfinite(am2)) return BackgroundStatus::non_finite;
+        if (std::log(am1) - l1 > std::log(max_mean_ratio) || std::log(am2) - l2 > std::log(max_mean_ratio))
+            return BackgroundStatus::outlier;
         // Its largest value, at the first channel, must be a number too.
         if (!std::isfinite(a * std::exp(-axis_.energy(0) / tau) * width_[0])) return BackgroundStatus::non_finite;
         p[0] = a;
