@@ -267,6 +267,26 @@ static void chain_recipe_run(benchmark::State& state) {
 BENCHMARK(chain_recipe_run)->ArgNames({"threads", "rows"})->Args({1, 256})->Args({2, 256})->Args({1, 8})->Args({2, 8})
     ->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
+// The same recipe on a caller-owned ThreadPool (started once, outside the
+// timed loop), as a stream would run it: the per-call pool start is gone.
+static void chain_recipe_pool(benchmark::State& state) {
+    const auto& img = chain_image(state.range(1));
+    const auto recipe = chain_recipe();
+    const auto plan = recipe.prepare(img.axis());
+    const std::size_t n = img.pixel_count(), m = plan.output_axis().size();
+    std::vector<float> out(n * m);
+    const auto block = steps::Block<const float>::contiguous(img.data().data(), n, kChannels);
+    ThreadPool pool(static_cast<std::size_t>(state.range(0)));
+    for (auto _ : state) {
+        auto report = recipe.run(plan, block, span<float>(out), pool);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::DoNotOptimize(report.status.data());
+    }
+    per_thread(state, n);
+}
+BENCHMARK(chain_recipe_pool)->ArgNames({"threads", "rows"})->Args({1, 256})->Args({2, 256})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
 static void chain_direct_calls(benchmark::State& state) {
     const auto& img = chain_image(state.range(1));
     const prep::BackgroundRemover rm(img.axis(), window_500_510());

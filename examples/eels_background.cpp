@@ -8,7 +8,10 @@
 // the window channels and the channel ranges the fit really read
 // ("fit_channels", half-open [first, last)), and the number of pixels whose
 // fit failed. --out writes the background-subtracted data as NPY: (N,) for a
-// single spectrum (as HyperSpy), navigation shape + (N,) for an image.
+// single spectrum (as HyperSpy), navigation shape + (N,) for an image; a
+// pixel whose fit failed is NaN there (a recipe step never writes a number
+// it cannot stand behind). The work is one recipe step,
+// steps::BackgroundStep (docs/preprocessing.md).
 // Exit status: 0 when at least one pixel was fitted, 1 bad input, 2 misuse,
 // 3 no pixel could be fitted (the JSON is printed all the same).
 #include <iostream>
@@ -21,6 +24,7 @@
 #include "corespec/io/npy.hpp"
 #include "corespec/io/read.hpp"
 #include "corespec/prep/eels_background.hpp"
+#include "corespec/steps/recipe.hpp"
 #include "support/command_line.hpp"
 
 int main(int argc, char** argv) {
@@ -53,8 +57,10 @@ int main(int argc, char** argv) {
     try {
         io::FileInfo info;
         const auto image = io::read_spectrum_image<double>(file, &info);
-        const auto r = prep::remove_background(image, o, threads);
-        const prep::BackgroundRemover rm(image.axis(), o);
+        // One step; the same recipe runs in a model file or a stream.
+        const auto recipe = steps::Recipe().then(steps::BackgroundStep(o));
+        const auto r = recipe.run(image, threads);
+        const prep::BackgroundRemover rm(image.axis(), o);  // the window and fit ranges it uses, for the report
         nlohmann::json j;
         j["file"] = file;
         j["format"] = io::to_string(info.format);
@@ -65,38 +71,38 @@ int main(int argc, char** argv) {
         for (const auto& [first, last] : rm.fit_ranges()) used.push_back({first, last});
         j["fit_channels"] = used;  // half-open ranges, e.g. the two areas of the fast power law
         j["fit"] = o.fit == prep::BackgroundFit::fast ? "fast" : "lsq";
-        const std::size_t np = rm.parameter_count();
-        std::vector<std::vector<double>> cols(np);
-        for (std::size_t p = 0; p < image.pixel_count(); ++p)
-            for (std::size_t k = 0; k < np; ++k) cols[k].push_back(r.parameters.flat(p * np + k));
+        const std::string step = steps::BackgroundStep::step_name;
         if (o.model == prep::BackgroundModel::power_law) {
             j["model"] = "power_law";
-            j["A"] = cols[0];
-            j["r"] = cols[1];
+            j["A"] = r.report.column(step + ".A");
+            j["r"] = r.report.column(step + ".r");
         } else if (o.model == prep::BackgroundModel::exponential) {
             j["model"] = "exponential";
-            j["A"] = cols[0];
-            j["tau"] = cols[1];
+            j["A"] = r.report.column(step + ".A");
+            j["tau"] = r.report.column(step + ".tau");
         } else {
             j["model"] = "polynomial";
-            j["coefficients"] = cols;  // c_k per pixel, ascending powers of E
+            std::vector<std::vector<double>> cols;  // c_k per pixel, ascending powers of E
+            for (std::size_t k = 0; k < rm.parameter_count(); ++k)
+                cols.push_back(r.report.column(step + ".c" + std::to_string(k)));
+            j["coefficients"] = cols;
         }
         std::vector<std::string> status;
         std::map<std::string, std::size_t> counts;
-        for (auto s : r.status) {
-            status.push_back(prep::to_string(s));
-            ++counts[prep::to_string(s)];
+        for (auto s : r.report.status) {
+            status.push_back(to_string(s));
+            ++counts[to_string(s)];
         }
         j["status"] = status;
         j["status_counts"] = counts;
-        const std::size_t fitted = r.count(prep::BackgroundStatus::ok);
-        j["failed_pixels"] = image.pixel_count() - fitted;
+        const std::size_t fitted = r.report.count(PixelStatus::ok);
+        j["failed_pixels"] = r.report.failed();
         if (!out.empty()) {
             // A file without navigation axes holds one spectrum: written as (N,), as HyperSpy does.
             if (info.axes.size() <= 1 && image.pixel_count() == 1)
-                io::write_npy(out, r.subtracted.spectrum(0));
+                io::write_npy(out, r.image.spectrum(0));
             else
-                io::write_npy(out, r.subtracted);
+                io::write_npy(out, r.image);
             j["out"] = out;
         }
         std::cout << j.dump() << "\n";

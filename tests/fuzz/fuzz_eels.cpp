@@ -100,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             case 4: {
                 const auto s0 = image.spectrum(0), s1 = image.spectrum(1);
-                (void)align::xcorr_shift(axis, span<const float>(s0.values()), span<const float>(s1.values()),
+                (void)align::xcorr_shift(axis.as_uniform(), span<const float>(s0.values()), span<const float>(s1.values()),
                                          axis.energy(1), axis.energy(n - 2));
                 break;
             }

@@ -125,7 +125,7 @@ TEST_CASE("shift: cross-correlation and Larch-style least squares") {
             pr[i] = gauss(axis.energy(i), 545.0, 1.0);
         }
         for (std::size_t i = 0; i < fine.size(); ++i) pf[i] = gauss(fine.energy(i), 545.0, 1.0);
-        const double s = align::xcorr_shift(axis, span<const double>(pk), span<const double>(pr), 535.0, 555.0);
+        const double s = align::xcorr_shift(axis.as_uniform(), span<const double>(pk), span<const double>(pr), 535.0, 555.0);
         CHECK(std::abs(s - 1.23) <= 0.1 / 6.0 + 1e-9);  // one upsampled step
         const double s2 = align::xcorr_shift_resampled(axis, span<const double>(pk), fine, span<const double>(pf),
                                                        535.0, 555.0, 0.02);
@@ -145,10 +145,10 @@ TEST_CASE("shift: cross-correlation and Larch-style least squares") {
     // Bad input.
     std::vector<double> bad(dat);
     bad[300] = std::numeric_limits<double>::quiet_NaN();
-    CHECK(std::isnan(align::xcorr_shift(axis, span<const double>(bad), span<const double>(ref), 520.0, 560.0)));
+    CHECK(std::isnan(align::xcorr_shift(axis.as_uniform(), span<const double>(bad), span<const double>(ref), 520.0, 560.0)));
     CHECK_THROWS_AS(align::energy_align(axis, span<const double>(bad), axis, span<const double>(ref), 540.0),
                     corespec::value_error);
-    CHECK_THROWS_AS(align::xcorr_shift(axis, span<const double>(dat), span<const double>(ref), 400.0, 560.0),
+    CHECK_THROWS_AS(align::xcorr_shift(axis.as_uniform(), span<const double>(dat), span<const double>(ref), 400.0, 560.0),
                     corespec::range_error);
     CHECK_THROWS_AS(align::xcorr_shift_resampled(axis, span<const double>(dat), fine, span<const double>(ref_fine),
                                                  530.0, 560.0, 0.0),

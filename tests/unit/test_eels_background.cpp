@@ -166,6 +166,33 @@ TEST_CASE("exponential background: a spike that makes the fit rise is flagged, n
     CHECK(clean.parameters[1] == doctest::Approx(80.0).epsilon(2e-2));
 }
 
+TEST_CASE("exponential background: a spike in the lower half of the window is refused (outlier)") {
+    const auto axis = EnergyAxis::uniform(400.0, 1.0, 200);
+    std::vector<double> y(axis.size());
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 1e4 * std::exp(-axis.energy(i) / 80.0);
+    prep::BackgroundOptions o;
+    o.lo = 450.0;
+    o.hi = 500.0;
+    o.model = prep::BackgroundModel::exponential;
+    for (const double spike : {1e300, 1e8}) {
+        y[60] = spike;  // channel 460 eV: the lower half [450, 475)
+        for (auto fit : {prep::BackgroundFit::fast, prep::BackgroundFit::least_squares}) {
+            CAPTURE(spike);
+            o.fit = fit;
+            const auto r = prep::remove_background(Spectrum<double>(axis, y), o);
+            CHECK(r.status == prep::BackgroundStatus::outlier);
+            CHECK(r.parameters[1] == 0.0);      // no tau reported
+            CHECK(r.subtracted.values() == y);  // data left as it is
+        }
+    }
+    // A steep but clean background (a hundredfold drop across the window) still fits.
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 1e6 * std::exp(-(axis.energy(i) - 400.0) / 10.86);
+    o.fit = prep::BackgroundFit::fast;
+    const auto steep = prep::remove_background(Spectrum<double>(axis, y), o);
+    CHECK(steep.status == prep::BackgroundStatus::ok);
+    CHECK(steep.parameters[1] == doctest::Approx(10.86).epsilon(1e-6));
+}
+
 TEST_CASE("background: misuse throws") {
     const auto axis = EnergyAxis::uniform(400.0, 0.5, 100);
     prep::BackgroundOptions o;

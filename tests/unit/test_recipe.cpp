@@ -110,7 +110,8 @@ Recipe every_step() {
         .then(steps::NormalizeStep(prep::NormKind::area))
         .then(steps::Smooth(7, 3))
         .then(steps::Derivative(steps::Derivative::Method::savgol, 1, 9, 2))
-        .then(steps::BroadenStep(br));
+        .then(steps::BroadenStep(br))
+        .then(steps::Deconvolve(prep::FourierRatioOptions{1.2, 3.0, true, false}, "low_loss_2"));
 }
 
 // The error a recipe JSON text raises, as (step, field).
@@ -480,8 +481,10 @@ TEST_CASE("the older per-algorithm statuses map onto the shared PixelStatus") {
     CHECK(to_pixel_status(prep::EdgeStatus::bad_window) == PixelStatus::bad_window);
     CHECK(to_pixel_status(prep::BackgroundStatus::empty_window) == PixelStatus::empty_window);
     CHECK(to_pixel_status(prep::BackgroundStatus::fit_failed) == PixelStatus::fit_failed);
+    CHECK(to_pixel_status(prep::BackgroundStatus::outlier) == PixelStatus::outlier);
     CHECK(to_pixel_status(prep::BackgroundStatus::ok) == PixelStatus::ok);
     CHECK(std::string(to_string(PixelStatus::out_of_range)) == "out_of_range");
+    CHECK(std::string(to_string(PixelStatus::outlier)) == "outlier");
     const std::vector<PixelStatus> s{PixelStatus::ok, PixelStatus::no_edge, PixelStatus::ok};
     CHECK(count(s, PixelStatus::ok) == 2);
 }

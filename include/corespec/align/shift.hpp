@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corespec/core/checks.hpp"
@@ -136,12 +137,14 @@ struct CubicSpline {
 /// interpolation_points + 1. Returns the shift in eV (resolution scale /
 /// (points + 1)), NaN when the window holds a NaN/Inf. Throws range_error for
 /// a window outside the axis, shape_error for mismatched sizes.
+/// Needs uniform spacing, and says so: an EnergyAxis does not compile
+/// (convert with EnergyAxis::as_uniform(), which checks at run time).
 template <class T>
-double xcorr_shift(const grid::EnergyAxis& axis, span<const T> spectrum, span<const T> reference, double lo, double hi,
+double xcorr_shift(const grid::UniformAxis& ua, span<const T> spectrum, span<const T> reference, double lo, double hi,
                    std::size_t interpolation_points = 5) {
+    const grid::EnergyAxis axis(ua);
     if (spectrum.size() != axis.size() || reference.size() != axis.size())
         throw shape_error("xcorr_shift", {axis.size()}, {spectrum.size()});
-    const auto ua = axis.as_uniform();
     numeric::require_window_inside(axis, lo, hi, "xcorr_shift");
     const auto a = numeric::hyperspy_value2index(axis, lo), b = numeric::hyperspy_value2index(axis, hi);
     const std::size_t i1 = static_cast<std::size_t>(std::max<std::ptrdiff_t>(a, 0));
@@ -154,6 +157,13 @@ double xcorr_shift(const grid::EnergyAxis& axis, span<const T> spectrum, span<co
     const long lag = detail::xcorr_argmax(detail::upsample(reference.data() + i1, i2 - i1, ip),
                                           detail::upsample(spectrum.data() + i1, i2 - i1, ip));
     return static_cast<double>(lag) / static_cast<double>(ip) * ua.scale();
+}
+template <class Axis, class T, class = std::enable_if_t<std::is_same<Axis, grid::EnergyAxis>::value>>
+double xcorr_shift(const Axis&, span<const T>, span<const T>, double, double, std::size_t = 5) {
+    static_assert(!std::is_same<Axis, grid::EnergyAxis>::value,
+                  "corespec::align::xcorr_shift: needs a grid::UniformAxis (uniform spacing); an EnergyAxis may be "
+                  "explicit: pass axis.as_uniform(), which checks at run time");
+    return 0.0;
 }
 
 /// Shift (eV) to add to (x, y)'s energies to match (xr, yr), by

@@ -229,9 +229,10 @@ ZlpAlignment<T> align_zero_loss(const grid::SpectrumImage<T>& low_loss, const Zl
     if (r.aligned.pixel_count() > 1) {
         const std::size_t n = ax.size();
         const span<const T> ref(r.aligned.data().data(), n);
+        const grid::UniformAxis uniform = ax.as_uniform();
         prep::parallel_ranges(r.shift.size(), o.threads, [&](std::size_t b, std::size_t e) {
             for (std::size_t p = b; p < e; ++p)
-                r.shift_subpixel[p] = xcorr_shift(ax, span<const T>(r.aligned.data().data() + p * n, n), ref, left,
+                r.shift_subpixel[p] = xcorr_shift(uniform, span<const T>(r.aligned.data().data() + p * n, n), ref, left,
                                                   right, o.interpolation_points);
         });
         r.aligned = shift_image(r.aligned, r.shift_subpixel, o.crop, o.threads);

@@ -25,6 +25,7 @@ enum class PixelStatus : std::uint8_t {
     no_edge,       ///< no significant absorption edge
     bad_window,    ///< too few points in a fit window, or a window outside this spectrum
     out_of_range,  ///< a shift or reference energy puts the output outside the input
+    outlier,       ///< a few channels (a spike) dominate a fit window: no fit to stand behind
 };
 
 inline const char* to_string(PixelStatus s) noexcept {
@@ -39,6 +40,7 @@ inline const char* to_string(PixelStatus s) noexcept {
         case PixelStatus::no_edge: return "no_edge";
         case PixelStatus::bad_window: return "bad_window";
         case PixelStatus::out_of_range: return "out_of_range";
+        case PixelStatus::outlier: return "outlier";
     }
     return "unknown";
 }

@@ -1,8 +1,9 @@
 // corespec/core/thread_pool.hpp - a fixed set of threads that run one job
 // on every thread and wait for all of them (fork-join per call), with a
-// barrier for jobs that work in phases. Used by inference
-// (nn::Sequential / nn::Model::forward_parallel) and training alike; the
-// caller owns the pool (its threads live as long as the object), so no
+// barrier for jobs that work in phases. The one thread mechanism of the
+// library: inference (nn::Sequential / nn::Model::forward_parallel),
+// training, and, through parallel_ranges (core/parallel.hpp), the image
+// loops of prep, align and steps::Recipe. The caller owns the pool (its threads live as long as the object), so no
 // library state is hidden in globals or thread_locals.
 //
 // Starting threads per minibatch costs tens of microseconds each, and so

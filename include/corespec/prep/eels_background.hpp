@@ -61,6 +61,8 @@ enum class BackgroundStatus : std::uint8_t {
                    ///< fitted exponential rises with energy (tau < 0: not a pre-edge background)
     non_finite,    ///< NaN/Inf in the window, or a non-finite fit result
     fit_failed,    ///< least squares did not converge in max_iterations; its last iterate is used
+    outlier,       ///< a few channels dominate a fit window (a spike): the fast exponential's
+                   ///< geometric means would describe the spike, not the background
 };
 
 inline const char* to_string(BackgroundStatus s) noexcept {
@@ -70,6 +72,7 @@ inline const char* to_string(BackgroundStatus s) noexcept {
         case BackgroundStatus::non_positive: return "non_positive";
         case BackgroundStatus::non_finite: return "non_finite";
         case BackgroundStatus::fit_failed: return "fit_failed";
+        case BackgroundStatus::outlier: return "outlier";
     }
     return "unknown";
 }
@@ -92,6 +95,10 @@ struct BackgroundOptions {
 /// spectra (const, thread-safe).
 class BackgroundRemover {
 public:
+    /// The fast exponential refuses (status outlier) a window half whose
+    /// arithmetic mean exceeds its geometric mean by more than this factor.
+    static constexpr double max_mean_ratio = 10.0;
+
     /// Throws value_error for a bad window or polynomial order, range_error
     /// when the window is not inside the axis or holds too few channels.
     BackgroundRemover(grid::EnergyAxis axis, BackgroundOptions options)
@@ -321,10 +328,11 @@ private:
         bool all_zero = true;
         for (std::size_t i = i1; i < i2; ++i) all_zero = all_zero && y[i] == T(0);
         if (all_zero) return BackgroundStatus::empty_window;
-        double l1 = 0.0, l2 = 0.0;
+        double l1 = 0.0, l2 = 0.0, s1 = 0.0, s2 = 0.0;
         for (std::size_t i = i1; i < i2; ++i) {
             if (!(y[i] > T(0))) return BackgroundStatus::non_positive;
             (i < im ? l1 : l2) += std::log(static_cast<double>(y[i]));
+            (i < im ? s1 : s2) += static_cast<double>(y[i]);
         }
         l1 /= static_cast<double>(im - i1);
         l2 /= static_cast<double>(i2 - im);
@@ -337,6 +345,17 @@ private:
         // A pre-edge background falls with energy: tau < 0 (a spike in the
         // upper half, an edge inside the window) is not a background fit.
         if (tau < 0.0) return BackgroundStatus::non_positive;
+        // The geometric mean of a half stands for its level only when the
+        // values are of one magnitude. A falling background keeps the
+        // arithmetic / geometric mean ratio near 1 (1.23 for a tenfold drop
+        // across a half, 2.2 for a hundredfold); one spike of S among n
+        // channels of level c makes it about (S / c) / n. A spike in the
+        // upper half shows as a rising fit (above); one in the lower half
+        // gives a steep falling fit that only this check refuses.
+        const double am1 = s1 / static_cast<double>(im - i1), am2 = s2 / static_cast<double>(i2 - im);
+        if (!std::isfinite(am1) || !std::isfinite(am2)) return BackgroundStatus::non_finite;
+        if (std::log(am1) - l1 > std::log(max_mean_ratio) || std::log(am2) - l2 > std::log(max_mean_ratio))
+            return BackgroundStatus::outlier;
         // Its largest value, at the first channel, must be a number too.
         if (!std::isfinite(a * std::exp(-axis_.energy(0) / tau) * width_[0])) return BackgroundStatus::non_finite;
         p[0] = a;

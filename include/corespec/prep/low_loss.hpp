@@ -28,6 +28,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -467,17 +468,20 @@ inline std::size_t hanning_taper(std::vector<double>& y, std::optional<std::size
 /// HyperSpy power_law_extrapolation: appends `extrapolation_size` channels
 /// (same scale) holding the power law fitted (two-area) to the last
 /// `window_size` channels. A pixel whose fit fails is extended with zeros.
-/// Requires a uniform axis and 3 <= window_size <= size.
+/// Needs a uniform axis, and says so: the (axis, values) form takes a
+/// grid::UniformAxis (an EnergyAxis does not compile); the Spectrum form
+/// checks at run time (value_error). Requires 3 <= window_size <= size.
 template <class T>
-grid::Spectrum<double> power_law_extrapolation(const grid::Spectrum<T>& s, std::size_t window_size = 20,
-                                               std::size_t extrapolation_size = 1024, bool binned = true) {
-    const auto ax = s.axis().as_uniform();
+grid::Spectrum<double> power_law_extrapolation(const grid::UniformAxis& ax, span<const T> values,
+                                               std::size_t window_size = 20, std::size_t extrapolation_size = 1024,
+                                               bool binned = true) {
     const std::size_t n = ax.size();
+    if (values.size() != n) throw shape_error("power_law_extrapolation values", {n}, {values.size()});
     if (window_size < 3 || window_size > n)
         throw value_error("power_law_extrapolation: window_size must be in [3, size]");
     const auto ext = grid::EnergyAxis::uniform(ax.offset(), ax.scale(), n + extrapolation_size, ax.units());
     std::vector<double> y(n + extrapolation_size, 0.0);
-    for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<double>(s[i]);
+    for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<double>(values[i]);
     BackgroundOptions o;
     o.lo = ax.energy(n - window_size);
     o.hi = ax.energy(n - 1);
@@ -487,7 +491,23 @@ grid::Spectrum<double> power_law_extrapolation(const grid::Spectrum<T>& s, std::
     if (rm.fit(span<const double>(y), span<double>(p)) == BackgroundStatus::ok)
         for (std::size_t i = n; i < y.size(); ++i)
             y[i] = (binned ? ax.scale() : 1.0) * p[0] * std::pow(ext.energy(i), -p[1]);
-    return grid::Spectrum<double>(ext, std::move(y), s.metadata());
+    return grid::Spectrum<double>(ext, std::move(y));
+}
+template <class Axis, class T, class = std::enable_if_t<std::is_same<Axis, grid::EnergyAxis>::value>>
+grid::Spectrum<double> power_law_extrapolation(const Axis&, span<const T>, std::size_t = 20, std::size_t = 1024,
+                                               bool = true) {
+    static_assert(!std::is_same<Axis, grid::EnergyAxis>::value,
+                  "corespec::prep::power_law_extrapolation: needs a grid::UniformAxis (uniform spacing); an "
+                  "EnergyAxis may be explicit: pass axis.as_uniform(), which checks at run time");
+    return grid::Spectrum<double>(grid::EnergyAxis::uniform(0.0, 1.0, 1));
+}
+template <class T>
+grid::Spectrum<double> power_law_extrapolation(const grid::Spectrum<T>& s, std::size_t window_size = 20,
+                                               std::size_t extrapolation_size = 1024, bool binned = true) {
+    auto r = power_law_extrapolation(s.axis().as_uniform(), span<const T>(s.values()), window_size,
+                                     extrapolation_size, binned);
+    r.metadata() = s.metadata();
+    return r;
 }
 
 /// HyperSpy estimate_peak_width: the distance between the two points where
@@ -514,21 +534,24 @@ struct FourierLogOptions {
 };
 
 /// Fourier-log deconvolution of a low-loss spectrum by its zero-loss peak
-/// (HyperSpy fourier_log_deconvolution). Both on uniform axes; the result is
-/// on the spectrum's axis (shortened by the taper with crop). Throws
-/// value_error on NaN/Inf input.
+/// (HyperSpy fourier_log_deconvolution). Both need uniform axes: the
+/// (axis, values) form takes grid::UniformAxis (an EnergyAxis does not
+/// compile), the Spectrum form checks at run time. The result is on the
+/// spectrum's axis (shortened by the taper with crop). Throws value_error
+/// on NaN/Inf input.
 template <class T>
-grid::Spectrum<double> fourier_log_deconvolution(const grid::Spectrum<T>& s, const grid::Spectrum<T>& zlp,
+grid::Spectrum<double> fourier_log_deconvolution(const grid::UniformAxis& axis, span<const T> s,
+                                                 const grid::UniformAxis& zlp_axis, span<const T> zlp,
                                                  const FourierLogOptions& o = {}) {
-    s.axis().as_uniform();
-    zlp.axis().as_uniform();
-    require_finite(span<const T>(s.values()), "fourier_log_deconvolution spectrum");
-    require_finite(span<const T>(zlp.values()), "fourier_log_deconvolution zlp");
+    if (s.size() != axis.size()) throw shape_error("fourier_log_deconvolution spectrum", {axis.size()}, {s.size()});
+    if (zlp.size() != zlp_axis.size()) throw shape_error("fourier_log_deconvolution zlp", {zlp_axis.size()}, {zlp.size()});
+    require_finite(s, "fourier_log_deconvolution spectrum");
+    require_finite(zlp, "fourier_log_deconvolution zlp");
     const std::size_t ns = s.size(), nz = zlp.size();
-    std::vector<double> y(s.values().begin(), s.values().end());
+    std::vector<double> y(s.begin(), s.end());
     const std::size_t tapered = hanning_taper(y);
     const std::size_t n = numeric::next_fast_len(nz + ns - 1, true);
-    const std::vector<double> zv(zlp.values().begin(), zlp.values().end());
+    const std::vector<double> zv(zlp.begin(), zlp.end());
     const auto z = detail::rfft(zv, n);
     const auto j = detail::rfft(y, n);
     std::vector<std::complex<double>> j1(z.size());
@@ -541,11 +564,28 @@ grid::Spectrum<double> fourier_log_deconvolution(const grid::Spectrum<T>& s, con
     r.resize(ns, 0.0);
     if (o.add_zlp)
         for (std::size_t i = 0; i < std::min(ns, nz); ++i) r[i] += static_cast<double>(zlp[i]);
+    const grid::EnergyAxis out_axis(axis);
     if (o.crop) {
         r.resize(ns - tapered);
-        return grid::Spectrum<double>(s.axis().slice(0, ns - tapered), std::move(r), s.metadata());
+        return grid::Spectrum<double>(out_axis.slice(0, ns - tapered), std::move(r));
     }
-    return grid::Spectrum<double>(s.axis(), std::move(r), s.metadata());
+    return grid::Spectrum<double>(out_axis, std::move(r));
+}
+template <class Axis, class T, class = std::enable_if_t<std::is_same<Axis, grid::EnergyAxis>::value>>
+grid::Spectrum<double> fourier_log_deconvolution(const Axis&, span<const T>, const Axis&, span<const T>,
+                                                 const FourierLogOptions& = {}) {
+    static_assert(!std::is_same<Axis, grid::EnergyAxis>::value,
+                  "corespec::prep::fourier_log_deconvolution: needs grid::UniformAxis (uniform spacing); an "
+                  "EnergyAxis may be explicit: pass axis.as_uniform(), which checks at run time");
+    return grid::Spectrum<double>(grid::EnergyAxis::uniform(0.0, 1.0, 1));
+}
+template <class T>
+grid::Spectrum<double> fourier_log_deconvolution(const grid::Spectrum<T>& s, const grid::Spectrum<T>& zlp,
+                                                 const FourierLogOptions& o = {}) {
+    auto r = fourier_log_deconvolution(s.axis().as_uniform(), span<const T>(s.values()), zlp.axis().as_uniform(),
+                                       span<const T>(zlp.values()), o);
+    const std::size_t m = r.size();  // s.size(), or less with crop
+    return grid::Spectrum<double>(m == s.size() ? s.axis() : s.axis().slice(0, m), std::move(r.values()), s.metadata());
 }
 
 /// What fourier_ratio_deconvolution chose, for the user to report.
@@ -562,27 +602,25 @@ struct FourierRatioOptions {
     bool extrapolate_coreloss = true; ///< power-law extend the core loss by 100 channels (window 20)
 };
 
-/// Fourier-ratio deconvolution of a core-loss spectrum by the low-loss
-/// spectrum recorded with it (HyperSpy fourier_ratio_deconvolution): result
-/// = I0 * IFFT(FFT(G) FFT(cl) / FFT(ll)) on the core-loss axis, with G a
-/// unit-area Gaussian of width fwhm at 0 eV on the low-loss axis. Throws
-/// value_error on NaN/Inf input or when no width/threshold can be found.
-/// With `info`, writes the threshold, FWHM and I0 it used.
+namespace detail {
+
+// fourier_ratio_deconvolution on uniform axes (the callers check), values as views.
 template <class T>
-grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, const grid::Spectrum<T>& ll,
-                                                   const FourierRatioOptions& o = {},
-                                                   FourierRatioInfo* info = nullptr) {
-    const auto cla = cl.axis().as_uniform();
-    const auto lla = ll.axis().as_uniform();
-    require_finite(span<const T>(cl.values()), "fourier_ratio_deconvolution core loss");
-    require_finite(span<const T>(ll.values()), "fourier_ratio_deconvolution low loss");
-    const double threshold = o.threshold ? *o.threshold : elastic_threshold(ll);
+grid::Spectrum<double> fourier_ratio(const grid::EnergyAxis& cl_axis, span<const T> cl, const grid::EnergyAxis& ll_axis,
+                                     span<const T> ll, const FourierRatioOptions& o, FourierRatioInfo* info) {
+    if (cl.size() != cl_axis.size()) throw shape_error("fourier_ratio_deconvolution core loss", {cl_axis.size()}, {cl.size()});
+    if (ll.size() != ll_axis.size()) throw shape_error("fourier_ratio_deconvolution low loss", {ll_axis.size()}, {ll.size()});
+    const auto cla = cl_axis.as_uniform();
+    const auto lla = ll_axis.as_uniform();
+    require_finite(cl, "fourier_ratio_deconvolution core loss");
+    require_finite(ll, "fourier_ratio_deconvolution low loss");
+    const double threshold = o.threshold ? *o.threshold : elastic_threshold(ll_axis, ll.data(), 1)[0];
     if (!std::isfinite(threshold)) throw value_error("fourier_ratio_deconvolution: no elastic threshold found");
-    auto to_double = [](const grid::Spectrum<T>& s) {
-        return grid::Spectrum<double>(s.axis(), std::vector<double>(s.values().begin(), s.values().end()), s.metadata());
+    auto to_double = [](const grid::EnergyAxis& a, span<const T> v) {
+        return grid::Spectrum<double>(a, std::vector<double>(v.begin(), v.end()));
     };
-    auto cle = o.extrapolate_coreloss ? power_law_extrapolation(cl, 20, 100) : to_double(cl);
-    auto lle = o.extrapolate_lowloss ? power_law_extrapolation(ll, 100, 100) : to_double(ll);
+    auto cle = o.extrapolate_coreloss ? power_law_extrapolation(cla, cl, 20, 100) : to_double(cl_axis, cl);
+    auto lle = o.extrapolate_lowloss ? power_law_extrapolation(lla, ll, 100, 100) : to_double(ll_axis, ll);
     hanning_taper(lle.values());
     hanning_taper(cle.values());
     const std::size_t n = numeric::next_fast_len(lle.size() + cl.size() - 1, false);
@@ -600,17 +638,49 @@ grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, 
                                : lla.offset();
         g[i] = std::exp(-x * x / (2.0 * sigma * sigma)) / (sigma * std::sqrt(2.0 * pi));
     }
-    const auto z = detail::rfft(g, n);
-    const auto jk = detail::rfft(cle.values(), n);
-    const auto jl = detail::rfft(lle.values(), n);
+    const auto z = rfft(g, n);
+    const auto jk = rfft(cle.values(), n);
+    const auto jl = rfft(lle.values(), n);
     std::vector<std::complex<double>> q(z.size());
     for (std::size_t k = 0; k < z.size(); ++k) q[k] = z[k] * jk[k] / jl[k];
-    auto r = detail::irfft(q);
+    auto r = irfft(q);
     for (double& v : r) v *= i0;
     r.resize(cl.size(), 0.0);
-    (void)cla;
     if (info) *info = {threshold, fwhm, i0};
-    return grid::Spectrum<double>(cl.axis(), std::move(r), cl.metadata());
+    return grid::Spectrum<double>(cl_axis, std::move(r));
+}
+
+}  // namespace detail
+
+/// Fourier-ratio deconvolution of a core-loss spectrum by the low-loss
+/// spectrum recorded with it (HyperSpy fourier_ratio_deconvolution): result
+/// = I0 * IFFT(FFT(G) FFT(cl) / FFT(ll)) on the core-loss axis, with G a
+/// unit-area Gaussian of width fwhm at 0 eV on the low-loss axis. Both need
+/// uniform axes: the (axis, values) form takes grid::UniformAxis (an
+/// EnergyAxis does not compile), the Spectrum form checks at run time.
+/// Throws value_error on NaN/Inf input or when no width/threshold can be
+/// found. With `info`, writes the threshold, FWHM and I0 it used.
+template <class T>
+grid::Spectrum<double> fourier_ratio_deconvolution(const grid::UniformAxis& cl_axis, span<const T> cl,
+                                                   const grid::UniformAxis& ll_axis, span<const T> ll,
+                                                   const FourierRatioOptions& o = {}, FourierRatioInfo* info = nullptr) {
+    return detail::fourier_ratio(grid::EnergyAxis(cl_axis), cl, grid::EnergyAxis(ll_axis), ll, o, info);
+}
+template <class Axis, class T, class = std::enable_if_t<std::is_same<Axis, grid::EnergyAxis>::value>>
+grid::Spectrum<double> fourier_ratio_deconvolution(const Axis&, span<const T>, const Axis&, span<const T>,
+                                                   const FourierRatioOptions& = {}, FourierRatioInfo* = nullptr) {
+    static_assert(!std::is_same<Axis, grid::EnergyAxis>::value,
+                  "corespec::prep::fourier_ratio_deconvolution: needs grid::UniformAxis (uniform spacing); an "
+                  "EnergyAxis may be explicit: pass axis.as_uniform(), which checks at run time");
+    return grid::Spectrum<double>(grid::EnergyAxis::uniform(0.0, 1.0, 1));
+}
+template <class T>
+grid::Spectrum<double> fourier_ratio_deconvolution(const grid::Spectrum<T>& cl, const grid::Spectrum<T>& ll,
+                                                   const FourierRatioOptions& o = {},
+                                                   FourierRatioInfo* info = nullptr) {
+    auto r = detail::fourier_ratio(cl.axis(), span<const T>(cl.values()), ll.axis(), span<const T>(ll.values()), o, info);
+    r.metadata() = cl.metadata();
+    return r;
 }
 
 }  // namespace corespec::prep

@@ -61,9 +61,14 @@ struct PreEdgeParams {
     /// 0..5 (Larch would clamp), npre not 0 or 1, nvict outside -5..5,
     /// min_edge_snr negative or non-finite.
     void validate() const {
-        const auto fail = [](const std::string& field, const std::string& why) {
+        validate([](const std::string& field, const std::string& why) {
             throw value_error("pre_edge: parameter " + field + " " + why);
-        };
+        });
+    }
+    /// The same checks, reporting through fail(field, why), which must throw
+    /// (the pre_edge step names its JSON fields this way).
+    template <class Fail>
+    void validate(Fail&& fail) const {
         const std::pair<const char*, const std::optional<double>*> energies[] = {
             {"e0", &e0}, {"pre1", &pre1}, {"pre2", &pre2}, {"norm1", &norm1}, {"norm2", &norm2}};
         for (const auto& [name, v] : energies)
@@ -303,10 +308,45 @@ struct PreEdgeBatch {
     std::vector<double> e0, edge_step;
 };
 
-/// The normalisation as a step: parameters plus one call on a spectrum view.
+/// The normalisation as a value: parameters plus one call on a spectrum, a
+/// block or an image. steps::PreEdgeStep (a recipe's "pre_edge") is the thin
+/// recipe form of this type: it holds a PreEdge and runs apply_one.
 struct PreEdge {
     PreEdgeParams params;
-    PreEdgeOutput output = PreEdgeOutput::norm;  ///< for apply_block / apply_image
+    PreEdgeOutput output = PreEdgeOutput::norm;  ///< for apply_one / apply_block / apply_image
+
+    /// pre_edge on one spectrum `in` on energies `e`: writes its norm or flat
+    /// (`output`; nothing for none) to `out` (same size; may be `in`) and e0
+    /// and edge_step to `e0_step` (NaN unless ok), and returns the status.
+    /// `mu` is the caller's scratch. Never throws for a bad spectrum; the
+    /// parameters must be valid (params.validate()).
+    template <class T, class U>
+    EdgeStatus apply_one(span<const double> e, span<const T> in, span<U> out, double (&e0_step)[2],
+                         std::vector<double>& mu) const {
+        e0_step[0] = e0_step[1] = std::numeric_limits<double>::quiet_NaN();
+        const std::size_t c = e.size();
+        mu.resize(c);
+        bool finite = true;
+        for (std::size_t i = 0; i < c; ++i) {
+            mu[i] = static_cast<double>(in[i]);
+            finite = finite && std::isfinite(mu[i]);
+        }
+        if (!finite) return EdgeStatus::non_finite;
+        try {
+            const auto r = pre_edge(e, span<const double>(mu), params);
+            e0_step[0] = r.e0;
+            e0_step[1] = r.edge_step;
+            if (output != PreEdgeOutput::none) {
+                const auto& src = output == PreEdgeOutput::norm ? r.norm : r.flat;
+                for (std::size_t i = 0; i < c; ++i) out[i] = static_cast<U>(src[i]);
+            }
+        } catch (const no_edge_error&) {
+            return EdgeStatus::no_edge;
+        } catch (const value_error&) {
+            return EdgeStatus::bad_window;
+        }
+        return EdgeStatus::ok;
+    }
 
     /// pre_edge on every spectrum of a contiguous block (pixel-major,
     /// axis.size() channels each), replacing each one that succeeds by its
@@ -328,34 +368,14 @@ struct PreEdge {
         const std::size_t c = e.size();
         if (c == 0 || block.size() % c != 0) throw shape_error("PreEdge::apply_block", {c}, {block.size()});
         const std::size_t np = block.size() / c;
-        PreEdgeBatch b{std::vector<EdgeStatus>(np, EdgeStatus::ok),
-                       std::vector<double>(np, std::numeric_limits<double>::quiet_NaN()),
-                       std::vector<double>(np, std::numeric_limits<double>::quiet_NaN())};
+        PreEdgeBatch b{std::vector<EdgeStatus>(np, EdgeStatus::ok), std::vector<double>(np), std::vector<double>(np)};
         std::vector<double> mu(c);
         for (std::size_t p = 0; p < np; ++p) {
-            auto px = block.subspan(p * c, c);
-            bool finite = true;
-            for (std::size_t i = 0; i < c; ++i) {
-                mu[i] = static_cast<double>(px[i]);
-                finite = finite && std::isfinite(mu[i]);
-            }
-            if (!finite) {
-                b.status[p] = EdgeStatus::non_finite;
-                continue;
-            }
-            try {
-                const auto r = pre_edge(e, span<const double>(mu), params);
-                b.e0[p] = r.e0;
-                b.edge_step[p] = r.edge_step;
-                if (output != PreEdgeOutput::none) {
-                    const auto& src = output == PreEdgeOutput::norm ? r.norm : r.flat;
-                    for (std::size_t i = 0; i < c; ++i) px[i] = static_cast<T>(src[i]);
-                }
-            } catch (const no_edge_error&) {
-                b.status[p] = EdgeStatus::no_edge;
-            } catch (const value_error&) {
-                b.status[p] = EdgeStatus::bad_window;
-            }
+            const auto px = block.subspan(p * c, c);
+            double r[2];
+            b.status[p] = apply_one(e, span<const T>(px.data(), c), px, r, mu);
+            b.e0[p] = r[0];
+            b.edge_step[p] = r[1];
         }
         return b;
     }

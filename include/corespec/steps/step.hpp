@@ -16,6 +16,13 @@
 //
 // Steps are composed into a steps::Recipe (recipe.hpp), which runs them on
 // a Spectrum, a SpectrumImage over threads, or a caller's raw buffer.
+//
+// A step that needs a second spectrum per pixel (deconvolution by the
+// low-loss or zero-loss recorded with each core-loss spectrum) names it,
+// companion(); the caller passes that signal by name with the run
+// (steps::Companions), the recipe plans the step for both axes
+// (prepare_with_companion) and hands each pixel its companion spectrum
+// through PixelState::companion().
 #pragma once
 
 #include <cmath>
@@ -25,6 +32,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -60,6 +68,21 @@ private:
 struct PixelState {
     double e0 = std::numeric_limits<double>::quiet_NaN();
     double* reports = nullptr;  ///< this step's report slots (PreparedStep::report_names())
+
+    /// This pixel's spectrum of the companion signal the step asked for
+    /// (Step::companion(), e.g. its low-loss), on the companion axis given
+    /// to Step::prepare_with_companion; empty for a step without one.
+    template <class T>
+    span<const T> companion() const noexcept {
+        if constexpr (std::is_same<T, float>::value) return companion_f_;
+        else return companion_d_;
+    }
+    void set_companion(span<const float> c) noexcept { companion_f_ = c; }
+    void set_companion(span<const double> c) noexcept { companion_d_ = c; }
+
+private:
+    span<const float> companion_f_;
+    span<const double> companion_d_;
 };
 
 /// A step planned for one input axis. Const and thread-safe: one plan runs
@@ -132,6 +155,19 @@ public:
     virtual bool finds_e0() const noexcept { return false; }
     /// True for a step that needs e0 from an earlier step.
     virtual bool needs_e0() const noexcept { return false; }
+
+    /// The name of the second signal this step needs beside each spectrum
+    /// (deconvolution: "low_loss" or "zero_loss"), passed with the run
+    /// (steps::Companions); empty for a step that needs none.
+    virtual std::string companion() const { return {}; }
+    /// Plans a step that has a companion(), given the companion's axis (a
+    /// step without one ignores it). The plan's run then reads the pixel's
+    /// companion spectrum from PixelState::companion().
+    virtual std::unique_ptr<PreparedStep> prepare_with_companion(const grid::EnergyAxis& input,
+                                                                 const grid::EnergyAxis& companion_axis) const {
+        (void)companion_axis;
+        return prepare(input);
+    }
 };
 
 namespace detail {
@@ -178,6 +214,11 @@ public:
         const auto& v = get(f);
         if (!v.is_boolean()) throw step_error(step_, f, "must be true or false, got " + v.dump());
         return v.get<bool>();
+    }
+    std::string string(const std::string& f) {
+        const auto& v = get(f);
+        if (!v.is_string()) throw step_error(step_, f, "must be a string, got " + v.dump());
+        return v.get<std::string>();
     }
     /// One of `choices`, returned as its index.
     std::size_t choice(const std::string& f, const std::vector<std::string>& choices, std::size_t fallback) {

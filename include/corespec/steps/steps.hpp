@@ -17,11 +17,16 @@
 //   derivative        method, edge_order, window, order                input axis
 //   broaden           sigma, lorentz_fwhm, lorentz_slope,              input axis
 //                     lorentz_onset, shift, weight_by_energy, quadrature
+//   deconvolve        method, companion; fourier_log: add_zlp, crop;   input axis (fourier_log with
+//                     fourier_ratio: fwhm, threshold,                  crop: without the right taper)
+//                     extrapolate_lowloss, extrapolate_coreloss
+//                     (needs a companion signal per pixel, recipe.hpp)
 // docs/preprocessing.md lists each field with its unit, default and range.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -78,6 +83,7 @@ inline PixelStatus to_pixel_status(prep::BackgroundStatus s) noexcept {
         case prep::BackgroundStatus::non_positive: return PixelStatus::non_positive;
         case prep::BackgroundStatus::non_finite: return PixelStatus::non_finite;
         case prep::BackgroundStatus::fit_failed: return PixelStatus::fit_failed;
+        case prep::BackgroundStatus::outlier: return PixelStatus::outlier;
     }
     return PixelStatus::non_finite;
 }
@@ -111,9 +117,10 @@ inline std::string window_text(double lo, double hi) {
 
 // ------------------------------------------------------------------ pre_edge
 
-/// XAS pre-edge subtraction and post-edge normalisation (prep::pre_edge, Larch
-/// semantics). Output: the normalised (or flattened) spectrum on the input
-/// axis; reports e0 and edge_step, and passes e0 on to later steps.
+/// XAS pre-edge subtraction and post-edge normalisation: the recipe form of
+/// prep::PreEdge (Larch semantics; one implementation, PreEdge::apply_one).
+/// Output: the normalised (or flattened) spectrum on the input axis;
+/// reports e0 and edge_step, and passes e0 on to later steps.
 /// Status: non_finite, no_edge (flat, or edge_step below min_edge_snr times
 /// the noise), bad_window (too few points for a fit window).
 class PreEdgeStep : public detail::StepT<PreEdgeStep> {
@@ -121,41 +128,27 @@ public:
     static constexpr const char* step_name = "pre_edge";
 
     explicit PreEdgeStep(prep::PreEdgeParams params = {}, prep::PreEdgeOutput output = prep::PreEdgeOutput::norm)
-        : params_(std::move(params)), output_(output) {
-        const auto finite = [](const char* f, const std::optional<double>& v) {
-            if (v) detail::require_finite_field(step_name, f, *v);
-        };
-        finite("e0", params_.e0);
-        finite("edge_step", params_.step);
-        finite("pre1", params_.pre1);
-        finite("pre2", params_.pre2);
-        finite("norm1", params_.norm1);
-        finite("norm2", params_.norm2);
-        if (params_.step && !(*params_.step > 0.0))
-            throw step_error(step_name, "edge_step", "a fixed edge step must be > 0, got " + std::to_string(*params_.step));
-        if (params_.nnorm && (*params_.nnorm < 0 || *params_.nnorm > 5))
-            throw step_error(step_name, "nnorm", "must be in [0, 5], got " + std::to_string(*params_.nnorm));
-        if (params_.nvict < 0 || params_.nvict > 4)
-            throw step_error(step_name, "nvict", "must be in [0, 4], got " + std::to_string(params_.nvict));
-        if (params_.npre != 0 && params_.npre != 1)
-            throw step_error(step_name, "npre", "must be 0 (constant) or 1 (line), got " + std::to_string(params_.npre));
-        if (!(params_.min_edge_snr >= 0.0) || !std::isfinite(params_.min_edge_snr))
-            throw step_error(step_name, "min_edge_snr", "must be finite and >= 0");
-        if (output_ == prep::PreEdgeOutput::none)
+        : pre_edge_{std::move(params), output} {
+        // prep::PreEdgeParams::validate's checks, naming the JSON fields.
+        pre_edge_.params.validate([](const std::string& field, const std::string& why) {
+            throw step_error(step_name, field == "step" ? "edge_step" : field, why);
+        });
+        if (output == prep::PreEdgeOutput::none)
             throw step_error(step_name, "output", "a step must output a spectrum: \"norm\" or \"flat\"");
     }
 
-    const prep::PreEdgeParams& params() const noexcept { return params_; }
-    prep::PreEdgeOutput output() const noexcept { return output_; }
+    const prep::PreEdgeParams& params() const noexcept { return pre_edge_.params; }
+    prep::PreEdgeOutput output() const noexcept { return pre_edge_.output; }
     bool finds_e0() const noexcept override { return true; }
 
     nlohmann::json to_json() const override {
         const auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-        return {{"step", step_name},        {"e0", opt(params_.e0)},       {"edge_step", opt(params_.step)},
-                {"pre1", opt(params_.pre1)}, {"pre2", opt(params_.pre2)},   {"norm1", opt(params_.norm1)},
-                {"norm2", opt(params_.norm2)}, {"nnorm", opt(params_.nnorm)}, {"nvict", params_.nvict},
-                {"npre", params_.npre},     {"make_flat", params_.make_flat}, {"min_edge_snr", params_.min_edge_snr},
-                {"output", output_ == prep::PreEdgeOutput::norm ? "norm" : "flat"}};
+        const auto& p = pre_edge_.params;
+        return {{"step", step_name},        {"e0", opt(p.e0)},       {"edge_step", opt(p.step)},
+                {"pre1", opt(p.pre1)},      {"pre2", opt(p.pre2)},   {"norm1", opt(p.norm1)},
+                {"norm2", opt(p.norm2)},    {"nnorm", opt(p.nnorm)}, {"nvict", p.nvict},
+                {"npre", p.npre},           {"make_flat", p.make_flat}, {"min_edge_snr", p.min_edge_snr},
+                {"output", pre_edge_.output == prep::PreEdgeOutput::norm ? "norm" : "flat"}};
     }
 
     static PreEdgeStep from_json(const nlohmann::json& j) {
@@ -178,43 +171,35 @@ public:
     }
 
     std::unique_ptr<PreparedStep> prepare(const grid::EnergyAxis& input) const override {
-        return std::make_unique<Plan>(*this, input);
+        return std::make_unique<Plan>(pre_edge_, input);
     }
 
 private:
+    // prep::PreEdge::apply_one with the energies computed once per plan.
     class Plan : public PreparedStepT<Plan> {
     public:
-        Plan(const PreEdgeStep& s, const grid::EnergyAxis& axis)
-            : PreparedStepT<Plan>(axis), params_(s.params_), output_(s.output_), energies_(axis.energies()) {}
+        Plan(const prep::PreEdge& p, const grid::EnergyAxis& axis)
+            : PreparedStepT<Plan>(axis), pre_edge_(p), energies_(axis.energies()) {}
         bool in_place() const noexcept override { return true; }
         std::vector<std::string> report_names() const override { return {"e0", "edge_step"}; }
 
         template <class T>
         PixelStatus go(span<const T> in, span<T> out, PixelState& st) const {
-            if (!detail::all_finite(in)) return PixelStatus::non_finite;
             thread_local std::vector<double> mu;
-            detail::to_double(in, mu);
-            try {
-                const auto r = prep::pre_edge(span<const double>(energies_), span<const double>(mu), params_);
-                st.e0 = r.e0;
-                if (st.reports) st.reports[0] = r.e0, st.reports[1] = r.edge_step;
-                detail::copy_out(output_ == prep::PreEdgeOutput::norm ? r.norm : r.flat, out);
-                return PixelStatus::ok;
-            } catch (const prep::no_edge_error&) {
-                return PixelStatus::no_edge;
-            } catch (const value_error&) {
-                return PixelStatus::bad_window;
-            }
+            double r[2];
+            const auto status = pre_edge_.apply_one(span<const double>(energies_), in, out, r, mu);
+            if (status != prep::EdgeStatus::ok) return to_pixel_status(status);
+            st.e0 = r[0];
+            if (st.reports) st.reports[0] = r[0], st.reports[1] = r[1];
+            return PixelStatus::ok;
         }
 
     private:
-        prep::PreEdgeParams params_;
-        prep::PreEdgeOutput output_;
+        prep::PreEdge pre_edge_;
         std::vector<double> energies_;  // once per plan, not per spectrum
     };
 
-    prep::PreEdgeParams params_;
-    prep::PreEdgeOutput output_;
+    prep::PreEdge pre_edge_;
 };
 
 // ----------------------------------------------------------- eels_background
@@ -865,6 +850,183 @@ private:
     prep::Broaden b_;
 };
 
+// ---------------------------------------------------------------- deconvolve
+
+/// Plural-scattering deconvolution with HyperSpy 1.7.3's algorithms
+/// (prep/low_loss.hpp), by a second spectrum recorded with each pixel, its
+/// companion signal (Step::companion(), passed with the run as
+/// steps::Companions):
+///   fourier_log   - the spectrum is a low loss, the companion ("zero_loss"
+///                   by default) its zero-loss peak
+///                   (prep::fourier_log_deconvolution; add_zlp, crop);
+///   fourier_ratio - the spectrum is a core loss, the companion ("low_loss")
+///                   its low loss (prep::fourier_ratio_deconvolution; fwhm,
+///                   threshold, extrapolate_lowloss, extrapolate_coreloss);
+///                   reports threshold, fwhm and i0 per spectrum.
+/// Each pixel is deconvolved on its own, exactly as the direct call on that
+/// spectrum and its companion (so the default threshold's tolerance is the
+/// pixel's own, as HyperSpy on one spectrum). Both axes must be uniform.
+/// Output on the input axis (fourier_log with crop: without the right taper).
+/// Status: non_finite (NaN/Inf in either spectrum or the result),
+/// fit_failed (no elastic threshold, zero-loss width or positive I0 found).
+class Deconvolve : public detail::StepT<Deconvolve> {
+public:
+    static constexpr const char* step_name = "deconvolve";
+    enum class Method { fourier_log, fourier_ratio };
+
+    /// Fourier-log by the zero-loss peak.
+    explicit Deconvolve(prep::FourierLogOptions o, std::string companion = "zero_loss")
+        : method_(Method::fourier_log), companion_(std::move(companion)), log_(o) {
+        check_name();
+    }
+    /// Fourier-ratio by the low-loss spectrum.
+    explicit Deconvolve(prep::FourierRatioOptions o, std::string companion = "low_loss")
+        : method_(Method::fourier_ratio), companion_(std::move(companion)), ratio_(o) {
+        check_name();
+        if (ratio_.fwhm && !(std::isfinite(*ratio_.fwhm) && *ratio_.fwhm > 0.0))
+            throw step_error(step_name, "fwhm", "must be finite and > 0 eV, got " + std::to_string(*ratio_.fwhm));
+        if (ratio_.threshold) detail::require_finite_field(step_name, "threshold", *ratio_.threshold);
+    }
+
+    Method method() const noexcept { return method_; }
+    std::string companion() const override { return companion_; }
+
+    nlohmann::json to_json() const override {
+        const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+        if (method_ == Method::fourier_log)
+            return {{"step", step_name}, {"method", "fourier_log"}, {"companion", companion_},
+                    {"add_zlp", log_.add_zlp}, {"crop", log_.crop}};
+        return {{"step", step_name},
+                {"method", "fourier_ratio"},
+                {"companion", companion_},
+                {"fwhm", opt(ratio_.fwhm)},
+                {"threshold", opt(ratio_.threshold)},
+                {"extrapolate_lowloss", ratio_.extrapolate_lowloss},
+                {"extrapolate_coreloss", ratio_.extrapolate_coreloss}};
+    }
+
+    static Deconvolve from_json(const nlohmann::json& j) {
+        detail::FieldReader r(j, step_name);
+        if (!r.has("method")) throw step_error(step_name, "method", "missing: \"fourier_log\" or \"fourier_ratio\"");
+        const bool log = r.choice("method", {"fourier_log", "fourier_ratio"}, 0) == 0;
+        std::string companion = log ? "zero_loss" : "low_loss";
+        if (r.has("companion")) companion = r.string("companion");
+        if (log) {
+            prep::FourierLogOptions o;
+            o.add_zlp = r.boolean("add_zlp", o.add_zlp);
+            o.crop = r.boolean("crop", o.crop);
+            r.finish();
+            return Deconvolve(o, companion);
+        }
+        prep::FourierRatioOptions o;
+        o.fwhm = r.optional_number("fwhm");
+        o.threshold = r.optional_number("threshold");
+        o.extrapolate_lowloss = r.boolean("extrapolate_lowloss", o.extrapolate_lowloss);
+        o.extrapolate_coreloss = r.boolean("extrapolate_coreloss", o.extrapolate_coreloss);
+        r.finish();
+        return Deconvolve(o, companion);
+    }
+
+    std::optional<EnergyRange> check_range(std::optional<EnergyRange> before) const override {
+        if (method_ == Method::fourier_log && log_.crop) return std::nullopt;  // the taper's width depends on the size
+        return before;
+    }
+
+    std::unique_ptr<PreparedStep> prepare(const grid::EnergyAxis&) const override {
+        throw step_error(step_name, "companion",
+                         "needs the companion signal \"" + companion_ + "\" (pass it with the run: steps::Companions)");
+    }
+
+    std::unique_ptr<PreparedStep> prepare_with_companion(const grid::EnergyAxis& input,
+                                                         const grid::EnergyAxis& companion_axis) const override {
+        if (!input.is_uniform()) throw step_error(step_name, "method", "deconvolution needs a uniform axis; resample first");
+        if (!companion_axis.is_uniform())
+            throw step_error(step_name, "companion", "the companion signal \"" + companion_ + "\" needs a uniform axis");
+        const std::size_t n = input.size(), nc = companion_axis.size();
+        const std::size_t taper = std::max<std::size_t>(20, static_cast<std::size_t>(std::nearbyint(0.02 * double(n))));
+        if (2 * taper > n)
+            throw step_error(step_name, "method", "the spectrum's " + std::to_string(n) +
+                                                      " channels are fewer than its two Hanning tapers (" +
+                                                      std::to_string(2 * taper) + ")");
+        if (method_ == Method::fourier_log)
+            return std::make_unique<Plan>(*this, input, companion_axis, log_.crop ? input.slice(0, n - taper) : input);
+        if (nc < 40 || (ratio_.extrapolate_lowloss && nc < 100))
+            throw step_error(step_name, "companion", "the low loss needs at least " +
+                                                         std::string(ratio_.extrapolate_lowloss ? "100" : "40") +
+                                                         " channels, got " + std::to_string(nc));
+        try {
+            if (ratio_.threshold) {
+                const auto i = numeric::hyperspy_value2index(companion_axis, *ratio_.threshold);
+                if (i < 0 || i >= static_cast<std::ptrdiff_t>(nc))
+                    throw range_error("threshold " + std::to_string(*ratio_.threshold) + " eV is outside the low loss");
+            } else {
+                const auto [i1, i2] = numeric::hyperspy_value_range_to_indices(companion_axis, 1.0, 11.0);
+                if (i2 < i1 + 10) throw value_error("the elastic threshold search [1, 11] eV spans fewer than 10 channels");
+            }
+        } catch (const step_error&) {
+            throw;
+        } catch (const error& e) {
+            throw step_error(step_name, "threshold", e.what());
+        }
+        return std::make_unique<Plan>(*this, input, companion_axis, input);
+    }
+
+private:
+    void check_name() const {
+        if (companion_.empty()) throw step_error(step_name, "companion", "must name a signal");
+        for (char c : companion_)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+                throw step_error(step_name, "companion", "a signal name holds letters, digits and '_', got \"" +
+                                                             companion_ + "\"");
+    }
+
+    class Plan : public PreparedStepT<Plan> {
+    public:
+        Plan(const Deconvolve& s, grid::EnergyAxis in, grid::EnergyAxis companion, grid::EnergyAxis out)
+            : PreparedStepT<Plan>(std::move(out)), method_(s.method_), log_(s.log_), ratio_(s.ratio_),
+              in_(std::move(in)), companion_(std::move(companion)), in_u_(in_.as_uniform()),
+              companion_u_(companion_.as_uniform()) {}
+        std::vector<std::string> report_names() const override {
+            if (method_ == Method::fourier_log) return {};
+            return {"threshold", "fwhm", "i0"};
+        }
+
+        template <class T>
+        PixelStatus go(span<const T> in, span<T> out, PixelState& st) const {
+            const span<const T> c = st.companion<T>();
+            if (c.size() != companion_.size()) return PixelStatus::bad_window;  // a runner without the companion
+            if (!detail::all_finite(in) || !detail::all_finite(c)) return PixelStatus::non_finite;
+            try {
+                if (method_ == Method::fourier_log) {
+                    detail::copy_out(
+                        prep::fourier_log_deconvolution(in_u_, in, companion_u_, c, log_).values(),
+                        out);
+                } else {
+                    prep::FourierRatioInfo info;
+                    const auto r = prep::detail::fourier_ratio(in_, in, companion_, c, ratio_, &info);
+                    if (st.reports) st.reports[0] = info.threshold, st.reports[1] = info.fwhm, st.reports[2] = info.i0;
+                    detail::copy_out(r.values(), out);
+                }
+            } catch (const error&) {
+                return PixelStatus::fit_failed;
+            }
+            return detail::all_finite(span<const T>(out.data(), out.size())) ? PixelStatus::ok : PixelStatus::non_finite;
+        }
+
+    private:
+        Method method_;
+        prep::FourierLogOptions log_;
+        prep::FourierRatioOptions ratio_;
+        grid::EnergyAxis in_, companion_;
+        grid::UniformAxis in_u_, companion_u_;  // checked once, at prepare
+    };
+
+    Method method_;
+    std::string companion_;
+    prep::FourierLogOptions log_;
+    prep::FourierRatioOptions ratio_;
+};
+
 // ------------------------------------------------------------------ registry
 
 /// The names every step answers to in JSON, in the order of this file.
@@ -872,7 +1034,7 @@ inline const std::vector<std::string>& step_names() {
     static const std::vector<std::string> names = {
         PreEdgeStep::step_name, BackgroundStep::step_name, ZlpAlignStep::step_name, Crop::step_name,
         Resample::step_name,    NormalizeStep::step_name,  Smooth::step_name,       Derivative::step_name,
-        BroadenStep::step_name};
+        BroadenStep::step_name, Deconvolve::step_name};
     return names;
 }
 
@@ -892,6 +1054,7 @@ inline std::unique_ptr<Step> step_from_json(const nlohmann::json& j) {
     if (name == Smooth::step_name) return Smooth::from_json(j).clone();
     if (name == Derivative::step_name) return Derivative::from_json(j).clone();
     if (name == BroadenStep::step_name) return BroadenStep::from_json(j).clone();
+    if (name == Deconvolve::step_name) return Deconvolve::from_json(j).clone();
     std::string known;
     for (const auto& n : step_names()) known += (known.empty() ? "" : ", ") + n;
     throw step_error(name, "step", "unknown step \"" + name + "\"; known steps: " + known);
