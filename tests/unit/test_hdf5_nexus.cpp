@@ -195,6 +195,24 @@ TEST_CASE("nexus: the newer NXxas family (NXxas_trans, NXxas_tfy, NXxas): entry-
     // [1, n] is one spectrum; a stack of several is not a Spectrum.
     write_nxxas_family(path, "NXxas_trans", true, 1);
     CHECK(io::read_nxxas(path)[4] == 0.75);
+    // The XDI-based proposal: definition NXxas, energy in the monochromator, detectors i0 / itrans.
+    {
+        const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        const hid_t entry = nx_group(f, "entry", "NXentry");
+        string_field(entry, "definition", "NXxas");
+        const hid_t inst = nx_group(entry, "instrument", "NXinstrument");
+        const hid_t mono = nx_group(inst, "monochromator", "NXmonochromator");
+        vector_field(mono, "energy", energy);
+        const hid_t d0 = nx_group(inst, "i0", "NXdetector");
+        vector_field(d0, "data", i0);
+        const hid_t dt = nx_group(inst, "itrans", "NXdetector");
+        vector_field(dt, "data", itrans);
+        for (hid_t g : {dt, d0, mono, inst, entry}) H5Gclose(g);
+        H5Fclose(f);
+    }
+    s = io::read_nxxas(path);
+    CHECK(s.metadata().extra.at("nexus.mu") == "ln(i0/itrans)");
+    CHECK(s[1] == doctest::Approx(std::log(1010.0 / 590.0)).epsilon(1e-15));
     write_nxxas_family(path, "NXxas_trans", true, 3);
     CHECK_THROWS_WITH_AS(io::read_nxxas(path), doctest::Contains("stack of 3 spectra"), unsupported_error);
     std::filesystem::remove(path);

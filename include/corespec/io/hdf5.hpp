@@ -54,7 +54,7 @@ public:
     static std::string message() {
         std::string out;
         H5Ewalk2(
-            H5E_DEFAULT, H5E_WALK_DOWNWARD,
+            H5E_DEFAULT, H5E_WALK_UPWARD,  // n == 0: the innermost error, where it began
             [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
                 if (n == 0 && e && e->desc) *static_cast<std::string*>(data) = e->desc;
                 return 0;
@@ -123,8 +123,10 @@ inline Handle h5_check(hid_t id, Handle::Closer close, const std::string& source
 // Every file corespec opens goes through a thin pass-through driver
 // (sec2 for paths, the core driver for images) that checks each global-heap
 // collection as the library reads it, before the library parses it, and
-// fails the read with a clear reason instead. No accumulation or
-// aggregation: every metadata read reaches the check.
+// fails the read with a clear reason instead. libhdf5 reads collections as
+// raw data, so every raw read that begins with a collection header
+// ("GCOL", version 1) is checked; no metadata accumulation, so every read
+// reaches the driver.
 
 /// Largest global-heap object corespec lets HDF5 read: 1.10.8 copies an
 /// object into a conversion buffer of at least 4096 bytes sized by the
@@ -139,13 +141,19 @@ inline std::uint64_t h5_le(const unsigned char* p, std::size_t n) noexcept {
     return v;
 }
 
+/// True when `bytes` begin with a global-heap collection header: "GCOL",
+/// version 1, three reserved zero bytes, the collection's size.
+inline bool h5_is_heap_header(const unsigned char* bytes, std::size_t n, std::size_t length_size) noexcept {
+    return n >= 8 + length_size && std::memcmp(bytes, "GCOL\x01\0\0\0", 8) == 0;
+}
+
 /// Why the global-heap collection in `bytes` would break libhdf5's parser
 /// ("" when it is sound, or when `bytes` is not a whole collection).
 /// `length_size` is the file's size of lengths (8 unless the superblock says).
 inline std::string h5_global_heap_problem(const unsigned char* bytes, std::size_t n, std::size_t length_size) {
     const std::size_t header = 8 + length_size;  // "GCOL", version, 3 reserved, collection size
     const std::size_t object_header = 8 + length_size;  // index, references, 4 reserved, object size
-    if (n < header || std::memcmp(bytes, "GCOL", 4) != 0) return {};
+    if (!h5_is_heap_header(bytes, n, length_size)) return {};
     const std::uint64_t size = h5_le(bytes + 8, length_size);
     if (size > n) return {};
     for (std::uint64_t pos = header; pos < size;) {
@@ -185,7 +193,8 @@ struct H5CheckedInfo {
 inline herr_t h5_checked_read(H5FD_t* file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void* buf) {
     auto* f = reinterpret_cast<H5CheckedFile*>(file);
     if (H5FDread(f->inner, type, dxpl, addr, size, buf) < 0) return -1;
-    if (type != H5FD_MEM_GHEAP) return 0;
+    // libhdf5 reads global-heap collections as raw data (H5F_block_read maps GHEAP to DRAW).
+    if (type != H5FD_MEM_GHEAP && type != H5FD_MEM_DRAW) return 0;
     const auto* bytes = static_cast<const unsigned char*>(buf);
     std::string problem;
     if (f->pending_end == addr && !f->pending.empty()) {  // the rest of a collection begun earlier
@@ -193,8 +202,7 @@ inline herr_t h5_checked_read(H5FD_t* file, H5FD_mem_t type, hid_t dxpl, haddr_t
         problem = h5_global_heap_problem(f->pending.data(), f->pending.size(), f->length_size);
         f->pending.clear();
         f->pending_end = HADDR_UNDEF;
-    } else if (size >= 8 + f->length_size && std::memcmp(bytes, "GCOL", 4) == 0 &&
-               h5_le(bytes + 8, f->length_size) > size) {
+    } else if (h5_is_heap_header(bytes, size, f->length_size) && h5_le(bytes + 8, f->length_size) > size) {
         f->pending.assign(bytes, bytes + size);
         f->pending_end = addr + size;
     } else {
@@ -452,6 +460,32 @@ inline std::optional<double> h5_attr_number(hid_t obj, const std::string& name) 
         return double(b);
     }
     return std::nullopt;
+}
+
+/// A scalar (or one-element) string dataset, fixed or variable length; nullopt when absent.
+inline std::optional<std::string> h5_string_field(hid_t loc, const std::string& name) {
+    if (!h5_exists(loc, name) || h5_object_type(loc, name) != H5O_TYPE_DATASET) return std::nullopt;
+    H5ErrorGuard quiet;
+    Handle d(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
+    Handle type(H5Dget_type(d.get()), H5Tclose);
+    Handle space(H5Dget_space(d.get()), H5Sclose);
+    if (!d || !type || !space || H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
+    if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
+    if (H5Tis_variable_str(type.get()) > 0) {
+        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mem.get(), H5T_VARIABLE);
+        char* value = nullptr;
+        if (H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) < 0 || !value) return std::nullopt;
+        std::string out(value);
+        H5free_memory(value);
+        return out;
+    }
+    const std::size_t n = H5Tget_size(type.get());
+    if (n == 0 || n > (1u << 20)) return std::nullopt;
+    std::string out(n, '\0');
+    if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) return std::nullopt;
+    out.resize(std::strlen(out.c_str()));
+    return out;
 }
 
 /// Stored element type of a dataset as a numpy-style name ("float32",

@@ -11,7 +11,9 @@
 //   `name`. mu(E), as the XDI reader derives it: a field `mu` in the entry's
 //   NXdata when present; else fluorescence `absorbed_beam / i0` when a `mode`
 //   field (in the NXdata or the absorbed_beam detector) says "fluorescence",
-//   else transmission `ln(i0 / absorbed_beam)`.
+//   else transmission `ln(i0 / absorbed_beam)`. Detectors named `i0` and
+//   `itrans` (or `ifluor`) instead, as the XDI-based NXxas proposal names
+//   them, are read the same way.
 // - The newer NXxas family (NeXus contributed definitions NXxas, NXxas_trans,
 //   NXxas_tfy; also the interim NXxas_new): the entry holds `energy`
 //   [nEnergy] and the processed `intensity` [nEnergy] (or [1, nEnergy]), read
@@ -51,32 +53,6 @@
 namespace corespec::io {
 
 namespace detail {
-
-/// A scalar string field (dataset), fixed or variable length; nullopt when absent.
-inline std::optional<std::string> h5_string_field(hid_t loc, const std::string& name) {
-    if (!h5_exists(loc, name) || h5_object_type(loc, name) != H5O_TYPE_DATASET) return std::nullopt;
-    H5ErrorGuard quiet;
-    Handle d(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
-    Handle type(H5Dget_type(d.get()), H5Tclose);
-    Handle space(H5Dget_space(d.get()), H5Sclose);
-    if (!d || !type || !space || H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
-    if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
-    if (H5Tis_variable_str(type.get()) > 0) {
-        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(mem.get(), H5T_VARIABLE);
-        char* value = nullptr;
-        if (H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) < 0 || !value) return std::nullopt;
-        std::string out(value);
-        H5free_memory(value);
-        return out;
-    }
-    const std::size_t n = H5Tget_size(type.get());
-    if (n == 0 || n > (1u << 20)) return std::nullopt;
-    std::string out(n, '\0');
-    if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) return std::nullopt;
-    out.resize(std::strlen(out.c_str()));
-    return out;
-}
 
 /// The children of group `path` whose NX_class attribute is `nx_class`.
 inline std::vector<std::string> nx_groups(hid_t file, const std::string& path, const std::string& nx_class) {
@@ -187,6 +163,15 @@ inline grid::Spectrum<double> nxxas_read(const H5File& f, FileInfo* info) {
         mu_path = data + "/mu";
         mu = field(mu_path);
         how = "mu";
+    } else if (!h5_exists(file, inst + "/incoming_beam") && h5_exists(file, inst + "/i0")) {
+        // The XDI-based NXxas proposal: i0 / itrans / ifluor detectors beside the monochromator.
+        const bool fluorescence = !h5_exists(file, inst + "/itrans") && h5_exists(file, inst + "/ifluor");
+        const std::string signal = fluorescence ? "ifluor" : "itrans";
+        const std::vector<double> i0 = field(inst + "/i0/data");
+        const std::vector<double> sample = field(inst + "/" + signal + "/data");
+        same_length(energy, i0, sample, "i0 and " + signal);
+        how = fluorescence ? "ifluor/i0" : "ln(i0/itrans)";
+        mu = nx_mu(i0, sample, fluorescence, src, how);
     } else {
         const std::vector<double> i0 = field(inst + "/incoming_beam/data");
         const std::vector<double> sample = field(inst + "/absorbed_beam/data");
