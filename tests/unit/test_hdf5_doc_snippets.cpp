@@ -47,7 +47,7 @@ auto si = io::read_hspy<float>("si.hspy", &info);         // navigation x energy
 io::write_hspy("out.hspy", si);                           // HyperSpy 1.7.3 opens it as it is
 double total = 0.0;
 io::for_each_hspy_block<float>("big.hspy", 16, [&](const io::SpectrumBlock<float>& b) {
-    // b.values: b.pixels x b.channels, rows [b.first_row, b.first_row + b.rows) of the first dimension
+    // b.values: b.pixels x b.channels, from row b.first_row of the first dimension, b.rows rows
     for (std::size_t i = 0; i < b.pixels * b.channels; ++i) total += b.values[i];
 });
 }
