@@ -271,6 +271,12 @@ TEST_CASE("hdf5: a corrupt global heap is a parse_error, before libhdf5 1.10 cop
     }
     CHECK_THROWS_AS(io::read_hspy<float>(finding), parse_error);  // the same check for files on disk
     CHECK_THROWS_AS(io::parse_spectrum_image<double>(bytes, "finding.hspy"), parse_error);
+    // The second finding: a variable-length string attribute whose type message declares
+    // 13 bytes; libhdf5 would copy the 16 that a string reference takes.
+    const std::string short_store =
+        file_bytes(corespec_test::source_path("tests/fuzz/corpus/fuzz_hspy/short_vlen_attribute_store.hspy"));
+    CHECK_THROWS_WITH_AS(io::parse_hspy<float>(short_store.data(), short_store.size(), "short.hspy"),
+                         doctest::Contains("attribute stores 13 bytes, its type needs 16"), parse_error);
 
     // The check itself, on collections built here (sizes of lengths 8 and 4).
     const auto collection = [](std::size_t length_size, std::uint64_t size,

@@ -406,6 +406,22 @@ inline std::optional<H5ScalarAttr> h5_open_scalar_attr(hid_t obj, const std::str
     a.type = Handle(H5Aget_type(a.attr.get()), H5Tclose);
     Handle space(H5Aget_space(a.attr.get()), H5Sclose);
     if (!a.type || !space || H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
+    // libhdf5 1.10.8 stores as many bytes as the type message declared but reads as many
+    // as the type needs: a variable-length string needs its length, heap address and
+    // index, whatever the (corrupt) message says, so a short store overflows in H5Aread.
+    std::size_t needed = H5Tget_size(a.type.get());
+    if (H5Tis_variable_str(a.type.get()) > 0 || H5Tget_class(a.type.get()) == H5T_VLEN) {
+        std::size_t sizeof_addr = 8, sizeof_size = 8;
+        Handle file(H5Iget_file_id(obj), H5Fclose);
+        Handle fcpl(file ? H5Fget_create_plist(file.get()) : H5I_INVALID_HID, H5Pclose);
+        if (fcpl) H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size);
+        needed = 4 + sizeof_addr + 4;
+    }
+    const hsize_t stored = H5Aget_storage_size(a.attr.get());
+    if (stored < needed)
+        throw parse_error(h5_file_name(obj), name,
+                          "attribute stores " + std::to_string(stored) + " bytes, its type needs " +
+                              std::to_string(needed));
     return a;
 }
 
