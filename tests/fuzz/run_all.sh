@@ -33,9 +33,12 @@ for exe in "$bin_dir"/fuzz_*; do
   # targets such as fuzz_eels cover 100,000 inputs within CI's time.
   runs=5000
   [ -f "$here/$name.runs" ] && runs=$(tr -dc '0-9' < "$here/$name.runs")
+  # A target may add libFuzzer flags (tests/fuzz/NAME.args, one line; see that file for why).
+  extra=()
+  [ -f "$here/$name.args" ] && read -r -a extra < <(grep -v '^#' "$here/$name.args" | head -1)  || true
   if ! "$exe" "$corpus" -seed="${CORESPEC_FUZZ_SEED:-1}" -runs="${CORESPEC_FUZZ_RUNS:-$runs}" \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
-        -print_final_stats=1 -artifact_prefix="$work/$name-" >"$work/$name.log" 2>&1; then
+        -print_final_stats=1 -artifact_prefix="$work/$name-" "${extra[@]}" >"$work/$name.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -60 "$work/$name.log"
     for a in "$work/$name-"*; do [ -f "$a" ] && echo "artifact: $a ($(wc -c < "$a") bytes)"; done
     status=1

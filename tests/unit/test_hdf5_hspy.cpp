@@ -3,13 +3,16 @@
 
 #if defined(CORESPEC_HAVE_HDF5)
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -252,6 +255,64 @@ TEST_CASE("hspy: bad input is a parse_error naming the file, the object and the 
     std::filesystem::remove(path);
     CHECK_THROWS_AS(io::read_hspy<double>("/nonexistent/x.hspy"), io_error);
     CHECK_THROWS_AS(io::read_hspy<double>("/dev/zero"), io_error);
+}
+
+TEST_CASE("hdf5: a corrupt global heap is a parse_error, before libhdf5 1.10 copies past its buffers") {
+    // fuzz_hspy's first finding: the root attribute's heap collection declares an object of 3.7e18 bytes.
+    const auto finding = corespec_test::source_path("tests/fuzz/findings/libhdf5_1.10.8_vlen_global_heap.bin");
+    const std::string bytes = file_bytes(finding);
+    try {
+        (void)io::parse_hspy<float>(bytes.data(), bytes.size(), "finding.hspy");
+        FAIL("expected parse_error");
+    } catch (const parse_error& e) {
+        CHECK(e.source() == "finding.hspy");
+        CHECK(e.location() == "file_format");
+        CHECK(e.reason().find("past the collection's end") != std::string::npos);
+    }
+    CHECK_THROWS_AS(io::read_hspy<float>(finding), parse_error);  // the same check for files on disk
+    CHECK_THROWS_AS(io::parse_spectrum_image<double>(bytes, "finding.hspy"), parse_error);
+    // The second finding: a variable-length string attribute whose type message declares
+    // 13 bytes; libhdf5 would copy the 16 that a string reference takes.
+    const std::string short_store =
+        file_bytes(corespec_test::source_path("tests/fuzz/corpus/fuzz_hspy/short_vlen_attribute_store.hspy"));
+    CHECK_THROWS_WITH_AS(io::parse_hspy<float>(short_store.data(), short_store.size(), "short.hspy"),
+                         doctest::Contains("attribute stores 13 bytes, its type needs 16"), parse_error);
+
+    // The check itself, on collections built here (sizes of lengths 8 and 4).
+    const auto collection = [](std::size_t length_size, std::uint64_t size,
+                               std::vector<std::pair<std::uint16_t, std::uint64_t>> objects) {
+        std::vector<unsigned char> c(std::max<std::uint64_t>(size, 64), 0);
+        const auto put = [&](std::size_t at, std::uint64_t v, std::size_t n) {
+            for (std::size_t i = 0; i < n; ++i) c[at + i] = static_cast<unsigned char>(v >> (8 * i));
+        };
+        std::memcpy(c.data(), "GCOL", 4);
+        c[4] = 1;
+        put(8, size, length_size);
+        std::size_t at = 8 + length_size;
+        for (const auto& [index, object] : objects) {
+            put(at, index, 2);
+            put(at + 8, object, length_size);
+            at += index == 0 ? object : 8 + length_size + (object + 7) / 8 * 8;
+            if (at >= c.size()) break;
+        }
+        return c;
+    };
+    for (const std::size_t ls : {std::size_t(8), std::size_t(4)}) {
+        CAPTURE(ls);
+        const std::size_t hdr = 8 + ls;
+        const auto problem = [&](const std::vector<unsigned char>& c) {
+            return io::detail::h5_global_heap_problem(c.data(), c.size(), ls);
+        };
+        CHECK(problem(collection(ls, 4096, {{1, 8}, {2, 3}, {0, 4096 - hdr - 2 * hdr - 8 - 8}})).empty());
+        CHECK(problem(collection(ls, 4096, {{1, 5000}})).find("past the collection's end") != std::string::npos);
+        CHECK(problem(collection(ls, 4096, {{1, 8}, {0, 3}})).find("less than its own header") != std::string::npos);
+        CHECK(problem(collection(ls, 8192, {{1, 6000}})).find("at most 4096") != std::string::npos);
+        CHECK(problem(collection(ls, 4096, {{1, ~std::uint64_t(0) >> (64 - 8 * ls)}})).find("past") != std::string::npos);
+        // Not (yet) a whole collection: HDF5 reads the rest, then the check runs on all of it.
+        auto first_part = collection(ls, 1 << 20, {{1, 8}});
+        first_part.resize(4096);
+        CHECK(problem(first_part).empty());
+    }
 }
 
 TEST_CASE("hspy: streaming by row blocks gives the eager read, block by block") {

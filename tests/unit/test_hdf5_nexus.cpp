@@ -85,6 +85,45 @@ void write_nxxas(const std::filesystem::path& path, const std::string& mode, boo
     H5Fclose(f);
 }
 
+// The newer NXxas family (contributed definitions NXxas, NXxas_trans,
+// NXxas_tfy): energy and the processed intensity in the entry, raw detectors
+// i0 / itrans / ifluor in the instrument. `intensity`: write the processed
+// field ([n], or [rows, n] when rows > 0).
+void write_nxxas_family(const std::filesystem::path& path, const std::string& definition, bool intensity,
+                        hsize_t rows = 0) {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t entry = nx_group(f, "entry", "NXentry");
+    string_field(entry, "definition", definition);
+    string_field(entry, "title", "Cu K-edge");
+    const hid_t element = nx_group(entry, "element", "NXelement");
+    string_field(element, "symbol", "Cu");
+    const hid_t edge = nx_group(entry, "edge", "NXabsorption_edge");
+    string_field(edge, "name", "K");
+    vector_field(entry, "energy", energy);
+    if (intensity && rows == 0) vector_field(entry, "intensity", {0.5, 0.6, 1.2, 1.4, 1.3, 1.25});
+    if (intensity && rows > 0) {
+        const hsize_t dims[2] = {rows, energy.size()};
+        std::vector<double> v(rows * energy.size(), 0.75);
+        const hid_t space = H5Screate_simple(2, dims, nullptr);
+        const hid_t d = H5Dcreate2(entry, "intensity", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+        H5Dclose(d);
+        H5Sclose(space);
+    }
+    const hid_t inst = nx_group(entry, "instrument", "NXinstrument");
+    const hid_t source = nx_group(inst, "source", "NXsource");
+    string_field(source, "name", "Diamond");
+    string_field(source, "probe", "x-ray");
+    const hid_t d0 = nx_group(inst, "i0", "NXdetector");
+    vector_field(d0, "data", i0);
+    const hid_t ds = nx_group(inst, definition == "NXxas_tfy" ? "ifluor" : "itrans", "NXdetector");
+    vector_field(ds, "data", itrans);
+    const hid_t sample = nx_group(entry, "sample", "NXsample");
+    string_field(sample, "name", "Cu foil");
+    for (hid_t g : {sample, ds, d0, source, inst, edge, element, entry}) H5Gclose(g);
+    H5Fclose(f);
+}
+
 }  // namespace
 
 TEST_CASE("nexus: NXxas transmission, fluorescence and processed mu, with sample and beamline fields") {
@@ -122,6 +161,60 @@ TEST_CASE("nexus: NXxas transmission, fluorescence and processed mu, with sample
     }
     CHECK_THROWS_WITH_AS(io::read_nxxas(path), doctest::Contains("NXxas"), parse_error);
     CHECK_THROWS_AS(io::read_spectrum<double>(path), unsupported_error);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("nexus: the newer NXxas family (NXxas_trans, NXxas_tfy, NXxas): entry-level energy and intensity") {
+    const auto path = std::filesystem::temp_directory_path() / "corespec_test_nxxas_family.nxs";
+    for (const std::string def : {"NXxas_trans", "NXxas_tfy", "NXxas", "NXxas_new"}) {
+        CAPTURE(def);
+        write_nxxas_family(path, def, true);
+        io::FileInfo info;
+        const auto s = io::read_spectrum<double>(path, &info);  // by content
+        CHECK(info.format == io::Format::nexus);
+        REQUIRE(s.size() == energy.size());
+        CHECK(s.energy(5) == 8400.0);
+        CHECK(s[2] == 1.2);  // the processed intensity as stored
+        CHECK(s.metadata().extra.at("nexus.definition") == def);
+        CHECK(s.metadata().extra.at("nexus.mu") == "intensity");
+        CHECK(s.metadata().element == "Cu");
+        CHECK(s.metadata().edge == "K");
+        CHECK(s.metadata().title == "Cu K-edge");
+        CHECK(s.metadata().extra.at("nexus.sample_name") == "Cu foil");
+        CHECK(s.metadata().extra.at("nexus.source_name") == "Diamond");
+    }
+    // Without the processed field, derived from the raw detectors as each definition says.
+    write_nxxas_family(path, "NXxas_trans", false);
+    auto s = io::read_nxxas(path);
+    CHECK(s.metadata().extra.at("nexus.mu") == "ln(i0/itrans)");
+    for (std::size_t i = 0; i < s.size(); ++i) CHECK(s[i] == doctest::Approx(std::log(i0[i] / itrans[i])).epsilon(1e-15));
+    write_nxxas_family(path, "NXxas_tfy", false);
+    s = io::read_nxxas(path);
+    CHECK(s.metadata().extra.at("nexus.mu") == "ifluor/i0");
+    CHECK(s[3] == doctest::Approx(250.0 / 990.0));
+    // [1, n] is one spectrum; a stack of several is not a Spectrum.
+    write_nxxas_family(path, "NXxas_trans", true, 1);
+    CHECK(io::read_nxxas(path)[4] == 0.75);
+    // The XDI-based proposal: definition NXxas, energy in the monochromator, detectors i0 / itrans.
+    {
+        const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        const hid_t entry = nx_group(f, "entry", "NXentry");
+        string_field(entry, "definition", "NXxas");
+        const hid_t inst = nx_group(entry, "instrument", "NXinstrument");
+        const hid_t mono = nx_group(inst, "monochromator", "NXmonochromator");
+        vector_field(mono, "energy", energy);
+        const hid_t d0 = nx_group(inst, "i0", "NXdetector");
+        vector_field(d0, "data", i0);
+        const hid_t dt = nx_group(inst, "itrans", "NXdetector");
+        vector_field(dt, "data", itrans);
+        for (hid_t g : {dt, d0, mono, inst, entry}) H5Gclose(g);
+        H5Fclose(f);
+    }
+    s = io::read_nxxas(path);
+    CHECK(s.metadata().extra.at("nexus.mu") == "ln(i0/itrans)");
+    CHECK(s[1] == doctest::Approx(std::log(1010.0 / 590.0)).epsilon(1e-15));
+    write_nxxas_family(path, "NXxas_trans", true, 3);
+    CHECK_THROWS_WITH_AS(io::read_nxxas(path), doctest::Contains("stack of 3 spectra"), unsupported_error);
     std::filesystem::remove(path);
 }
 

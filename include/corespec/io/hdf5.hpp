@@ -54,7 +54,7 @@ public:
     static std::string message() {
         std::string out;
         H5Ewalk2(
-            H5E_DEFAULT, H5E_WALK_DOWNWARD,
+            H5E_DEFAULT, H5E_WALK_UPWARD,  // n == 0: the innermost error, where it began
             [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
                 if (n == 0 && e && e->desc) *static_cast<std::string*>(data) = e->desc;
                 return 0;
@@ -114,6 +114,190 @@ inline Handle h5_check(hid_t id, Handle::Closer close, const std::string& source
     return Handle(id, close);
 }
 
+// ------------------------------------------------- the checked file driver
+//
+// libhdf5 1.10.8 (Debian 12) trusts the object sizes inside a global-heap
+// collection, where variable-length strings live: a corrupt size makes
+// H5HG_read memcpy past its buffers (tests/fuzz/findings/), and a free-space
+// entry smaller than its header makes the collection parser loop forever.
+// Every file corespec opens goes through a thin pass-through driver
+// (sec2 for paths, the core driver for images) that checks each global-heap
+// collection as the library reads it, before the library parses it, and
+// fails the read with a clear reason instead. libhdf5 reads collections as
+// raw data, so every raw read that begins with a collection header
+// ("GCOL", version 1) is checked; no metadata accumulation, so every read
+// reaches the driver.
+
+/// Largest global-heap object corespec lets HDF5 read: 1.10.8 copies an
+/// object into a conversion buffer of at least 4096 bytes sized by the
+/// string's stored length, without comparing the two, so a larger object
+/// behind a corrupt length overflows. corespec reads short strings only.
+inline constexpr std::uint64_t h5_max_heap_object = 4096;
+
+/// The little-endian unsigned number of `n` (1..8) bytes at `p`.
+inline std::uint64_t h5_le(const unsigned char* p, std::size_t n) noexcept {
+    std::uint64_t v = 0;
+    for (std::size_t i = n; i-- > 0;) v = (v << 8) | p[i];
+    return v;
+}
+
+/// True when `bytes` begin with a global-heap collection header: "GCOL",
+/// version 1, three reserved zero bytes, the collection's size.
+inline bool h5_is_heap_header(const unsigned char* bytes, std::size_t n, std::size_t length_size) noexcept {
+    return n >= 8 + length_size && std::memcmp(bytes, "GCOL\x01\0\0\0", 8) == 0;
+}
+
+/// Why the global-heap collection in `bytes` would break libhdf5's parser
+/// ("" when it is sound, or when `bytes` is not a whole collection).
+/// `length_size` is the file's size of lengths (8 unless the superblock says).
+inline std::string h5_global_heap_problem(const unsigned char* bytes, std::size_t n, std::size_t length_size) {
+    const std::size_t header = 8 + length_size;  // "GCOL", version, 3 reserved, collection size
+    const std::size_t object_header = 8 + length_size;  // index, references, 4 reserved, object size
+    if (!h5_is_heap_header(bytes, n, length_size)) return {};
+    const std::uint64_t size = h5_le(bytes + 8, length_size);
+    if (size > n) return {};
+    for (std::uint64_t pos = header; pos < size;) {
+        if (size - pos < object_header) break;  // a tail too small for an object is free space
+        const std::uint64_t index = h5_le(bytes + pos, 2), object = h5_le(bytes + pos + 8, length_size);
+        const std::string what = "global heap collection of " + std::to_string(size) + " bytes: object " +
+                                 std::to_string(index) + " at offset " + std::to_string(pos) + " declares " +
+                                 std::to_string(object) + " bytes";
+        if (object > size - pos) return what + ", past the collection's end";
+        const std::uint64_t need = index == 0 ? object : object_header + (object + 7) / 8 * 8;
+        if (need > size - pos) return what + ", past the collection's end";
+        if (index == 0 && need < object_header) return what + " of free space, less than its own header";
+        if (index != 0 && object > h5_max_heap_object)
+            return what + " (corespec reads heap objects of at most " + std::to_string(h5_max_heap_object) +
+                   " bytes: libhdf5 1.10 does not check larger ones against the string's length)";
+        pos += need;
+    }
+    return {};
+}
+
+/// The state of one file opened through the checked driver. `pub` first:
+/// HDF5 sees an H5FD_t.
+struct H5CheckedFile {
+    H5FD_t pub;
+    H5FD_t* inner = nullptr;
+    std::size_t length_size = 8;  ///< set from the superblock after H5Fopen
+    // A collection read in two parts (HDF5 first reads 4096 bytes, then the rest).
+    haddr_t pending_end = HADDR_UNDEF;
+    std::vector<unsigned char> pending;
+};
+
+/// The driver's file-access information: the inner driver's access list.
+struct H5CheckedInfo {
+    hid_t inner_fapl = H5I_INVALID_HID;
+};
+
+inline herr_t h5_checked_read(H5FD_t* file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void* buf) {
+    auto* f = reinterpret_cast<H5CheckedFile*>(file);
+    if (H5FDread(f->inner, type, dxpl, addr, size, buf) < 0) return -1;
+    // libhdf5 reads global-heap collections as raw data (H5F_block_read maps GHEAP to DRAW).
+    if (type != H5FD_MEM_GHEAP && type != H5FD_MEM_DRAW) return 0;
+    const auto* bytes = static_cast<const unsigned char*>(buf);
+    std::string problem;
+    if (f->pending_end == addr && !f->pending.empty()) {  // the rest of a collection begun earlier
+        f->pending.insert(f->pending.end(), bytes, bytes + size);
+        problem = h5_global_heap_problem(f->pending.data(), f->pending.size(), f->length_size);
+        f->pending.clear();
+        f->pending_end = HADDR_UNDEF;
+    } else if (h5_is_heap_header(bytes, size, f->length_size) && h5_le(bytes + 8, f->length_size) > size) {
+        f->pending.assign(bytes, bytes + size);
+        f->pending_end = addr + size;
+    } else {
+        problem = h5_global_heap_problem(bytes, size, f->length_size);
+    }
+    if (problem.empty()) return 0;
+    H5Epush2(H5E_DEFAULT, __FILE__, "h5_checked_read", __LINE__, H5E_ERR_CLS, H5E_HEAP, H5E_BADVALUE, "%s",
+             problem.c_str());
+    return -1;
+}
+
+/// The id of the checked driver, registered on first use (again if HDF5 was
+/// closed and reopened since).
+inline hid_t h5_checked_driver() {
+    static const H5FD_class_t cls = [] {
+        H5FD_class_t c{};
+        c.name = "corespec_checked";
+        c.maxaddr = (haddr_t(1) << 62) - 1;
+        c.fc_degree = H5F_CLOSE_WEAK;
+        c.fapl_size = sizeof(H5CheckedInfo);
+        c.fapl_copy = [](const void* info) -> void* {
+            auto* copy = new H5CheckedInfo;
+            if (info) copy->inner_fapl = H5Pcopy(static_cast<const H5CheckedInfo*>(info)->inner_fapl);
+            return copy;
+        };
+        c.fapl_free = [](void* info) -> herr_t {
+            auto* i = static_cast<H5CheckedInfo*>(info);
+            if (i->inner_fapl >= 0) H5Pclose(i->inner_fapl);
+            delete i;
+            return 0;
+        };
+        c.open = [](const char* name, unsigned flags, hid_t fapl, haddr_t maxaddr) -> H5FD_t* {
+            const auto* info = static_cast<const H5CheckedInfo*>(H5Pget_driver_info(fapl));
+            if (!info || (flags & H5F_ACC_RDWR)) return nullptr;  // read-only by design
+            H5FD_t* inner = H5FDopen(name, flags, info->inner_fapl, maxaddr);
+            if (!inner) return nullptr;
+            auto* f = new H5CheckedFile{};
+            f->inner = inner;
+            return &f->pub;
+        };
+        c.close = [](H5FD_t* file) -> herr_t {
+            auto* f = reinterpret_cast<H5CheckedFile*>(file);
+            const herr_t status = H5FDclose(f->inner);
+            delete f;
+            return status;
+        };
+        c.cmp = [](const H5FD_t* a, const H5FD_t* b) -> int { return a < b ? -1 : a > b ? 1 : 0; };
+        c.query = [](const H5FD_t*, unsigned long* flags) -> herr_t {
+            *flags = H5FD_FEAT_DATA_SIEVE;  // raw-data sieving only; no metadata accumulation
+            return 0;
+        };
+        c.get_eoa = [](const H5FD_t* file, H5FD_mem_t type) -> haddr_t {
+            return H5FDget_eoa(reinterpret_cast<const H5CheckedFile*>(file)->inner, type);
+        };
+        c.set_eoa = [](H5FD_t* file, H5FD_mem_t type, haddr_t addr) -> herr_t {
+            return H5FDset_eoa(reinterpret_cast<H5CheckedFile*>(file)->inner, type, addr);
+        };
+        c.get_eof = [](const H5FD_t* file, H5FD_mem_t type) -> haddr_t {
+            return H5FDget_eof(reinterpret_cast<const H5CheckedFile*>(file)->inner, type);
+        };
+        c.get_handle = [](H5FD_t* file, hid_t, void** handle) -> herr_t {
+            *handle = file;  // h5_open_checked uses it to pass the superblock's size of lengths
+            return 0;
+        };
+        c.read = h5_checked_read;
+        c.write = [](H5FD_t*, H5FD_mem_t, hid_t, haddr_t, size_t, const void*) -> herr_t { return -1; };
+        for (auto& m : c.fl_map) m = H5FD_MEM_DEFAULT;
+        c.fl_map[0] = H5FD_MEM_SUPER;
+        return c;
+    }();
+    static hid_t id = H5I_INVALID_HID;
+    if (id < 0 || H5Iis_valid(id) <= 0) id = H5FDregister(&cls);
+    return id;
+}
+
+/// Opens `name` read-only through the checked driver over `inner_fapl`.
+inline Handle h5_open_checked(const std::string& name, hid_t inner_fapl, const std::string& source) {
+    Handle fapl = h5_check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, source, "file", "cannot create file access list");
+    const hid_t driver = h5_checked_driver();
+    H5CheckedInfo info{inner_fapl};
+    if (driver < 0 || H5Pset_driver(fapl.get(), driver, &info) < 0)
+        h5_fail(source, "file", "cannot select corespec's checked file driver");
+    Handle file = h5_check(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose, source, "file",
+                           "not a readable HDF5 file (truncated or damaged?)");
+    // The heap check needs the file's size of lengths (8 in nearly every file).
+    Handle fcpl(H5Fget_create_plist(file.get()), H5Pclose);
+    std::size_t sizeof_addr = 8, sizeof_size = 8;
+    void* handle = nullptr;
+    if (!fcpl || H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size) < 0 ||
+        H5Fget_vfd_handle(file.get(), fapl.get(), &handle) < 0 || !handle)
+        h5_fail(source, "file", "cannot read the superblock's sizes");
+    static_cast<H5CheckedFile*>(handle)->length_size = sizeof_size;
+    return file;
+}
+
 /// An open HDF5 file with the name used in errors.
 struct H5File {
     Handle file;
@@ -127,8 +311,9 @@ inline H5File h5_open(const std::filesystem::path& path) {
     (void)regular_file_size(path);
     H5ErrorGuard quiet;
     H5File f{Handle(), path.string()};
-    f.file = h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, f.source, "file",
-                      "not a readable HDF5 file (truncated or damaged?)");
+    Handle sec2 = h5_check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, f.source, "file", "cannot create file access list");
+    if (H5Pset_fapl_sec2(sec2.get()) < 0) h5_fail(f.source, "file", "cannot select HDF5's sec2 driver");
+    f.file = h5_open_checked(path.string(), sec2.get(), f.source);
     return f;
 }
 
@@ -137,12 +322,11 @@ inline H5File h5_open(const std::filesystem::path& path) {
 inline H5File h5_open_image(const void* bytes, std::size_t size, const std::string& source) {
     H5ErrorGuard quiet;
     H5File f{Handle(), source};
-    Handle fapl = h5_check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, source, "file", "cannot create file access list");
-    if (H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0) h5_fail(source, "file", "cannot select HDF5's core driver");
-    if (size == 0 || H5Pset_file_image(fapl.get(), const_cast<void*>(bytes), size) < 0)
+    Handle core = h5_check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, source, "file", "cannot create file access list");
+    if (H5Pset_fapl_core(core.get(), 1 << 16, 0) < 0) h5_fail(source, "file", "cannot select HDF5's core driver");
+    if (size == 0 || H5Pset_file_image(core.get(), const_cast<void*>(bytes), size) < 0)
         h5_fail(source, "file", "not a readable HDF5 file image");
-    f.file = h5_check(H5Fopen(source.empty() ? "<memory>" : source.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose,
-                      source, "file", "not a readable HDF5 file (truncated or damaged?)");
+    f.file = h5_open_checked(source.empty() ? "<memory>" : source, core.get(), source);
     return f;
 }
 
@@ -198,32 +382,76 @@ inline std::vector<std::string> h5_children(hid_t g) {
     return out;
 }
 
+/// The name of the file holding `obj` (the source name for file images), for errors.
+inline std::string h5_file_name(hid_t obj) {
+    const ssize_t n = H5Fget_name(obj, nullptr, 0);
+    if (n <= 0) return "<HDF5 file>";
+    std::string out(static_cast<std::size_t>(n) + 1, '\0');
+    H5Fget_name(obj, out.data(), out.size());
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+/// An open one-element attribute and its stored type.
+struct H5ScalarAttr {
+    Handle attr, type;
+};
+
+/// Attribute `name` of `obj` when it exists and holds one element; nullopt otherwise.
+inline std::optional<H5ScalarAttr> h5_open_scalar_attr(hid_t obj, const std::string& name) {
+    H5ErrorGuard quiet;
+    if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
+    H5ScalarAttr a{Handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose), Handle()};
+    if (!a.attr) return std::nullopt;
+    a.type = Handle(H5Aget_type(a.attr.get()), H5Tclose);
+    Handle space(H5Aget_space(a.attr.get()), H5Sclose);
+    if (!a.type || !space || H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
+    // libhdf5 1.10.8 stores as many bytes as the type message declared but reads as many
+    // as the type needs: a variable-length string needs its length, heap address and
+    // index, whatever the (corrupt) message says, so a short store overflows in H5Aread.
+    std::size_t needed = H5Tget_size(a.type.get());
+    if (H5Tis_variable_str(a.type.get()) > 0 || H5Tget_class(a.type.get()) == H5T_VLEN) {
+        std::size_t sizeof_addr = 8, sizeof_size = 8;
+        Handle file(H5Iget_file_id(obj), H5Fclose);
+        Handle fcpl(file ? H5Fget_create_plist(file.get()) : H5I_INVALID_HID, H5Pclose);
+        if (fcpl) H5Pget_sizes(fcpl.get(), &sizeof_addr, &sizeof_size);
+        needed = 4 + sizeof_addr + 4;
+    }
+    const hsize_t stored = H5Aget_storage_size(a.attr.get());
+    if (stored < needed)
+        throw parse_error(h5_file_name(obj), name,
+                          "attribute stores " + std::to_string(stored) + " bytes, its type needs " +
+                              std::to_string(needed));
+    return a;
+}
+
 /// The value of a scalar (or one-element) string attribute; nullopt when
 /// absent or not a string. Fixed-length and variable-length strings.
 inline std::optional<std::string> h5_attr_string(hid_t obj, const std::string& name) {
     H5ErrorGuard quiet;
-    if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
-    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (!a) return std::nullopt;
-    Handle type(H5Aget_type(a.get()), H5Tclose);
-    Handle space(H5Aget_space(a.get()), H5Sclose);
-    if (!type || !space || H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
-    if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
-    if (H5Tis_variable_str(type.get()) > 0) {
+    const auto a = h5_open_scalar_attr(obj, name);
+    if (!a || H5Tget_class(a->type.get()) != H5T_STRING) return std::nullopt;
+    if (H5Tis_variable_str(a->type.get()) > 0) {
         Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mem.get(), H5T_VARIABLE);
-        H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+        H5Tset_cset(mem.get(), H5Tget_cset(a->type.get()));
         char* value = nullptr;
-        if (H5Aread(a.get(), mem.get(), &value) < 0 || !value) return std::nullopt;
+        // A string that exists but cannot be read (a damaged global heap) is an error, not an absence.
+        if (H5Aread(a->attr.get(), mem.get(), &value) < 0) {
+            const std::string why = H5ErrorGuard::message();  // before H5Fget_name clears the stack
+            throw parse_error(h5_file_name(obj), name,
+                              "cannot read the string attribute" + (why.empty() ? "" : " (HDF5: " + why + ")"));
+        }
+        if (!value) return std::nullopt;
         std::string out(value);
         H5free_memory(value);
         return out;
     }
-    const std::size_t n = H5Tget_size(type.get());
+    const std::size_t n = H5Tget_size(a->type.get());
     if (n == 0 || n > (1u << 20)) return std::nullopt;
     std::string out(n, '\0');
-    Handle mem(H5Tcopy(type.get()), H5Tclose);
-    if (H5Aread(a.get(), mem.get(), out.data()) < 0) return std::nullopt;
+    Handle mem(H5Tcopy(a->type.get()), H5Tclose);
+    if (H5Aread(a->attr.get(), mem.get(), out.data()) < 0) return std::nullopt;
     out.resize(std::strlen(out.c_str()));
     return out;
 }
@@ -232,26 +460,48 @@ inline std::optional<std::string> h5_attr_string(hid_t obj, const std::string& n
 /// attribute as double; nullopt when absent or not a number.
 inline std::optional<double> h5_attr_number(hid_t obj, const std::string& name) {
     H5ErrorGuard quiet;
-    if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
-    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    const auto a = h5_open_scalar_attr(obj, name);
     if (!a) return std::nullopt;
-    Handle type(H5Aget_type(a.get()), H5Tclose);
-    Handle space(H5Aget_space(a.get()), H5Sclose);
-    if (!type || !space || H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
-    const H5T_class_t c = H5Tget_class(type.get());
+    const H5T_class_t c = H5Tget_class(a->type.get());
     double v = 0.0;
     if (c == H5T_INTEGER || c == H5T_FLOAT) {
-        if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) return std::nullopt;
+        if (H5Aread(a->attr.get(), H5T_NATIVE_DOUBLE, &v) < 0) return std::nullopt;
         return v;
     }
     if (c == H5T_ENUM) {  // h5py stores numpy bools as an int8 enum FALSE=0, TRUE=1
-        Handle base(H5Tget_super(type.get()), H5Tclose);
+        Handle base(H5Tget_super(a->type.get()), H5Tclose);
         if (!base || H5Tget_size(base.get()) != 1) return std::nullopt;
         std::int8_t b = 0;
-        if (H5Aread(a.get(), H5T_NATIVE_INT8, &b) < 0) return std::nullopt;
+        if (H5Aread(a->attr.get(), H5T_NATIVE_INT8, &b) < 0) return std::nullopt;
         return double(b);
     }
     return std::nullopt;
+}
+
+/// A scalar (or one-element) string dataset, fixed or variable length; nullopt when absent.
+inline std::optional<std::string> h5_string_field(hid_t loc, const std::string& name) {
+    if (!h5_exists(loc, name) || h5_object_type(loc, name) != H5O_TYPE_DATASET) return std::nullopt;
+    H5ErrorGuard quiet;
+    Handle d(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
+    Handle type(H5Dget_type(d.get()), H5Tclose);
+    Handle space(H5Dget_space(d.get()), H5Sclose);
+    if (!d || !type || !space || H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
+    if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
+    if (H5Tis_variable_str(type.get()) > 0) {
+        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mem.get(), H5T_VARIABLE);
+        char* value = nullptr;
+        if (H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) < 0 || !value) return std::nullopt;
+        std::string out(value);
+        H5free_memory(value);
+        return out;
+    }
+    const std::size_t n = H5Tget_size(type.get());
+    if (n == 0 || n > (1u << 20)) return std::nullopt;
+    std::string out(n, '\0');
+    if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) return std::nullopt;
+    out.resize(std::strlen(out.c_str()));
+    return out;
 }
 
 /// Stored element type of a dataset as a numpy-style name ("float32",

@@ -236,11 +236,24 @@ inline std::size_t hspy_chunk_cache_bytes(hid_t dataset, const std::vector<std::
     return bytes;
 }
 
+/// Opens the data with a chunk cache of `cache_bytes` (0: none).
+inline Handle hspy_open_data(const H5File& f, const std::string& where, std::size_t cache_bytes) {
+    (void)h5_open_dataset(f.file.get(), where, f.source);  // a clear error when it is missing
+    H5ErrorGuard quiet;
+    Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+    if (!dapl || H5Pset_chunk_cache(dapl.get(), cache_bytes ? 12421 : 521, cache_bytes, 1.0) < 0)
+        h5_fail(f.source, where, "cannot set the chunk cache");
+    return h5_check(H5Dopen2(f.file.get(), where.c_str(), dapl.get()), H5Dclose, f.source, where, "cannot open dataset");
+}
+
 template <class T>
 grid::SpectrumImage<T> hspy_read(const H5File& f, FileInfo* info) {
     HspyLayout L = hspy_layout(f);
     const std::string where = L.group + "/data";
-    Handle data = h5_open_dataset(f.file.get(), where, f.source);
+    // One pass over the whole dataset reads each chunk once: no chunk cache, so
+    // that libhdf5 reads uncompressed chunks straight into the result instead of
+    // through its cache (a second copy of every byte).
+    Handle data = hspy_open_data(f, where, 0);
     std::vector<std::size_t> shape = L.shape;
     if (shape.size() == 1) shape.insert(shape.begin(), std::size_t{1});
     xt::xarray<T> values = xt::xarray<T>::from_shape(shape);
@@ -257,13 +270,8 @@ void hspy_for_each_block(const H5File& f, std::size_t rows_per_block, F&& callba
     const std::string where = L.group + "/data";
     Handle data = h5_open_dataset(f.file.get(), where, f.source);
     // Reopen with a chunk cache that fits one row of chunks.
-    if (const std::size_t cache = hspy_chunk_cache_bytes(data.get(), L.shape, sizeof(T))) {
-        H5ErrorGuard quiet;
-        Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
-        H5Pset_chunk_cache(dapl.get(), 12421, cache, 1.0);
-        data = h5_check(H5Dopen2(f.file.get(), where.c_str(), dapl.get()), H5Dclose, f.source, where,
-                        "cannot open dataset");
-    }
+    if (const std::size_t cache = hspy_chunk_cache_bytes(data.get(), L.shape, sizeof(T)))
+        data = hspy_open_data(f, where, cache);
     if (info) *info = L.file_info();
     const grid::EnergyAxis axis = L.energy_axis();
     const std::size_t rows = L.shape.size() == 1 ? 1 : L.shape[0];

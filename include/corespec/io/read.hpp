@@ -143,14 +143,14 @@ grid::SpectrumImage<T> one_pixel(const grid::Spectrum<T>& s) {
 template <class T>
 grid::SpectrumImage<T> hdf5_spectrum_image(const H5File& f, FileInfo* info) {
     if (is_hspy_file(f.file.get())) return hspy_read<T>(f, info);
-    if (is_berkeley_emd_file(f.file.get())) return emd_read<T>(f, info);
+    if (is_berkeley_emd_file(f.file.get()) || is_velox_emd_file(f.file.get())) return emd_read<T>(f, info);
     if (!nxxas_entry(f.file.get()).empty()) {
         const auto s = nxxas_read(f, info);
         grid::Spectrum<T> t(s.axis(), std::vector<T>(s.values().begin(), s.values().end()), s.metadata());
         return one_pixel(t);
     }
     throw unsupported_error(f.source + ": HDF5 file of a layout corespec does not read "
-                                       "(HyperSpy .hspy, Berkeley EMD and NeXus NXxas are read)");
+                                       "(HyperSpy .hspy, Berkeley and Velox EMD, and NeXus NXxas are read)");
 }
 #endif
 

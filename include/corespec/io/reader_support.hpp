@@ -4,7 +4,9 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -48,6 +50,28 @@ inline bool is_hdf5(std::string_view bytes) noexcept {
     return false;
 }
 
+/// True when none of `values[0..count)` is NaN or infinite: a branch-free
+/// test of the exponent bits that the compiler vectorises (std::isfinite in a
+/// loop with an early exit does not; it was 11% of an eager .hspy read).
+template <class T>
+bool all_finite(const T* values, std::size_t count) noexcept {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+        using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+        constexpr Bits exponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
+        Bits bad = 0;
+        for (std::size_t k = 0; k < count; ++k) {
+            Bits b;
+            std::memcpy(&b, values + k, sizeof b);
+            bad |= Bits((b & exponent) == exponent);
+        }
+        return bad == 0;
+    } else {
+        for (std::size_t k = 0; k < count; ++k)
+            if (!std::isfinite(values[k])) return false;
+        return true;
+    }
+}
+
 /// The NaN/Inf policy shared by every reader (docs/formats.md): data values
 /// must be finite. Throws parse_error naming `source` and the first
 /// offending value as a flat index (and pixel, channel when `channels` > 0),
@@ -57,6 +81,7 @@ template <class T>
 void require_finite(const T* values, std::size_t count, const std::string& source, std::size_t channels = 0,
                     std::size_t first_index = 0) {
     if constexpr (std::is_floating_point_v<T>) {
+        if (all_finite(values, count)) return;  // the common case, fast; else find and name the value
         for (std::size_t k = 0; k < count; ++k) {
             if (std::isfinite(values[k])) continue;
             const std::size_t i = first_index + k;
