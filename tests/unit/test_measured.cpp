@@ -53,10 +53,10 @@ SyntheticPair synthetic_pair(double low) {
             const double drift = 0.15 * double(p % 3) - 0.15;
             for (std::size_t i = 0; i < n; ++i) {
                 const double e = cl_axis.energy(i), el = ll_axis.energy(i);
-                const double shift_e = e + 3.0 + drift;  // the core loss drifts with its ZLP
+                const double shift_e = e + 3.0 - drift;  // energy loss: the core loss drifts with its ZLP
                 double v = 4e9 * std::pow(shift_e, -3.0);
                 for (int k = 0; k < 4; ++k)
-                    v += heights[k] * 20.0 * std::pow(shift_e / edges[k], -2.5) / (1.0 + std::exp(-(shift_e - (edges[k] - low - 3.0)) / 0.8));
+                    v += heights[k] * 20.0 * std::pow(shift_e / edges[k], -2.5) / (1.0 + std::exp(-(shift_e - (edges[k] - low + 3.0)) / 0.8));
                 cl(r, c, i) = (p == 6 && e > 800.0) ? 0.0 : v;
                 const double z = (el - (-3.0 + drift)) / 0.5;
                 ll(r, c, i) = p == 5 ? 0.0 : 1e5 * std::exp(-0.5 * z * z) + 50.0 * std::exp(-std::abs(el - 22.0) / 10.0);
@@ -162,9 +162,9 @@ CORESPEC_REFERENCE_TEST("prepare_measured_si on the NMC spectrum images (../shar
     // The background-subtracted sums of the DM-exported pixels (both rows, x
     // 8..12) against DM's own subtraction of their sum, on each grid.
     const char* files[] = {"nmc_O_K.msa", "nmc_Mn_L23.msa", "nmc_Co_L23.msa", "nmc_Ni_L23.msa"};
-    const double min_correlation[] = {0.97, 0.97, 0.9, 0.9};
+    const double min_correlation[] = {0.995, 0.995, 0.995, 0.98};  // measured: 0.99986, 0.9987, 0.9986, 0.9897
     for (std::size_t k = 0; k < 4; ++k) {
-        CAPTURE(files[k]);
+        CAPTURE(std::string(files[k]));
         const auto dm = io::read_spectrum<double>(shared_path(std::string("data/eels/nmc/") + files[k]));
         const auto ax = dm.axis().as_uniform();
         const double first = si.calibrated_energy(ax.front());
@@ -176,7 +176,7 @@ CORESPEC_REFERENCE_TEST("prepare_measured_si on the NMC spectrum images (../shar
             for (std::size_t c = 8; c <= 12; ++c)
                 for (std::size_t i = 0; i < slot.size(); ++i) sum[i] += si.unnormalised[(r * 21 + c) * si.layout.size() + slot.offset + i];
         const double rho = pearson(sum, dm_cut);
-        MESSAGE(files[k] << ": shape correlation with DM's subtraction " << rho);
+        MESSAGE(std::string(files[k]) << ": shape correlation with DM's subtraction " << rho);
         CHECK(rho > min_correlation[k]);
     }
 
