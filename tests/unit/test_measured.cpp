@@ -104,6 +104,13 @@ TEST_CASE("prepare_measured_si on a synthetic pair: shift recovered, failed pixe
     CHECK(hi == 1.0);
     for (std::size_t i = ni.offset; i < ni.end(); ++i) CHECK(si.features[6 * si.layout.size() + i] == 0.0);
     CHECK(si.summary().find("6 of 8 pixels have every edge; 2 failure(s)") != std::string::npos);
+    const auto m = si.masked(std::vector<double>(8, 1.0));
+    CHECK(std::isnan(m[5]));
+    CHECK(std::isnan(m[6]));
+    CHECK(m[0] == 1.0);
+    CHECK(!std::isnan(si.masked(std::vector<double>(8, 1.0), "O_K")[6]));
+    CHECK_THROWS_AS(si.masked({1.0}), shape_error);
+    CHECK(si.map_rows() * si.map_cols() == 8);
     const auto fm = si.feature_matrix();
     CHECK(fm.rows == 8);
     CHECK(fm.columns() == si.layout.size());
@@ -184,6 +191,8 @@ CORESPEC_REFERENCE_TEST("prepare_measured_si on the NMC spectrum images (../shar
     std::vector<double> map(42, std::nan(""));
     for (std::size_t p = 0; p < 42; ++p)
         if (si.presence[p * 4]) map[p] = si.features[p * si.layout.size() + 10];
-    const std::string svg = report::map_svg(map, 2, 21, "O K pre-peak", "min-max units");
+    CHECK(si.map_rows() == 2);
+    CHECK(si.map_cols() == 21);
+    const std::string svg = report::map_svg(si.masked(map, "O_K"), si.map_rows(), si.map_cols(), "O K pre-peak", "min-max units");
     CHECK(svg.find("2 x 21 px") != std::string::npos);
 }

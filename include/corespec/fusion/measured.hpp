@@ -137,6 +137,23 @@ struct MeasuredSI {
     double calibrated_energy(double file_energy) const {
         return calibration.calibrated(aligned_axis, file_energy + zlp_offset_change);
     }
+    /// A per-pixel quantity (e.g. a model's prediction, one value per
+    /// pixel) with NaN where the pixel is not usable: not complete, or with
+    /// `modality` (a name) given, where that modality is absent. The form
+    /// report::map_svg draws, masked pixels crossed out:
+    ///   report::map_svg(si.masked(ni_fraction), si.navigation_shape[0], si.navigation_shape[1], "Ni fraction")
+    /// Throws shape_error when per_pixel.size() != pixel_count().
+    std::vector<double> masked(const std::vector<double>& per_pixel, const std::string& modality = "") const {
+        if (per_pixel.size() != pixel_count()) throw shape_error("fusion::MeasuredSI::masked", {pixel_count()}, {per_pixel.size()});
+        const std::size_t k = modality.empty() ? 0 : layout.find(modality);
+        std::vector<double> out(per_pixel);
+        for (std::size_t p = 0; p < out.size(); ++p)
+            if (modality.empty() ? !pixel_complete(p) : !presence[p * modality_count() + k]) out[p] = std::numeric_limits<double>::quiet_NaN();
+        return out;
+    }
+    /// Map rows and columns: a line scan is one row.
+    std::size_t map_rows() const noexcept { return navigation_shape.size() >= 2 ? navigation_shape[navigation_shape.size() - 2] : 1; }
+    std::size_t map_cols() const noexcept { return navigation_shape.empty() ? 0 : navigation_shape.back(); }
     /// The features as a FeatureMatrix (the form Dataset::features gives).
     FeatureMatrix feature_matrix() const { return FeatureMatrix{pixel_count(), features, presence, layout}; }
     /// One line per edge and the failure count, for a terminal or a report.
