@@ -10,6 +10,7 @@
 #include "corespec/io/dm.hpp"
 #include "corespec/io/read.hpp"
 #include "corespec/report/figures.hpp"
+#include "corespec/report/measured.hpp"
 #include "corespec/synth/nmc.hpp"
 #include "support/shared_data.hpp"
 
@@ -111,6 +112,15 @@ TEST_CASE("prepare_measured_si on a synthetic pair: shift recovered, failed pixe
     CHECK(!std::isnan(si.masked(std::vector<double>(8, 1.0), "O_K")[6]));
     CHECK_THROWS_AS(si.masked({1.0}), shape_error);
     CHECK(si.map_rows() * si.map_cols() == 8);
+    report::Report r;
+    report::add_measured_section(r, si, "synthetic <pair>");
+    const std::string html = r.html();
+    CHECK(html.find("Measured data: synthetic &lt;pair&gt;") != std::string::npos);
+    CHECK(html.find("trained on synthetic or simulated spectra") != std::string::npos);
+    CHECK(html.find("2 failure(s)") != std::string::npos);
+    CHECK(html.find("no zero-loss peak found") != std::string::npos);
+    CHECK(html.find("<td>Ni_L23</td><td>non_positive</td>") != std::string::npos);
+    CHECK(r.figure_count() == 1);
     const auto fm = si.feature_matrix();
     CHECK(fm.rows == 8);
     CHECK(fm.columns() == si.layout.size());
