@@ -119,7 +119,7 @@ TEST_CASE("prepare_measured_si on a synthetic pair: shift recovered, failed pixe
     CHECK(html.find("trained on synthetic or simulated spectra") != std::string::npos);
     CHECK(html.find("2 failure(s)") != std::string::npos);
     CHECK(html.find("no zero-loss peak found") != std::string::npos);
-    CHECK(html.find("<td>Ni_L23</td><td>non_positive</td>") != std::string::npos);
+    CHECK(html.find("<td>Ni_L23</td><td>empty_window</td>") != std::string::npos);
     CHECK(r.figure_count() == 1);
     const auto fm = si.feature_matrix();
     CHECK(fm.rows == 8);

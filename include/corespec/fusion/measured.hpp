@@ -22,10 +22,10 @@
 //     the pixel-to-pixel drift.
 //  3. Per modality, a recipe run on every pixel (steps::Recipe): a power-law
 //     background (steps::BackgroundStep, HyperSpy's "fast" two-area fit by
-//     default) in [grid start + background_window], then the cut onto the
-//     modality's grid (steps::Resample). A modality that carries its own
-//     recipe (Modality::recipe, as saved in a model file) runs that recipe
-//     instead; its output must be the modality's grid.
+//     default) in [grid start + background_window], then the modality's own
+//     recipe when it has one (Modality::recipe, as saved in a model file: the
+//     preprocessing its training spectra had before the grid), then the cut
+//     onto the modality's grid (steps::Resample).
 //  4. The modality's normalisation (Modality::normalise).
 // A pixel whose ZLP is not found, whose background fit fails, or whose cut
 // is flat or non-finite gets presence 0 for that modality, zeros in its
@@ -186,7 +186,11 @@ inline grid::Spectrum<double> mean_spectrum(const grid::SpectrumImage<double>& i
     return grid::Spectrum<double>(image.axis(), std::move(sum), image.metadata());
 }
 
-inline steps::Recipe default_measured_recipe(const Modality& m, const MeasuredOptions& o) {
+/// The chain run on every pixel for modality `m`: the measured-only
+/// background removal, then the modality's own recipe (the preprocessing its
+/// training spectra had, before the grid, as Modality::features runs it),
+/// then the cut onto the grid.
+inline steps::Recipe measured_recipe(const Modality& m, const MeasuredOptions& o) {
     prep::BackgroundOptions b;
     b.lo = m.energy_grid.front() + o.background_lo;
     b.hi = m.energy_grid.front() + o.background_hi;
@@ -194,9 +198,14 @@ inline steps::Recipe default_measured_recipe(const Modality& m, const MeasuredOp
     grid::ResampleOptions r;
     r.method = m.method;
     r.out_of_range = grid::OutOfRange::error;
-    return steps::Recipe()
-        .then(steps::BackgroundStep(b))
-        .then(steps::Resample(m.energy_grid.front(), m.energy_grid.back(), m.energy_grid.scale(), steps::GridReference::absolute, 0.0, r));
+    steps::Recipe chain;
+    chain.then(steps::BackgroundStep(b));
+    if (!m.recipe.is_null()) {
+        const steps::Recipe own = steps::Recipe::from_json(m.recipe);
+        for (std::size_t i = 0; i < own.size(); ++i) chain.then(own.step(i));
+    }
+    chain.then(steps::Resample(m.energy_grid.front(), m.energy_grid.back(), m.energy_grid.scale(), steps::GridReference::absolute, 0.0, r));
+    return chain;
 }
 
 }  // namespace detail
@@ -291,13 +300,15 @@ inline MeasuredSI prepare_measured_si(const grid::SpectrumImage<double>& corelos
     const std::size_t n = calibrated.channel_count();
     for (std::size_t k = 0; k < nm; ++k) {
         const Modality& m = modalities[k];
-        const steps::Recipe recipe = m.recipe.is_null() ? detail::default_measured_recipe(m, o) : steps::Recipe::from_json(m.recipe);
-        if (m.recipe.is_null()) {
-            r.edges[k].background_lo = m.energy_grid.front() + o.background_lo;
-            r.edges[k].background_hi = m.energy_grid.front() + o.background_hi;
-        } else {
-            r.edges[k].background_lo = r.edges[k].background_hi = std::numeric_limits<double>::quiet_NaN();  // the modality's recipe decides
-        }
+        const steps::Recipe recipe = [&] {
+            try {
+                return detail::measured_recipe(m, o);
+            } catch (const error& e) {
+                throw value_error("fusion::prepare_measured_si: modality '" + m.name + "': " + e.what());
+            }
+        }();
+        r.edges[k].background_lo = m.energy_grid.front() + o.background_lo;
+        r.edges[k].background_hi = m.energy_grid.front() + o.background_hi;
         steps::Pipeline plan = [&] {
             try {
                 return recipe.prepare(calibrated.axis());
@@ -306,11 +317,9 @@ inline MeasuredSI prepare_measured_si(const grid::SpectrumImage<double>& corelos
                                   std::to_string(calibrated.axis().front()) + ", " + std::to_string(calibrated.axis().back()) + "] eV: " + e.what());
             }
         }();
-        const grid::EnergyAxis& out_axis = plan.output_axis();
-        if (out_axis.size() != m.size() || std::abs(out_axis.front() - m.energy_grid.front()) > 1e-6 * m.energy_grid.scale() + 1e-9)
-            throw value_error("fusion::prepare_measured_si: modality '" + m.name + "': its recipe ends on " + std::to_string(out_axis.size()) +
-                              " points from " + std::to_string(out_axis.front()) + " eV, the grid has " + std::to_string(m.size()) + " from " +
-                              std::to_string(m.energy_grid.front()) + " eV");
+        if (plan.output_axis().size() != m.size())
+            throw value_error("fusion::prepare_measured_si: modality '" + m.name + "': the chain ends on " + std::to_string(plan.output_axis().size()) +
+                              " points, the grid has " + std::to_string(m.size()));
         std::vector<double> cut(pixels * m.size());
         const auto rep = recipe.run(plan, steps::Block<const double>::contiguous(calibrated.data().data(), pixels, n), span<double>(cut), o.threads);
         const std::size_t off = r.layout[k].offset;

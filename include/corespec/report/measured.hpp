@@ -37,7 +37,7 @@ inline void add_measured_section(Report& r, const fusion::MeasuredSI& si, const 
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : si.edges)
         rows.push_back({e.modality, num(e.onset_file), num(e.onset_calibrated), num(e.tabulated), num(e.shift, 4),
-                        std::isfinite(e.background_lo) ? "[" + num(e.background_lo) + ", " + num(e.background_hi) + "]" : "the modality's recipe",
+                        "[" + num(e.background_lo) + ", " + num(e.background_hi) + "]",
                         "[" + num(e.grid_lo) + ", " + num(e.grid_hi) + "]", std::to_string(e.failed_pixels)});
     r.add_table({"edge", "onset, file axis (eV)", "calibrated (eV)", "tabulated (eV)", "shift (eV)", "background window (eV)", "grid (eV)",
                  "failed pixels"},
