@@ -27,6 +27,7 @@
 #include "corespec/core/error.hpp"
 #include "corespec/latent/encoder.hpp"
 #include "corespec/nn/kernels/table.hpp"
+#include "corespec/nn/layers/detail.hpp"
 #include "corespec/synth/random.hpp"
 
 namespace corespec::latent {
@@ -315,7 +316,8 @@ private:
     std::vector<std::string> classes_;
     std::size_t dim_ = 0;
     std::vector<int> labels_;
-    std::vector<T> packed_, norms_;
+    nn::detail::aligned_vector<T> packed_;  // the GEMM loads its panels aligned
+    std::vector<T> norms_;
 };
 
 }  // namespace corespec::latent
