@@ -58,13 +58,14 @@ std::vector<float> prepared(const steps::Pipeline& plan, const float* x, std::si
     return out;
 }
 
-latent::Encoder<float> train_encoder(const std::vector<float>& x, std::size_t epochs, unsigned threads, std::uint64_t seed) {
+latent::Encoder<float> train_encoder(const std::vector<float>& x, std::size_t epochs, double beta, double lr, unsigned threads,
+                                     std::uint64_t seed) {
     nn::Vae<float> vae = nn::make_conv_vae<float>();
     for (nn::Sequential<float>* part : nn::train::vae_parts(vae)) nn::train::init_default(*part, seed++);
     nn::train::MseLoss<float> recon;
-    nn::train::Adam<float> adam(1e-3);
+    nn::train::Adam<float> adam(lr);
     nn::train::VaeTrainOptions o;
-    o.beta = 0.01;
+    o.beta = beta;
     o.epochs = epochs;
     o.batch_size = 64;
     o.threads = threads;
@@ -82,14 +83,14 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cli(
         argc, argv,
         "stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE] [--size N] "
-        "[--change-frame K] [--epochs E] [--capacity N] [--policy block|reject] [--maps DIR] [--save-model VAE] [--seed S]",
+        "[--change-frame K] [--epochs E] [--beta B] [--lr LR] [--capacity N] [--policy block|reject] [--maps DIR] [--save-model VAE] [--seed S]",
         {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--size", 1}, {"--change-frame", 1},
-         {"--epochs", 1}, {"--capacity", 1}, {"--policy", 1}, {"--maps", 1}, {"--save-model", 1}, {"--seed", 1}},
+         {"--epochs", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--policy", 1}, {"--maps", 1}, {"--save-model", 1}, {"--seed", 1}},
         "Replays a spectrum image file or a synthetic series (FRAMES frames of N x N x 2048, default N 64, phase\n"
         "change at K, default FRAMES / 2) through a stream (Ni L2,3 recipe -> study-2 conv VAE encoder -> kNN,\n"
         "k 10, over 1,200 latent points). Prints one JSON object: received, processed, rejected, spectra_per_s,\n"
-        "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 3) trains the encoder\n"
-        "on the first frames; --model loads one instead. Exit status: 0 done, 1 bad input, 2 misuse.\n");
+        "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 15; Adam --lr 5e-3,\n"
+        "KL weight --beta 1e-5) trains the encoder on the first frames; --model loads one instead. Exit status: 0 done, 1 bad input, 2 misuse.\n");
     const auto& pos = cli.positional(0, 1);
     const bool synthetic = cli.has("--synthetic");
     if (synthetic == !pos.empty()) cli.fail("give either FILE or --synthetic FRAMES");
@@ -97,7 +98,9 @@ int main(int argc, char** argv) {
     const double rate = cli.number("--rate", 0.0, 0.0);
     const unsigned threads = static_cast<unsigned>(cli.count("--threads", 1, 1, 256));
     const std::size_t size = cli.count("--size", 64, 4, 4096);
-    const std::size_t epochs = cli.count("--epochs", 3, 0, 10000);
+    const std::size_t epochs = cli.count("--epochs", 15, 0, 10000);
+    const double beta = cli.number("--beta", 1e-5, 0.0);
+    const double lr = cli.number("--lr", 5e-3, 0.0);
     const std::size_t capacity = cli.count("--capacity", 8192, 1, 100000000);
     const std::uint64_t seed = cli.count("--seed", 1);
     const stream::Policy policy =
@@ -140,7 +143,7 @@ int main(int argc, char** argv) {
         const std::vector<float> ref_x = prepared(ref_plan, refs.values.data(), refs.labels.size());
         if (ref_x.size() != refs.labels.size() * 240) throw value_error("stream_replay: a reference spectrum failed the recipe");
 
-        // The encoder: loaded, or trained on the first frames' pixels and the references.
+        // The encoder: loaded, or trained on pixels of the first frames and the references.
         const auto t_train = Clock::now();
         std::optional<latent::Encoder<float>> encoder;
         std::size_t training_rows = 0;
@@ -150,17 +153,22 @@ int main(int argc, char** argv) {
             std::vector<float> x = ref_x;
             if (series) {
                 std::vector<float> buf(series->frame_values());
-                for (std::size_t k = 0; k < std::min<std::size_t>(2, frames); ++k) {
+                // At most 1,024 pixels of the first two frames (every stride-th): a brief training.
+                const std::size_t first = std::min<std::size_t>(2, frames), fp = series->frame_pixels();
+                const std::size_t stride = std::max<std::size_t>(1, first * fp / 1024);
+                for (std::size_t k = 0; k < first; ++k) {
                     series->frame(k, buf.data());
-                    const auto p = prepared(plan, buf.data(), series->frame_pixels());
-                    x.insert(x.end(), p.begin(), p.end());
+                    for (std::size_t p = k * fp % stride; p < fp; p += stride) {
+                        const auto one = prepared(plan, buf.data() + p * axis.size(), 1);
+                        x.insert(x.end(), one.begin(), one.end());
+                    }
                 }
             } else {
                 const auto p = prepared(plan, file->data().data(), file->pixel_count());
                 x.insert(x.end(), p.begin(), p.end());
             }
             training_rows = x.size() / 240;
-            encoder.emplace(train_encoder(x, epochs, threads, seed));
+            encoder.emplace(train_encoder(x, epochs, beta, lr, threads, seed));
             if (cli.has("--save-model")) nn::save_model(encoder->model(), cli.text("--save-model"));
         }
         const double train_s = std::chrono::duration<double>(Clock::now() - t_train).count();
