@@ -1,0 +1,27 @@
+# stream_replay: a small synthetic series (4 frames of 16 x 16 x 2048, the
+# change at frame 2, grown over 5 frames: 25 % of frame 2, 44 % of frame 3),
+# the encoder trained with the defaults (15 epochs on 524 spectra, about 7 s
+# on the loaded 2-core machine); every spectrum processed, none rejected,
+# the change detected at frame 3 (> 30 %). Then the NMC spectrum image of
+# ../shared (2 x 21 pixels) replayed row by row at 2,000 spectra/s (lr 1e-3:
+# 5e-3 diverges on its 54 training spectra), and misuse (exit 2).
+set(_replay_out "${CMAKE_CURRENT_BINARY_DIR}/stream_replay_out")
+add_test(NAME example.stream_replay_synthetic
+  COMMAND stream_replay --synthetic 4 --size 16 --change-frame 2 --threads 2 --maps "${_replay_out}")
+set_tests_properties(example.stream_replay_synthetic PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "\"change_frame\":2,.*\"detected_frame\":3,.*\"kernels\":\"[a-z0-9+]+\",.*\"p50_us\":[0-9.e+-]+,\"p99_us\":[0-9.e+-]+,\"processed\":1024,\"received\":1024,\"rejected\":0,.*\"spectra_per_s\":[0-9.e+]+,\"threads\":2")
+set(_nmc_si "${CORESPEC_SHARED_DATA}/eels/nmc/nmc_coreloss_si.dm3")
+if(EXISTS "${_nmc_si}")
+  add_test(NAME example.stream_replay_nmc COMMAND stream_replay "${_nmc_si}" --rate 2000 --lr 1e-3)
+  set_tests_properties(example.stream_replay_nmc PROPERTIES LABELS "examples;reference"
+    PASS_REGULAR_EXPRESSION "\"frame_shape\":\\[2,21\\].*\"processed\":42,\"received\":42,\"rejected\":0")
+endif()
+set(_expect_exit "${CMAKE_CURRENT_SOURCE_DIR}/tests/support/expect_exit.cmake")
+add_test(NAME example.stream_replay_misuse
+         COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:stream_replay> "-DARGS=--synthetic|0" -DEXPECT=2
+                 "-DMATCH=--synthetic must be a whole number" -P "${_expect_exit}")
+set_tests_properties(example.stream_replay_misuse PROPERTIES LABELS examples)
+add_test(NAME example.stream_replay_both
+         COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:stream_replay> "-DARGS=file.dm3|--synthetic|2" -DEXPECT=2
+                 "-DMATCH=give either FILE or --synthetic FRAMES" -P "${_expect_exit}")
+set_tests_properties(example.stream_replay_both PROPERTIES LABELS examples)
