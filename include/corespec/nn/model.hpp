@@ -389,9 +389,13 @@ private:
     void require_vae(const char* what) const {
         if (kind_ != Kind::vae) throw value_error(std::string("nn::Model::") + what + ": the model is not a VAE");
     }
+    // Without allocating (forward runs it on every call).
     void check_input(const Shape& in) const {
-        if (spec_.input_shape.empty()) return;
-        if (in.rank() != spec_.input_shape.size() + 1 || in.drop_batch().to_vector() != spec_.input_shape) {
+        const std::vector<std::size_t>& sample = spec_.input_shape;
+        if (sample.empty()) return;
+        bool fits = in.rank() == sample.size() + 1;
+        for (std::size_t i = 0; fits && i < sample.size(); ++i) fits = in[i + 1] == sample[i];
+        if (!fits) {
             std::vector<std::size_t> want{in.rank() ? in[0] : 0};
             want.insert(want.end(), spec_.input_shape.begin(), spec_.input_shape.end());
             throw shape_error("nn::Model input", want, in.to_vector());
