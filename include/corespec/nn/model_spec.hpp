@@ -195,6 +195,17 @@ inline LayerSpec SpecParser::layer(const nlohmann::json& in, const std::string& 
         int_key(in, cfg, where, "in_features", 1, F);
         int_key(in, cfg, where, "out_features", 1, F);
         bool_key(in, cfg, where, "bias", true);
+    } else if (ty == "block_dense") {  // nn/layers/block_dense.hpp: [[in, out], ...]
+        keys = {"blocks", "bias"};
+        const nlohmann::json& b = member(in, where, "blocks");
+        if (!b.is_array() || b.empty() || b.size() > F) fail(where + ".blocks", "expected a non-empty array of [in, out]");
+        cfg["blocks"] = nlohmann::json::array();
+        for (std::size_t i = 0; i < b.size(); ++i) {
+            const std::string w = where + ".blocks[" + std::to_string(i) + "]";
+            if (!b[i].is_array() || b[i].size() != 2) fail(w, "expected [in, out]");
+            cfg["blocks"].push_back({integer(b[i][0], w + "[0]", 1, F), integer(b[i][1], w + "[1]", 1, F)});
+        }
+        bool_key(in, cfg, where, "bias", true);
     } else if (ty == "conv1d" || ty == "conv_transpose1d") {
         const bool tr = ty == "conv_transpose1d";
         keys = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"};
@@ -433,6 +444,13 @@ inline std::vector<std::pair<std::string, std::vector<std::size_t>>> LayerSpec::
     if (type == "dense") {
         out.push_back({"weight", {size("out_features"), size("in_features")}});
         if (flag("bias")) out.push_back({"bias", {size("out_features")}});
+    } else if (type == "block_dense") {
+        const auto& blocks = config.at("blocks");
+        for (std::size_t b = 0; b < blocks.size(); ++b) {
+            const std::size_t bi = blocks[b][0].get<std::size_t>(), bo = blocks[b][1].get<std::size_t>();
+            out.push_back({"block" + std::to_string(b) + ".weight", {bo, bi}});
+            if (flag("bias")) out.push_back({"block" + std::to_string(b) + ".bias", {bo}});
+        }
     } else if (type == "conv1d") {
         out.push_back({"weight", {size("out_channels"), size("in_channels") / size("groups"), size("kernel_size")}});
         if (flag("bias")) out.push_back({"bias", {size("out_channels")}});

@@ -34,6 +34,7 @@
 #include "corespec/nn/layer.hpp"
 #include "corespec/nn/kernels/activation.hpp"
 #include "corespec/nn/layers/activation.hpp"
+#include "corespec/nn/layers/block_dense.hpp"
 #include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
 #include "corespec/nn/layers/norm.hpp"
@@ -430,6 +431,8 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& s, const std::string& sour
         return unsupported_error(source + ": " + s.path + ": " + what + " is not supported by the engine");
     };
     if (t == "dense") return std::make_unique<Dense<T>>(s.size("in_features"), s.size("out_features"), fused_activation(s), s.flag("bias"));
+    if (t == "block_dense")
+        return std::make_unique<BlockDense<T>>(BlockDense<T>::blocks_from_json(s.config.at("blocks"), source + ": " + s.path), s.flag("bias"));
     if (t == "conv1d")
         return std::make_unique<Conv1D<T>>(s.size("in_channels"), s.size("out_channels"), s.size("kernel_size"),
                                            s.size("stride"), Padding::from_json(s.config.at("padding")), s.size("dilation"),

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corespec/nn/layers/activation.hpp"
+#include "corespec/nn/layers/block_dense.hpp"
 #include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
 #include "corespec/nn/layers/norm.hpp"
@@ -65,6 +66,9 @@ std::unique_ptr<Layer<T>> layer_from_config(const nlohmann::json& j) {
     if (type == "dense")
         return std::make_unique<Dense<T>>(size_field(j, "in_features"), size_field(j, "out_features"), activation_field(j),
                                           bool_or(j, "bias", true));
+    if (type == "block_dense")
+        return std::make_unique<BlockDense<T>>(BlockDense<T>::blocks_from_json(field(j, "blocks"), "nn::layer_from_config: block_dense"),
+                                               bool_or(j, "bias", true));
     if (type == "conv1d")
         return std::make_unique<Conv1D<T>>(size_field(j, "in_channels"), size_field(j, "out_channels"),
                                            size_field(j, "kernel_size"), size_or(j, "stride", 1),
