@@ -22,6 +22,7 @@
 #include <corespec/io/edge_shift_table.hpp>
 
 #include "support/command_line.hpp"
+#include "support/memory.hpp"
 
 using namespace corespec;
 
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
         std::filesystem::create_directories(out);
         std::vector<fusion::Modality> modalities;
         const bool manifest = cl.has("--manifest");
+        if (!manifest) corespec_example::require_memory("--samples", cl.count("--samples", 1000, 2), 2 * fusion::nmc::synthetic_sample_bytes());
         const fusion::Dataset d = manifest ? feff_set(cl.text("--manifest"), cl.text("--edge-shifts"), out, modalities)
                                            : synthetic_set(cl.count("--samples", 1000, 2), cl.count("--seed", 1), modalities);
         const auto x = d.features(modalities);

@@ -273,7 +273,7 @@ struct Modality {
             m.recipe = j.value("recipe", nlohmann::json(nullptr));
             if (!m.recipe.is_null()) (void)steps::Recipe::from_json(m.recipe);  // a bad recipe fails here, not per spectrum
             return m;
-        } catch (const step_error& e) {
+        } catch (const steps::step_error& e) {
             throw parse_error(source, key, e.what());
         } catch (const nlohmann::json::exception& e) {
             throw parse_error(source, key, e.what());

@@ -251,9 +251,9 @@ public:
     FusionModel(FusionCard card, std::vector<nn::Model<float>> members) : card_(std::move(card)), members_(std::move(members)) {
         if (members_.empty()) throw value_error("fusion::FusionModel: no members");
         for (const auto& m : members_)
-            if (m.output_shape(Shape{1, card_.input_size()}) != Shape{1, card_.targets.size()})
+            if (m.output_shape(nn::Shape{1, card_.input_size()}) != nn::Shape{1, card_.targets.size()})
                 throw shape_error("fusion::FusionModel member output", {1, card_.targets.size()},
-                                  m.output_shape(Shape{1, card_.input_size()}).to_vector());
+                                  m.output_shape(nn::Shape{1, card_.input_size()}).to_vector());
     }
 
     const FusionCard& card() const noexcept { return card_; }
@@ -268,8 +268,8 @@ public:
         nn::Workspace<float> ws;
         for (const auto& m : members_) {
             std::vector<float> y(x.rows * card_.targets.size());
-            m.forward(nn::ConstTensorView<float>(in.data(), Shape{x.rows, card_.input_size()}),
-                      nn::TensorView<float>(y.data(), Shape{x.rows, card_.targets.size()}), ws);
+            m.forward(nn::ConstTensorView<float>(in.data(), nn::Shape{x.rows, card_.input_size()}),
+                      nn::TensorView<float>(y.data(), nn::Shape{x.rows, card_.targets.size()}), ws);
             out.push_back(std::move(y));
         }
         return out;
@@ -450,8 +450,8 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
         else loss.add(std::make_unique<nn::train::MseLoss<float>>(), 1.0, t, 1);
     }
     const std::size_t w = card.input_size();
-    const nn::ConstTensorView<float> yv(y_fit.data(), Shape{fit.size(), nt}), xvv(in_val.data(), Shape{val.size(), w}),
-        yvv(y_val.data(), Shape{val.size(), nt});
+    const nn::ConstTensorView<float> yv(y_fit.data(), nn::Shape{fit.size(), nt}), xvv(in_val.data(), nn::Shape{val.size(), w}),
+        yvv(y_val.data(), nn::Shape{val.size(), nt});
 
     std::vector<nn::Model<float>> members;
     for (std::size_t k = 0; k < o.members; ++k) {
@@ -476,7 +476,7 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
             detail::drop_modalities(x_epoch, xf.layout, o.modality_dropout, rng);
             to.seed = synth::mix_seed(seed, epoch);
             nn::train::Trainer<float> trainer(net, loss, adam, to);
-            const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), Shape{fit.size(), w}), yv, {}, xvv, yvv);
+            const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), nn::Shape{fit.size(), w}), yv, {}, xvv, yvv);
             if (o.progress) o.progress(k, epoch, o.epochs);
             if (r.val_loss < best) {
                 best = r.val_loss;

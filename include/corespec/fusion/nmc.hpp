@@ -46,6 +46,16 @@ inline std::vector<Modality> synthetic_modalities() {
     return m;
 }
 
+/// Memory one synthetic sample takes while a set is held with its fused
+/// features (raw values and explicit energies, features in double and the
+/// network's float copy, bookkeeping): a bound for --samples options.
+inline double synthetic_sample_bytes() {
+    double b = 4096;
+    for (const auto& e : synth::nmc_edges) b += 16.0 * static_cast<double>(synth::nmc_raw_axis(e.id).size());
+    for (const auto& m : synthetic_modalities()) b += 12.0 * static_cast<double>(m.size());
+    return b;
+}
+
 /// Samples [first, first + count) of the synthetic set drawn with `seed`,
 /// each structure its own group. `progress(i)` after each sample (optional).
 template <class Progress = void (*)(std::size_t)>
