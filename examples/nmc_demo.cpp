@@ -433,7 +433,8 @@ int main(int argc, char** argv) {
                 test = fusion::nmc::read_feff_manifest(cl.text("--test-manifest"));
                 test->apply_edge_shifts(table, "FEFF10");  // the training set's calibration
             }
-            return run_study(std::move(d), test ? &*test : nullptr, fusion::nmc::feff_modalities(), cfg, cl.text("--manifest"));
+            return run_study(std::move(d), test ? &*test : nullptr, fusion::nmc::feff_modalities(fusion::Normalisation::standardise), cfg,
+                             cl.text("--manifest"));
         }
         const std::size_t n = cl.count("--samples", 1500, 20, 10000000);
         corespec_example::require_memory("--samples", n, 2 * fusion::nmc::synthetic_sample_bytes());

@@ -76,6 +76,10 @@ struct FusionOptions {
     double modality_dropout = 0.2;    ///< per epoch, P(a present modality is dropped); one always stays
     std::size_t members = 3;          ///< ensemble size (>= 2 for a spread)
     std::size_t epochs = 200, batch_size = 32, patience = 30;
+    /// Small sets have few batches per epoch: training runs at least this
+    /// many optimiser steps (more epochs than `epochs` if need be) before
+    /// patience may stop it.
+    std::size_t min_steps = 3000;
     double learning_rate = 2e-3, weight_decay = 1e-4;
     double validation_fraction = 0.2; ///< of the training groups: early stopping and calibration
     std::uint64_t seed = 1;
@@ -471,18 +475,20 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
         double best = std::numeric_limits<double>::infinity();
         std::vector<float> best_params = nn::train::get_parameters(net), x_epoch;
         std::size_t since_best = 0;
-        for (std::size_t epoch = 0; epoch < o.epochs; ++epoch) {
+        const std::size_t batches = (fit.size() + o.batch_size - 1) / o.batch_size;
+        const std::size_t min_epochs = (o.min_steps + batches - 1) / batches, epochs = std::max(o.epochs, min_epochs);
+        for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
             x_epoch = in_fit;  // a fresh modality-dropout draw every epoch
             detail::drop_modalities(x_epoch, xf.layout, o.modality_dropout, rng);
             to.seed = synth::mix_seed(seed, epoch);
             nn::train::Trainer<float> trainer(net, loss, adam, to);
             const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), nn::Shape{fit.size(), w}), yv, {}, xvv, yvv);
-            if (o.progress) o.progress(k, epoch, o.epochs);
+            if (o.progress) o.progress(k, epoch, epochs);
             if (r.val_loss < best) {
                 best = r.val_loss;
                 best_params = nn::train::get_parameters(net);
                 since_best = 0;
-            } else if (o.patience && ++since_best >= o.patience) {
+            } else if (o.patience && ++since_best >= o.patience && epoch + 1 >= min_epochs) {
                 break;
             }
         }

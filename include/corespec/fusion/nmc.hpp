@@ -93,10 +93,14 @@ inline const std::vector<FeffEdge>& feff_edges() {
     return e;
 }
 
-inline std::vector<Modality> feff_modalities() {
+/// `norm`: min-max for the features file (the scikit-learn baseline
+/// standardises them itself); the demo's models standardise per bin with
+/// statistics fitted on each training fold (a set of ~100 spectra whose
+/// differences are small next to their shared edge shape).
+inline std::vector<Modality> feff_modalities(Normalisation norm = Normalisation::min_max) {
     std::vector<Modality> m;
     for (const FeffEdge& e : feff_edges())
-        m.emplace_back(e.name, e.element, "K", grid::Technique::xas, grid_window(e.literature - 5.0, e.literature + 45.0, 0.2));
+        m.emplace_back(e.name, e.element, "K", grid::Technique::xas, grid_window(e.literature - 5.0, e.literature + 45.0, 0.2), norm);
     return m;
 }
 
