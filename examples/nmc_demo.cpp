@@ -2,7 +2,7 @@
 //
 //   nmc_demo [--samples N] [--seed S] [--out DIR]          synthetic default (corespec::synth)
 //   nmc_demo --manifest feff_nmc/manifest.csv [--test-manifest T]   simulated spectra (FEFF layout)
-//   nmc_demo ... [--epochs E] [--members M] [--strategy late|early] [--folds K]
+//   nmc_demo ... [--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K]
 //   nmc_demo --si CORELOSS.dm3 --lowloss LOWLOSS.dm3        measured spectrum images (hook, see below)
 //
 // Preprocesses every sample through its modalities' recipes and grids
@@ -398,9 +398,9 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cl(
         argc, argv,
         "nmc_demo [--samples N] [--seed S] [--out DIR] [--manifest CSV [--test-manifest CSV]] [--si CORELOSS --lowloss LOWLOSS] "
-        "[--epochs E] [--members M] [--strategy late|early] [--folds K] [--no-progress]",
+        "[--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K] [--no-progress]",
         {{"--samples", 1}, {"--seed", 1}, {"--out", 1}, {"--manifest", 1}, {"--test-manifest", 1}, {"--si", 1}, {"--lowloss", 1},
-         {"--epochs", 1}, {"--members", 1}, {"--strategy", 1}, {"--folds", 1}, {"--no-progress", 0}},
+         {"--epochs", 1}, {"--min-steps", 1}, {"--members", 1}, {"--strategy", 1}, {"--folds", 1}, {"--no-progress", 0}},
         "Trains one model per single edge and a multimodal model on the NMC study's data and prints the comparison.\n"
         "Default: 1500 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage, 3 unsupported.");
     cl.positional(0, 0);
@@ -419,6 +419,7 @@ int main(int argc, char** argv) {
         cfg.progress = !cl.has("--no-progress");
         cfg.options.seed = cl.count("--seed", 1);
         cfg.options.epochs = cl.count("--epochs", 200, 1, 100000);
+        cfg.options.min_steps = cl.count("--min-steps", cfg.options.min_steps, 0, 100000000);
         cfg.options.members = cl.count("--members", 3, 1, 20);
         cfg.options.strategy = (cl.choice<fusion::Strategy>("--strategy", {{"late", fusion::Strategy::late}, {"early", fusion::Strategy::early}}, fusion::Strategy::late));
         cfg.folds = cl.count("--folds", 5, 2, 100);
