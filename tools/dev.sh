@@ -15,10 +15,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 JOBS=${JOBS:-$(nproc)}
 PACKAGES=(g++ clang cmake ninja-build pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev doctest-dev
           libbenchmark-dev nlohmann-json3-dev zlib1g-dev libhdf5-dev)
+TEST_PACKAGES=(chromium)  # the browser test (ctest -L browser) renders the report in headless Chromium
 
-install_missing() {
+install_missing() {  # extra packages...
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -50,7 +51,7 @@ case "$cmd" in
     "${BUILD_DIR:-build}/examples/nmc_demo" --out "${DEMO_OUT:-nmc_demo_out}"
     ;;
   test)
-    install_missing
+    install_missing "${TEST_PACKAGES[@]}"
     configure_and_build "${BUILD_DIR:-build}" -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON
     run_ctest "${BUILD_DIR:-build}"
     ;;

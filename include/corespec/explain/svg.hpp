@@ -30,6 +30,10 @@ struct SvgOptions {
     double width = 860;                     ///< px
     double panel_height = 150;              ///< px per spectrum plot
     double strip_height = 22;               ///< px per attribution strip
+    /// One flag per modality of the layout (empty: all present). A missing
+    /// modality (a measured pixel without that edge) is drawn as an empty
+    /// panel saying so, not as the zeros that stand in for it in the input.
+    std::vector<unsigned char> present;
 };
 
 namespace detail {
@@ -83,6 +87,8 @@ template <class T>
 std::string attribution_svg(span<const T> spectrum, span<const T> attributions, const fusion::FeatureLayout& layout, const SvgOptions& o = {}) {
     using detail::fmt;
     if (spectrum.size() != layout.size()) throw shape_error("explain::attribution_svg spectrum", {layout.size()}, {spectrum.size()});
+    if (!o.present.empty() && o.present.size() != layout.modality_count())
+        throw shape_error("explain::attribution_svg present", {layout.modality_count()}, {o.present.size()});
     std::vector<ModalityAttribution> parts = per_modality(attributions, layout);
     double amax = 0;
     for (const auto& p : parts)
@@ -113,6 +119,14 @@ std::string attribution_svg(span<const T> spectrum, span<const T> attributions, 
         const double pad = 0.05 * (v_hi - v_lo);
         v_lo -= pad, v_hi += pad;
         auto ypos = [&](double v) { return y0 + o.panel_height - (v - v_lo) / (v_hi - v_lo) * o.panel_height; };
+        if (!o.present.empty() && !o.present[layout.find(p.name)]) {
+            s << "<rect x=\"" << fmt(left, 6) << "\" y=\"" << fmt(y0, 6) << "\" width=\"" << fmt(plot_w, 6) << "\" height=\""
+              << fmt(o.panel_height, 6) << "\" fill=\"#f2f2f2\" stroke=\"#444\"/>\n<text x=\"" << fmt(left + 6, 6) << "\" y=\""
+              << fmt(y0 + 16, 6) << "\" font-weight=\"bold\">" << detail::xml_escape(p.name)
+              << "  <tspan font-weight=\"normal\">(missing in this sample)</tspan></text>\n";
+            y0 += block;
+            continue;
+        }
         // Frame, name and share.
         s << "<rect x=\"" << fmt(left, 6) << "\" y=\"" << fmt(y0, 6) << "\" width=\"" << fmt(plot_w, 6) << "\" height=\"" << fmt(o.panel_height, 6)
           << "\" fill=\"none\" stroke=\"#444\"/>\n";
