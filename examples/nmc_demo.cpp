@@ -3,7 +3,7 @@
 //   nmc_demo [--samples N] [--seed S] [--out DIR]          synthetic default (corespec::synth)
 //   nmc_demo --manifest feff_nmc/manifest.csv [--test-manifest T]   simulated spectra (FEFF layout)
 //   nmc_demo ... [--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K]
-//   nmc_demo --si CORELOSS.dm3 --lowloss LOWLOSS.dm3        measured spectrum images (hook, see below)
+//   nmc_demo --si CORELOSS.dm3 --lowloss LOWLOSS.dm3        also predict per pixel of measured spectrum images
 //
 // Preprocesses every sample through its modalities' recipes and grids
 // (fusion/nmc.hpp), trains one ensemble per single edge and one multimodal
@@ -14,14 +14,16 @@
 // 95 % intervals, expected calibration error) and the attribution of the
 // defect heads per modality and energy window. Writes DIR (default
 // nmc_demo_out): metrics.csv (input_set,target,metric,value), metrics.md,
-// attribution SVGs and the multimodal model files.
-// Exit status: 0 done, 1 bad input or failure, 2 usage, 3 unsupported.
+// figures/ (parity, ROC, confusion, attribution; per-pixel maps with --si),
+// report.html (self-contained) and the multimodal model files.
+// Exit status: 0 done, 1 bad input or failure, 2 usage.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -35,7 +37,11 @@
 #include <corespec/explain/svg.hpp>
 #include <corespec/fusion/model.hpp>
 #include <corespec/fusion/nmc.hpp>
+#include <corespec/fusion/measured.hpp>
 #include <corespec/io/edge_shift_table.hpp>
+#include <corespec/io/read.hpp>
+#include <corespec/report/measured.hpp>
+#include <corespec/report/report.hpp>
 
 #include "support/command_line.hpp"
 #include "support/memory.hpp"
@@ -76,52 +82,6 @@ struct MetricRow {
     double value;
 };
 
-double r2(const std::vector<double>& y, const std::vector<double>& p) {
-    const double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(y.size());
-    double ss_res = 0, ss_tot = 0;
-    for (std::size_t i = 0; i < y.size(); ++i) ss_res += (y[i] - p[i]) * (y[i] - p[i]), ss_tot += (y[i] - mean) * (y[i] - mean);
-    return ss_tot > 0 ? 1 - ss_res / ss_tot : std::nan("");
-}
-
-double mae(const std::vector<double>& y, const std::vector<double>& p) {
-    double s = 0;
-    for (std::size_t i = 0; i < y.size(); ++i) s += std::abs(y[i] - p[i]);
-    return s / static_cast<double>(y.size());
-}
-
-// Mann-Whitney form of the ROC-AUC (ties count one half).
-double roc_auc(const std::vector<double>& y, const std::vector<double>& score) {
-    std::vector<std::size_t> order(y.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
-    double rank_sum = 0, pos = 0;
-    for (std::size_t i = 0; i < order.size();) {
-        std::size_t j = i;
-        while (j < order.size() && score[order[j]] == score[order[i]]) ++j;
-        const double mid = 0.5 * static_cast<double>(i + j + 1);  // 1-based mean rank of the tie block
-        for (std::size_t k = i; k < j; ++k)
-            if (y[order[k]] == 1) rank_sum += mid, pos += 1;
-        i = j;
-    }
-    const double neg = static_cast<double>(y.size()) - pos;
-    return pos > 0 && neg > 0 ? (rank_sum - pos * (pos + 1) / 2) / (pos * neg) : std::nan("");
-}
-
-// Expected calibration error over 10 equal-width probability bins.
-double expected_calibration_error(const std::vector<double>& y, const std::vector<double>& p) {
-    double ece = 0;
-    for (int b = 0; b < 10; ++b) {
-        double n = 0, conf = 0, acc = 0;
-        for (std::size_t i = 0; i < y.size(); ++i) {
-            const int bin = std::min(9, static_cast<int>(p[i] * 10));
-            if (bin != b) continue;
-            n += 1, conf += p[i], acc += y[i];
-        }
-        if (n > 0) ece += n / static_cast<double>(y.size()) * std::abs(acc / n - conf / n);
-    }
-    return ece;
-}
-
 // Pooled predictions of one input set over the evaluated samples.
 struct Pooled {
     std::vector<std::vector<double>> truth, value, sd;  // [target][row]
@@ -143,25 +103,16 @@ void add_metrics(std::vector<MetricRow>& rows, const std::string& set, const std
         const auto& v = p.value[t];
         const std::string& name = targets[t].name;
         if (targets[t].kind == fusion::TargetKind::regression) {
-            rows.push_back({set, name, "r2", r2(y, v)});
-            rows.push_back({set, name, "mae", mae(y, v)});
-            double in68 = 0, in95 = 0;
-            for (std::size_t i = 0; i < y.size(); ++i) {
-                const double z = std::abs(y[i] - v[i]) / p.sd[t][i];
-                in68 += z <= 1.0, in95 += z <= 1.96;
-            }
-            rows.push_back({set, name, "coverage_68", in68 / static_cast<double>(y.size())});
-            rows.push_back({set, name, "coverage_95", in95 / static_cast<double>(y.size())});
+            rows.push_back({set, name, "r2", report::r2_score(y, v)});
+            rows.push_back({set, name, "mae", report::mean_absolute_error(y, v)});
+            rows.push_back({set, name, "coverage_68", report::interval_coverage(y, v, p.sd[t], 0.6827)});
+            rows.push_back({set, name, "coverage_95", report::interval_coverage(y, v, p.sd[t], 0.95)});
         } else {
-            double tp = 0, fp = 0, fn = 0, correct = 0;
-            for (std::size_t i = 0; i < y.size(); ++i) {
-                const bool pred = v[i] >= 0.5, truth = y[i] == 1;
-                correct += pred == truth, tp += pred && truth, fp += pred && !truth, fn += !pred && truth;
-            }
-            rows.push_back({set, name, "accuracy", correct / static_cast<double>(y.size())});
-            rows.push_back({set, name, "f1", tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0.0});
-            rows.push_back({set, name, "roc_auc", roc_auc(y, v)});
-            rows.push_back({set, name, "ece", expected_calibration_error(y, v)});
+            const auto decided = report::threshold_labels(v);
+            rows.push_back({set, name, "accuracy", report::accuracy(y, decided)});
+            rows.push_back({set, name, "f1", report::f1_score(y, decided)});
+            rows.push_back({set, name, "roc_auc", report::roc_auc(y, v)});
+            rows.push_back({set, name, "ece", report::expected_calibration_error(y, v)});
         }
     }
 }
@@ -170,19 +121,6 @@ double metric(const std::vector<MetricRow>& rows, const std::string& set, const 
     for (const auto& r : rows)
         if (r.input_set == set && r.target == target && r.metric == m) return r.value;
     return std::nan("");
-}
-
-// Until the report writer (report/report.hpp) lands: metrics.csv and metrics.md.
-void write_metrics(const std::filesystem::path& dir, const std::vector<MetricRow>& rows, const std::string& table) {
-    std::ofstream csv(dir / "metrics.csv");
-    csv << "input_set,target,metric,value\n";
-    char buf[64];
-    for (const auto& r : rows) {
-        std::snprintf(buf, sizeof buf, "%.6g", r.value);
-        csv << r.input_set << ',' << r.target << ',' << r.metric << ',' << buf << '\n';
-    }
-    std::ofstream(dir / "metrics.md") << table;
-    if (!csv) throw io_error("cannot write " + (dir / "metrics.csv").string());
 }
 
 // The printed (and Markdown) table: one row per input set.
@@ -249,7 +187,7 @@ std::vector<InputSet> input_sets(const std::vector<fusion::Modality>& all) {
 
 // Mean |gradient x input| of the multimodal model's defect heads over the
 // evaluated samples: share per modality and the strongest 5 eV windows.
-std::string attribution_summary(const fusion::FusionModel& model, const fusion::Dataset& test, const std::filesystem::path& out) {
+std::string attribution_summary(const fusion::FusionModel& model, const fusion::Dataset& test, report::Report& r) {
     const fusion::FeatureMatrix x = test.features(model.card().modalities);
     const fusion::FeatureLayout layout = x.layout;
     const std::size_t w = model.card().input_size(), n = std::min<std::size_t>(x.rows, 200);
@@ -296,8 +234,10 @@ std::string attribution_summary(const fusion::FusionModel& model, const fusion::
         explain::SvgOptions so;
         so.title = "mean |gradient x input| of " + model.card().targets[t].name + " (multimodal)";
         so.value_label = "normalised";
-        explain::write_attribution_svg<double>((out / ("attribution_" + model.card().targets[t].name + ".svg")).string(),
-                                               span<const double>(spectrum), span<const double>(mean), layout, so);
+        r.add_figure(explain::attribution_svg<double>(span<const double>(spectrum), span<const double>(mean), layout, so),
+                     "Mean spectrum of the evaluated samples, coloured by the mean |gradient x input| of the " +
+                         model.card().targets[t].name + " head (multimodal ensemble)",
+                     "attribution_" + model.card().targets[t].name);
     }
     return text;
 }
@@ -320,8 +260,11 @@ void train_and_evaluate(const fusion::Dataset& train, const fusion::Dataset& tes
     }
 }
 
+// The --si step: predictions per pixel of a measured image with a trained model.
+using MeasuredStep = std::function<void(const fusion::FusionModel&, report::Report&)>;
+
 int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::vector<fusion::Modality>& modalities,
-              const Config& cfg, const std::string& source) {
+              const Config& cfg, const std::string& source, const MeasuredStep& measured = {}) {
     ProgressBar bar(cfg.progress);
     const auto sets = input_sets(modalities);
     std::map<std::string, Pooled> pooled;
@@ -382,14 +325,96 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
     std::printf("multimodal against the best single edge:\n%s\n", verdict.c_str());
     std::printf("uncertainty on the held-out structures (ensemble spread + noise fitted on validation structures;\n"
                 "Platt-scaled flags):\n%s\n", calibration.c_str());
-    const std::string attribution = attribution_summary(*multimodal, evaluated.size() > 0 ? evaluated : data, cfg.out);
+    report::Report r("corespec NMC demo: " + source);
+    r.add_paragraph(std::to_string(data.size()) + " samples; " + protocol + "; " + fusion::to_string(cfg.options.strategy) +
+                    " fusion, ensembles of " + std::to_string(cfg.options.members) + ".");
+    r.add_heading("Scores per input set");
+    report::MetricsTable metrics;
+    for (const auto& row : rows) metrics.add(row.input_set, row.target, row.metric, row.value);
+    r.add_table(metrics, "Held-out structures. input_set: a single edge by its modality name, or multimodal.");
+    r.add_heading("Figures");
+    for (std::size_t t = 0; t < data.targets().size(); ++t) {
+        const auto& target = data.targets()[t];
+        const Pooled& mm = pooled["multimodal"];
+        if (target.kind == fusion::TargetKind::regression) {
+            r.add_figure(report::parity_svg(mm.truth[t], mm.value[t], mm.sd[t], target.name + " (multimodal)"),
+                         "Parity of " + target.name + ", error bars one standard deviation", "parity_" + target.name);
+        } else {
+            std::vector<report::RocSeries> series;
+            for (const auto& s : sets) series.push_back({s.name, pooled[s.name].truth[t], pooled[s.name].value[t]});
+            r.add_figure(report::roc_svg(series, target.name), "ROC of " + target.name + " per input set", "roc_" + target.name);
+            r.add_figure(report::confusion_svg(mm.truth[t], report::threshold_labels(mm.value[t]), target.name + " (multimodal)"),
+                         "Confusion of " + target.name + " at p = 0.5", "confusion_" + target.name);
+        }
+    }
+    r.add_heading("Attribution of the defect heads");
+    const std::string attribution = attribution_summary(*multimodal, evaluated.size() > 0 ? evaluated : data, r);
+    r.add_paragraph(attribution);
     std::printf("%s\n", attribution.c_str());
-
+    if (measured) measured(*multimodal, r);
+    r.write(cfg.out.string());
     const auto paths = multimodal->save((cfg.out / "multimodal").string());
-    write_metrics(cfg.out, rows, "# nmc_demo: " + source + "\n\n" + protocol + "\n\n" + table + "\n" + calibration);
-    std::printf("wrote %s: metrics.csv, metrics.md, attribution SVGs, %zu model files (multimodal_*.safetensors)\n",
+    std::printf("wrote %s: report.html, metrics.csv, metrics.md, figures/, %zu model files (multimodal_*.safetensors)\n",
                 cfg.out.string().c_str(), paths.size());
     return 0;
+}
+
+// The measured-data path: the core-loss and low-loss images through
+// fusion::prepare_measured_si with the model's EELS modalities, placed in the
+// model's layout (its XAS edges absent: the presence mask), one prediction
+// per usable pixel, maps and the preprocessing section in the report.
+MeasuredStep measured_step(const std::string& coreloss, const std::string& lowloss) {
+    return [coreloss, lowloss](const fusion::FusionModel& model, report::Report& r) {
+        const auto core = io::read_spectrum_image<double>(coreloss), low = io::read_spectrum_image<double>(lowloss);
+        const fusion::FusionCard& card = model.card();
+        std::vector<fusion::Modality> eels;
+        std::vector<std::size_t> index;  // of each EELS modality in the model
+        for (std::size_t k = 0; k < card.modalities.size(); ++k)
+            if (card.modalities[k].technique == grid::Technique::eels) eels.push_back(card.modalities[k]), index.push_back(k);
+        if (eels.empty()) throw value_error("--si: the model has no EELS modality (train on the synthetic default)");
+        const fusion::MeasuredSI si = fusion::prepare_measured_si(core, low, eels);
+        std::printf("measured spectrum image %s:\n%s\n", coreloss.c_str(), si.summary().c_str());
+        const fusion::FeatureLayout layout = card.layout();
+        const std::size_t pixels = si.pixel_count(), ne = eels.size(), nm = card.modalities.size();
+        std::vector<std::size_t> usable;
+        for (std::size_t p = 0; p < pixels; ++p)
+            for (std::size_t j = 0; j < ne; ++j)
+                if (si.presence[p * ne + j]) {
+                    usable.push_back(p);
+                    break;
+                }
+        report::add_measured_section(r, si, coreloss);
+        if (usable.empty()) {
+            std::printf("no pixel has a usable edge: no predictions\n");
+            return;
+        }
+        fusion::FeatureMatrix x;
+        x.layout = layout;
+        x.rows = usable.size();
+        x.values.assign(x.rows * layout.size(), 0.0);
+        x.present.assign(x.rows * nm, 0);
+        for (std::size_t i = 0; i < usable.size(); ++i)
+            for (std::size_t j = 0; j < ne; ++j) {
+                if (!si.presence[usable[i] * ne + j]) continue;
+                const double* src = si.features.data() + usable[i] * si.layout.size() + si.layout[j].offset;
+                std::copy(src, src + si.layout[j].size(), x.values.begin() + static_cast<std::ptrdiff_t>(i * layout.size() + layout[index[j]].offset));
+                x.present[i * nm + index[j]] = 1;
+            }
+        const fusion::Prediction p = model.predict(x);
+        const auto& nav = si.navigation_shape;
+        const std::size_t rows = nav.size() >= 2 ? nav[0] : 1, cols = nav.size() >= 2 ? pixels / nav[0] : pixels;
+        std::printf("per-pixel predictions (%zu of %zu pixels usable; model trained on synthetic spectra, XAS edges absent):\n",
+                    usable.size(), pixels);
+        for (std::size_t t = 0; t < card.targets.size(); ++t) {
+            std::vector<double> map(pixels, std::nan(""));
+            double mean = 0;
+            for (std::size_t i = 0; i < usable.size(); ++i) map[usable[i]] = p.value[t][i], mean += p.value[t][i];
+            std::printf("  %-18s mean %.3f\n", card.targets[t].name.c_str(), mean / static_cast<double>(usable.size()));
+            r.add_figure(report::map_svg(map, rows, cols, card.targets[t].name + " (measured, multimodal)"),
+                         card.targets[t].name + " per pixel of the measured image (trained on synthetic spectra: see the warning)",
+                         "map_" + card.targets[t].name);
+        }
+    };
 }
 
 }  // namespace
@@ -402,18 +427,14 @@ int main(int argc, char** argv) {
         {{"--samples", 1}, {"--seed", 1}, {"--out", 1}, {"--manifest", 1}, {"--test-manifest", 1}, {"--si", 1}, {"--lowloss", 1},
          {"--epochs", 1}, {"--min-steps", 1}, {"--members", 1}, {"--strategy", 1}, {"--folds", 1}, {"--no-progress", 0}},
         "Trains one model per single edge and a multimodal model on the NMC study's data and prints the comparison.\n"
-        "Default: 1500 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage, 3 unsupported.");
+        "Default: 1500 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage.");
     cl.positional(0, 0);
     if (cl.has("--test-manifest") && !cl.has("--manifest")) cl.fail("--test-manifest needs --manifest");
     if (cl.has("--manifest") && cl.has("--samples")) cl.fail("--samples is for the synthetic set");
     if (cl.has("--si") != cl.has("--lowloss")) cl.fail("--si and --lowloss go together");
     try {
-        if (cl.has("--si")) {
-            // The measured-data path (ZLP alignment, calibration, background
-            // removal, per-pixel prediction) comes with fusion/measured.hpp.
-            std::fprintf(stderr, "nmc_demo: --si needs fusion/measured.hpp (the measured-data preprocessing), not in this build\n");
-            return 3;
-        }
+        MeasuredStep measured;
+        if (cl.has("--si")) measured = measured_step(cl.text("--si"), cl.text("--lowloss"));
         Config cfg;
         cfg.out = cl.text("--out", "nmc_demo_out");
         cfg.progress = !cl.has("--no-progress");
@@ -435,7 +456,7 @@ int main(int argc, char** argv) {
                 test->apply_edge_shifts(table, "FEFF10");  // the training set's calibration
             }
             return run_study(std::move(d), test ? &*test : nullptr, fusion::nmc::feff_modalities(fusion::Normalisation::standardise), cfg,
-                             cl.text("--manifest"));
+                             cl.text("--manifest"), measured);
         }
         const std::size_t n = cl.count("--samples", 1500, 20, 10000000);
         corespec_example::require_memory("--samples", n, 2 * fusion::nmc::synthetic_sample_bytes());
@@ -446,7 +467,7 @@ int main(int argc, char** argv) {
         bar.done();
         cfg.folds = 0;
         return run_study(std::move(d), nullptr, fusion::nmc::synthetic_modalities(), cfg,
-                         "synthetic NMC (seed " + std::to_string(cfg.options.seed) + ")");
+                         "synthetic NMC (seed " + std::to_string(cfg.options.seed) + ")", measured);
     } catch (const corespec::error& e) {
         std::fprintf(stderr, "nmc_demo: %s\n", e.what());
         return 1;

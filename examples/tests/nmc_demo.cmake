@@ -13,3 +13,10 @@ endif()
 add_test(NAME example.nmc_demo_missing_manifest COMMAND nmc_demo --manifest "${CMAKE_CURRENT_SOURCE_DIR}/no_such_manifest.csv"
          --out "${CMAKE_CURRENT_BINARY_DIR}/nmc_demo_none")
 set_tests_properties(example.nmc_demo_missing_manifest PROPERTIES LABELS examples WILL_FAIL TRUE)
+if(EXISTS "${CORESPEC_SHARED_DATA}/eels/nmc/nmc_coreloss_si.dm3")
+  add_test(NAME example.nmc_demo_si_short COMMAND nmc_demo --samples 120 --epochs 4 --min-steps 0 --members 2 --no-progress
+           --si "${CORESPEC_SHARED_DATA}/eels/nmc/nmc_coreloss_si.dm3" --lowloss "${CORESPEC_SHARED_DATA}/eels/nmc/nmc_lowloss_si.dm3"
+           --out "${CMAKE_CURRENT_BINARY_DIR}/nmc_demo_si_short")
+  set_tests_properties(example.nmc_demo_si_short PROPERTIES LABELS "examples;reference"
+                       PASS_REGULAR_EXPRESSION "per-pixel predictions.*wrote .*report.html")
+endif()
