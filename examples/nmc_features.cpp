@@ -5,8 +5,9 @@
 //   nmc_features --out DIR --manifest feff_nmc/manifest.csv   the FEFF NMC layout
 //                [--edge-shifts SHIFTS.json]                  apply a stored calibration
 //
-// Each edge on its grid, min-max normalised, concatenated (study 1's
-// features). Writes DIR/features.csv (sample_id, group_id, the targets, then
+// Each edge through its recipe (the synthetic K edges: pre-edge
+// normalisation), on its grid, min-max normalised, concatenated (study 1's
+// features; fusion/nmc.hpp, the same as nmc_demo's). Writes DIR/features.csv (sample_id, group_id, the targets, then
 // one column "<modality>@<energy>" per feature), DIR/modalities.json (the
 // grids) and, for a manifest, DIR/edge_shifts.json (one shift per edge,
 // calibrated on this set unless --edge-shifts gives one: calibrate on the
@@ -17,72 +18,30 @@
 #include <string>
 #include <vector>
 
-#include <corespec/fusion/manifest.hpp>
+#include <corespec/fusion/nmc.hpp>
 #include <corespec/io/edge_shift_table.hpp>
-#include <corespec/synth/nmc.hpp>
 
 #include "support/command_line.hpp"
+#include "support/memory.hpp"
 
 using namespace corespec;
 
 namespace {
 
-const std::vector<std::string> target_names{"frac_Li", "frac_Ni", "frac_Mn", "frac_Co", "o_vacancy_present",
-                                            "antisite_present"};
-
-std::vector<fusion::Target> targets() {
-    std::vector<fusion::Target> t;
-    for (const auto& n : target_names)
-        t.push_back({n, n.find("_present") != std::string::npos ? fusion::TargetKind::binary : fusion::TargetKind::regression});
-    return t;
-}
-
 fusion::Dataset synthetic_set(std::size_t n, std::uint64_t seed, std::vector<fusion::Modality>& modalities) {
-    for (const auto& e : synth::nmc_edges)
-        modalities.emplace_back(e.name, e.element, e.edge, e.technique, synth::nmc_default_grid(e.id));
-    fusion::Dataset d(targets());
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto s = synth::nmc_sample(seed, i);
-        fusion::Sample sample{s.id, s.id, {}, {}};  // every structure its own group
-        for (std::size_t k = 0; k < s.spectra.size(); ++k) sample.spectra.emplace(synth::nmc_edges[k].name, s.spectra[k]);
-        const auto labels = synth::nmc_labels(s.structure);
-        for (const auto& name : target_names)
-            for (const auto& [label, value] : labels)
-                if (label == name) sample.targets.push_back(value);
-        d.add(std::move(sample));
-    }
-    return d;
+    modalities = fusion::nmc::synthetic_modalities();
+    return fusion::nmc::synthetic_set(n, seed);
 }
 
-// The FEFF NMC set (../shared/data/sim/feff_nmc): four K edges. Grids span
-// [-5, +45] eV about the tabulated edge energies; the onset search windows
-// lie about FEFF's mean Fermi level of each edge (its README).
-struct FeffEdge {
-    const char* name;
-    const char* element;
-    double literature, fermi;
-};
-constexpr FeffEdge feff_edges[] = {{"O_K", "O", 532.0, 534.1},
-                                   {"Mn_K", "Mn", 6539.0, 6543.9},
-                                   {"Co_K", "Co", 7709.0, 7715.3},
-                                   {"Ni_K", "Ni", 8333.0, 8338.2}};
-
+// The FEFF NMC layout; one shift per edge, calibrated on this set unless a table is given.
 fusion::Dataset feff_set(const std::string& manifest, const std::string& shifts_file, const std::filesystem::path& out,
                          std::vector<fusion::Modality>& modalities) {
-    fusion::ManifestOptions o;
-    std::vector<fusion::EdgeReference> refs;
-    for (const FeffEdge& e : feff_edges) {
-        o.modalities.emplace_back(e.name, e.element, "K", grid::Technique::xas,
-                                  fusion::grid_window(e.literature - 5.0, e.literature + 45.0, 0.2));
-        refs.push_back({e.name, e.literature, e.fermi - 6.0, e.fermi + 8.0});
-    }
-    o.targets = targets();
-    auto d = fusion::read_manifest(manifest, o);
-    const auto table = shifts_file.empty() ? fusion::calibrate_edge_shifts(d, refs, "FEFF10")
+    auto d = fusion::nmc::read_feff_manifest(manifest);
+    const auto table = shifts_file.empty() ? fusion::calibrate_edge_shifts(d, fusion::nmc::feff_references(), "FEFF10")
                                            : io::load_edge_shift_table(shifts_file);
     d.apply_edge_shifts(table, "FEFF10");
     io::save_edge_shift_table(out / "edge_shifts.json", table);
-    modalities = o.modalities;
+    modalities = fusion::nmc::feff_modalities();
     return d;
 }
 
@@ -129,6 +88,7 @@ int main(int argc, char** argv) {
         std::filesystem::create_directories(out);
         std::vector<fusion::Modality> modalities;
         const bool manifest = cl.has("--manifest");
+        if (!manifest) corespec_example::require_memory("--samples", cl.count("--samples", 1000, 2), 2 * fusion::nmc::synthetic_sample_bytes());
         const fusion::Dataset d = manifest ? feff_set(cl.text("--manifest"), cl.text("--edge-shifts"), out, modalities)
                                            : synthetic_set(cl.count("--samples", 1000, 2), cl.count("--seed", 1), modalities);
         const auto x = d.features(modalities);

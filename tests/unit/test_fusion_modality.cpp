@@ -161,12 +161,14 @@ TEST_CASE("fusion::Modality: JSON round trip, the recipe slot, malformed documen
     CHECK(back[1].normalisation == Normalisation::min_max);
     CHECK(back[1].technique == grid::Technique::xas);
 
-    // The recipe slot travels with the modality, and features() will not ignore it.
+    // The recipe travels with the modality; a malformed one fails when read, not per spectrum.
     Modality r = other;
-    r.recipe = nlohmann::json{{"steps", nlohmann::json::array()}};
+    r.set_recipe(steps::Recipe().then(steps::Smooth(5, 2)));
     const auto r2 = Modality::from_json(r.to_json());
     CHECK(r2.recipe == r.recipe);
-    CHECK_THROWS_AS(r2.features(line_spectrum(8320.0, 8400.0, 0.0, 1.0)), unsupported_error);
+    auto bad_recipe = r.to_json();
+    bad_recipe["recipe"] = nlohmann::json{{"steps", nlohmann::json::array()}};
+    CHECK_THROWS_AS(Modality::from_json(bad_recipe), parse_error);
 
     auto bad = m.to_json();
     bad["normalisation"] = "zscore";

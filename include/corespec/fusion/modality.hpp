@@ -13,11 +13,10 @@
 // stored with the modality. Raw spectra may lie on any axis (uniform or
 // explicit) that covers the grid.
 //
-// Preprocessing recipes (background removal, edge normalisation, alignment
-// before the grid) are issue 12's work: `recipe` is the slot reserved for a
-// modality's recipe in its JSON form. It is carried through to_json /
-// from_json, and features() refuses to run while it is set, rather than
-// silently skipping a step training may have used.
+// A modality may carry a preprocessing recipe (steps::Recipe, issue 12:
+// background removal, edge normalisation, alignment) in its JSON form; it
+// runs on the raw spectrum before the grid, so a model file that stores its
+// modalities repeats exactly the preprocessing used in training.
 #pragma once
 
 #include <algorithm>
@@ -37,6 +36,7 @@
 #include "corespec/grid/metadata.hpp"
 #include "corespec/grid/resample.hpp"
 #include "corespec/grid/spectrum.hpp"
+#include "corespec/steps/recipe.hpp"
 
 namespace corespec::fusion {
 
@@ -111,8 +111,8 @@ struct Modality {
     grid::Method method = grid::Method::linear;  ///< resampling onto the grid
     Normalisation normalisation = Normalisation::min_max;
     std::vector<double> mean, sd;  ///< per-bin statistics for Normalisation::standardise
-    /// Reserved for the preprocessing recipe of issue 12 (its JSON form);
-    /// null means none. features() throws unsupported_error while it is set.
+    /// The preprocessing recipe run on the raw spectrum before the grid
+    /// (steps::Recipe::to_json()); null means none. Set it with set_recipe.
     nlohmann::json recipe = nullptr;
 
     Modality(std::string name_, std::string element_, std::string edge_, grid::Technique technique_,
@@ -123,6 +123,24 @@ struct Modality {
     }
 
     std::size_t size() const noexcept { return energy_grid.size(); }
+
+    /// Stores the recipe's JSON form (checked when it was built).
+    Modality& set_recipe(const steps::Recipe& r) {
+        recipe = r.to_json();
+        return *this;
+    }
+
+    /// The recipe run on `s` (the spectrum itself without one). Throws
+    /// value_error naming the modality and the failing step.
+    grid::Spectrum<double> preprocess(const grid::Spectrum<double>& s) const {
+        if (recipe.is_null()) return s;
+        const steps::Recipe r = steps::Recipe::from_json(recipe);
+        auto out = r.run(s);
+        if (out.status() != PixelStatus::ok)
+            throw value_error("fusion::Modality '" + name + "': recipe step " + std::to_string(out.report.failed_step[0]) + " (" +
+                              r.step(out.report.failed_step[0]).name() + ") failed: " + to_string(out.status()));
+        return std::move(out.spectrum);
+    }
 
     /// The spectrum resampled onto the grid. Throws value_error when its
     /// metadata names another element, edge or technique, and range_error
@@ -182,12 +200,9 @@ struct Modality {
         }
     }
 
-    /// resample, then normalise: the modality's part of a fused input.
+    /// preprocess (the recipe), resample, normalise: the modality's part of a fused input.
     std::vector<double> features(const grid::Spectrum<double>& s) const {
-        if (!recipe.is_null())
-            throw unsupported_error("fusion::Modality '" + name +
-                                    "': has a preprocessing recipe, which this version cannot run yet (issue 12)");
-        auto v = resample(s);
+        auto v = resample(recipe.is_null() ? s : preprocess(s));
         normalise(span<double>(v));
         return v;
     }
@@ -256,7 +271,10 @@ struct Modality {
             }
             key = "recipe";
             m.recipe = j.value("recipe", nlohmann::json(nullptr));
+            if (!m.recipe.is_null()) (void)steps::Recipe::from_json(m.recipe);  // a bad recipe fails here, not per spectrum
             return m;
+        } catch (const steps::step_error& e) {
+            throw parse_error(source, key, e.what());
         } catch (const nlohmann::json::exception& e) {
             throw parse_error(source, key, e.what());
         } catch (const value_error& e) {

@@ -7,7 +7,7 @@
 //   enc.reconstruction_error(x, mean, batch, err, ws);         // mean squared error per row
 //
 // Everything else in latent/ and stream/ sees only this class, so a change
-// of the model type (nn::Vae today) is ported here and nowhere else.
+// of the model type (nn::Model) is ported here and nowhere else.
 #pragma once
 
 #include <cstddef>
@@ -27,18 +27,22 @@ namespace corespec::latent {
 template <class T>
 class Encoder {
 public:
-    explicit Encoder(nn::Vae<T> vae) : vae_(std::make_shared<const nn::Vae<T>>(std::move(vae))) {}
-    explicit Encoder(std::shared_ptr<const nn::Vae<T>> vae) : vae_(std::move(vae)) {
+    explicit Encoder(nn::Model<T> vae) : Encoder(std::make_shared<const nn::Model<T>>(std::move(vae))) {}
+    explicit Encoder(std::shared_ptr<const nn::Model<T>> vae) : vae_(std::move(vae)) {
         if (!vae_) throw value_error("latent::Encoder: no model");
+        if (vae_->kind() != nn::Model<T>::Kind::vae) throw value_error("latent::Encoder: the model is not a VAE");
+        if (vae_->input_shape().empty()) throw value_error("latent::Encoder: the VAE records no input shape");
+        input_shape_ = nn::Shape(vae_->input_shape());
     }
 
-    /// A VAE model file (nn::save_model of a Vae); throws what nn::load_model throws.
-    static Encoder load(const std::string& path) { return Encoder(nn::load_model<T>(path).to_vae()); }
+    /// A VAE model file (nn::save_model of a VAE); throws what nn::load_model
+    /// throws, and value_error for a model of another kind.
+    static Encoder load(const std::string& path) { return Encoder(nn::load_model<T>(path)); }
 
     /// Values per input spectrum (the VAE's input shape without the batch).
-    std::size_t input_size() const noexcept { return vae_->input_shape().size(); }
+    std::size_t input_size() const noexcept { return input_shape_.size(); }
     std::size_t latent_size() const noexcept { return vae_->latent_size(); }
-    const nn::Vae<T>& model() const noexcept { return *vae_; }
+    const nn::Model<T>& model() const noexcept { return *vae_; }
 
     /// mean (and logvar unless null): batch x latent_size(), row-major;
     /// x: batch x input_size(), row-major.
@@ -47,7 +51,7 @@ public:
         typename nn::Workspace<T>::Frame frame(ws);
         const nn::Shape ls{batch, latent_size()};
         T* lv = logvar ? logvar : ws.allocate(ls.size());
-        vae_->encode(nn::ConstTensorView<T>(x, vae_->input_shape().with_batch(batch)), nn::TensorView<T>(mean, ls),
+        vae_->encode(nn::ConstTensorView<T>(x, input_shape_.with_batch(batch)), nn::TensorView<T>(mean, ls),
                      nn::TensorView<T>(lv, ls), ws);
     }
 
@@ -59,7 +63,7 @@ public:
         const std::size_t n = input_size();
         T* out = ws.allocate(batch * n);
         vae_->decode(nn::ConstTensorView<T>(mean, nn::Shape{batch, latent_size()}),
-                     nn::TensorView<T>(out, vae_->input_shape().with_batch(batch)), ws);
+                     nn::TensorView<T>(out, input_shape_.with_batch(batch)), ws);
         for (std::size_t i = 0; i < batch; ++i) {
             double s = 0;
             for (std::size_t j = 0; j < n; ++j) {
@@ -71,7 +75,8 @@ public:
     }
 
 private:
-    std::shared_ptr<const nn::Vae<T>> vae_;
+    std::shared_ptr<const nn::Model<T>> vae_;
+    nn::Shape input_shape_;
 };
 
 }  // namespace corespec::latent

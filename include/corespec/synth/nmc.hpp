@@ -74,6 +74,10 @@ struct NmcStructure {
     double distortion_ni = 0.0, distortion_mn = 0.0, distortion_co = 0.0;  ///< local distortion per TM, 0..1
     double distortion_o = 0.0;  ///< disorder of the O sites, 0..1
     double ni_disproportionation = 0.0;  ///< TM-layer Ni split into v - D and v + D (D in eV-free valence units)
+    /// Share of the Ni atoms in a reduced rock-salt-like surface phase (Ni2+,
+    /// its charge compensated by the O that phase lost, so outside the bulk
+    /// balance); on the Ni edges it looks like antisite Ni. A nuisance.
+    double ni_surface_reduced = 0.0;
 
     bool o_vacancy_present() const noexcept { return o_vacancy > 0.0; }
     bool antisite_present() const noexcept { return antisite > 0.0; }
@@ -169,6 +173,8 @@ struct NmcOptions {
     double antisite_min = 0.01, antisite_max = 0.06;    ///< Ni on Li sites per f.u. when present
     double distortion_max = 1.0;         ///< each TM's local distortion ~ U(0, this), independently
     double disproportionation_max = 0.4; ///< Ni valence split D ~ U(0, this)
+    double surface_reduction_probability = 1.0 / 3;  ///< P(a reduced Ni2+ surface phase)
+    double surface_reduction_min = 0.02, surface_reduction_max = 0.15;  ///< its share of the Ni when present
     double eels_counts = 1500.0;   ///< counts at the edge maximum of a TM with fraction 1/3 (O K: 2x)
     double xas_noise = 0.008;      ///< Gaussian noise sd in edge-step units
     bool noise = true;             ///< false: no Poisson / Gaussian noise (intensities still vary)
@@ -228,20 +234,24 @@ inline std::vector<Site> tm_sites(const NmcStructure& s, const TmConstants& c) {
     const bool is_mn = std::string_view(c.element) == mn_constants.element;
     const double v = is_ni ? s.valence_ni : is_mn ? s.valence_mn : s.valence_co;
     const double on_li = is_ni && s.ni > 0.0 ? s.antisite / s.ni : 0.0;
+    const double surface = is_ni ? s.ni_surface_reduced : 0.0;
+    const double bulk = 1.0 - on_li - surface;  // share of TM-layer atoms
     const double distortion = is_ni ? s.distortion_ni : is_mn ? s.distortion_mn : s.distortion_co;
     // Disproportionation: half the TM-layer Ni at v - D, half at v + D (the mean is kept).
     const double d = is_ni ? std::min({s.ni_disproportionation, v - 2.0, 4.0 - v}) : 0.0;
     std::vector<Site> sites;
     for (double dv : d > 0.0 ? std::vector<double>{-d, d} : std::vector<double>{0.0}) {
         const double share = d > 0.0 ? 0.5 : 1.0;
-        sites.push_back({v + dv, share * (1.0 - on_li) * (1.0 - near_vacancy), 6.0, 1.97, 0.0, distortion});
+        sites.push_back({v + dv, share * bulk * (1.0 - near_vacancy), 6.0, 1.97, 0.0, distortion});
         // A missing O neighbour acts on the spectra like a strong local
         // distortion (+0.8) and removes one O from the first shell.
         if (near_vacancy > 0.0)
-            sites.push_back({v + dv, share * (1.0 - on_li) * near_vacancy, 5.0, 1.97, 0.0, distortion + 0.8});
+            sites.push_back({v + dv, share * bulk * near_vacancy, 5.0, 1.97, 0.0, distortion + 0.8});
     }
     // Ni2+ on the Li layer: longer bonds put its edge and white line a little lower.
     if (on_li > 0.0) sites.push_back({s.valence_ni_li, on_li, 6.0, 2.02, -0.3, 0.0});
+    // Ni2+ of a reduced surface phase: the same site as seen by the Ni edges.
+    if (surface > 0.0) sites.push_back({s.valence_ni_li, surface, 6.0, 2.02, -0.3, 0.0});
     return sites;
 }
 
@@ -488,6 +498,8 @@ inline NmcStructure sample_nmc_structure(Random& rng, const NmcOptions& o = {}) 
     s.distortion_co = rng.uniform(0.0, o.distortion_max);
     s.distortion_o = rng.uniform(0.0, o.distortion_max);
     s.ni_disproportionation = rng.uniform(0.0, o.disproportionation_max);
+    if (rng.bernoulli(o.surface_reduction_probability))  // at most what the antisites leave of the Ni
+        s.ni_surface_reduced = std::min(rng.uniform(o.surface_reduction_min, o.surface_reduction_max), 0.5 * (1.0 - anti / ni));
     return s;
 }
 

@@ -31,6 +31,7 @@
 
 #include "corespec/core/error.hpp"
 #include "corespec/nn/layers/activation.hpp"
+#include "corespec/nn/layers/block_dense.hpp"
 #include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
 #include "corespec/nn/layers/norm.hpp"
@@ -68,6 +69,9 @@ struct LayerSpec {
 struct InitRule {
     bool uniform_fan_in = false;
     double value = 0.0;
+    /// The parameter whose fan-in bounds the uniform draw; empty: the
+    /// layer's "weight" (a layer with several matrices names its own).
+    std::string fan_in_of{};
 };
 
 namespace detail {
@@ -410,6 +414,44 @@ struct Reshape : LayerTypeBase {
     }
 };
 
+struct BlockDense : LayerTypeBase {  // nn/layers/block_dense.hpp: "blocks" [[in, out], ...]
+    static void fields(LayerFields& f) {
+        const nlohmann::json* b = f.find("blocks");
+        if (!b) f.fail_layer("missing \"blocks\"");
+        if (!b->is_array() || b->empty() || b->size() > detail::max_features)
+            f.fail("blocks", "expected a non-empty array of [in, out]");
+        f.config()["blocks"] = nlohmann::json::array();
+        for (std::size_t i = 0; i < b->size(); ++i) {
+            const std::string w = f.at("blocks[" + std::to_string(i) + "]");
+            const nlohmann::json& e = (*b)[i];
+            if (!e.is_array() || e.size() != 2) f.fail("blocks[" + std::to_string(i) + "]", "expected [in, out]");
+            f.config()["blocks"].push_back(
+                {f.integer(e[0], w + "[0]", 1, detail::max_features), f.integer(e[1], w + "[1]", 1, detail::max_features)});
+        }
+        f.flag("bias", true);
+    }
+    static ParameterShapes parameters(const LayerSpec& s) {
+        ParameterShapes out;
+        const nlohmann::json& blocks = s.config.at("blocks");
+        for (std::size_t b = 0; b < blocks.size(); ++b) {
+            const std::size_t in = blocks[b][0].get<std::size_t>(), o = blocks[b][1].get<std::size_t>();
+            out.push_back({"block" + std::to_string(b) + ".weight", {o, in}});
+            if (s.flag("bias")) out.push_back({"block" + std::to_string(b) + ".bias", {o}});
+        }
+        return out;
+    }
+    template <class T>
+    static std::unique_ptr<Layer<T>> make(const LayerSpec& s, const std::string& source) {
+        return std::make_unique<nn::BlockDense<T>>(
+            nn::BlockDense<T>::blocks_from_json(s.config.at("blocks"), source + ": " + s.path), s.flag("bias"));
+    }
+    /// nn.Linear's rule per block: weight and bias U(+-1/sqrt(in_b)).
+    static InitRule init(const ParameterInfo& p, bool) {
+        const std::size_t dot = p.name.find('.');
+        return {true, 0.0, p.name.substr(0, dot) + ".weight"};
+    }
+};
+
 struct Dropout : LayerTypeBase {
     static void fields(LayerFields& f) { f.number("p", 0.5, 0.0, 1.0); }
     template <class T>
@@ -555,6 +597,7 @@ constexpr LayerType describe_layer_type(const char* name) {
 /// struct in layer_types (or beside its layer) and one line here.
 inline constexpr LayerType layer_type_table[] = {
     describe_layer_type<layer_types::Dense>("dense"),
+    describe_layer_type<layer_types::BlockDense>("block_dense"),
     describe_layer_type<layer_types::Conv1d>("conv1d"),
     describe_layer_type<layer_types::ConvTranspose1d>("conv_transpose1d"),
     describe_layer_type<layer_types::BatchNorm1d>("batch_norm1d"),

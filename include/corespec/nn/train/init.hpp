@@ -82,7 +82,11 @@ void init_default(Layer<T>& layer, Random& rng) {
         T* x = params.data() + p.offset;
         const InitRule rule = init_rule(type, p, weight_fan_in > 0);
         if (rule.uniform_fan_in) {
-            const double bound = weight_fan_in ? 1.0 / std::sqrt(static_cast<double>(weight_fan_in)) : 0.0;
+            std::size_t fan = weight_fan_in;
+            if (!rule.fan_in_of.empty())
+                for (const ParameterInfo& q : layer.parameter_info())
+                    if (q.name == rule.fan_in_of) fan = fan_in(q.shape);
+            const double bound = fan ? 1.0 / std::sqrt(static_cast<double>(fan)) : 0.0;
             for (std::size_t i = 0; i < p.size(); ++i) x[i] = static_cast<T>(rng.uniform(-bound, bound));
         } else {
             for (std::size_t i = 0; i < p.size(); ++i) x[i] = static_cast<T>(rule.value);

@@ -1,0 +1,524 @@
+// corespec/fusion/model.hpp - multimodal models: training, prediction with
+// uncertainty, and model files that know their input.
+//
+//   fusion::FusionOptions o;                      // late fusion, 3 members, modality dropout 0.2
+//   auto model = fusion::train(train_set, modalities, o);
+//   auto p = model.predict(test_set);             // p.value[t][row], p.sd[t][row]
+//   model.save("out/multimodal");                 // out/multimodal_0.safetensors, _1, _2
+//   auto back = fusion::FusionModel::load({"out/multimodal_0.safetensors", ...});
+//
+// Input of the network: the fused features (FeatureLayout order) followed by
+// one presence bit per modality. A missing modality is all zeros with its
+// bit 0; training drops present modalities at random (modality dropout) so
+// the network learns to predict from any subset. Strategies:
+//   early  concatenated features -> Dense trunk -> one output per target
+//   late   a small encoder per modality (one BlockDense: each modality's bins
+//          to `encoder_width` features, the presence bits passed through a
+//          block of their own) -> ReLU -> concatenation -> Dense trunk -> outputs
+//
+// Uncertainty: an ensemble of `members` networks (different seeds and
+// dropout draws). An ensemble was chosen over a variance head because its
+// spread grows away from the training data (what matters on measured
+// spectra after training on simulated ones), and it needs no new loss. The
+// spread alone misses the noise of the labels, so each regression target
+// gets sd = sqrt(ensemble variance + a constant fitted on validation
+// structures); each flag's mean logit is Platt-scaled on the same
+// validation structures (a group split of the TRAINING set, never the test set).
+//
+// The model file: each member is a corespec model file (nn::save_model
+// format) whose __metadata__ key "corespec.fusion" holds the FusionCard:
+// modalities (grids, normalisation statistics, recipes), targets and their
+// scaling, strategy, calibration. Prediction fuses raw spectra through the
+// stored modalities, and refuses features of another layout by name.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "corespec/core/error.hpp"
+#include "corespec/fusion/dataset.hpp"
+#include "corespec/fusion/modality.hpp"
+#include "corespec/nn/layers/activation.hpp"
+#include "corespec/nn/layers/block_dense.hpp"
+#include "corespec/nn/layers/dense.hpp"
+#include "corespec/nn/serialize.hpp"
+#include "corespec/nn/train/trainer.hpp"
+#include "corespec/synth/random.hpp"
+
+namespace corespec::fusion {
+
+enum class Strategy { early, late };
+
+inline const char* to_string(Strategy s) noexcept { return s == Strategy::early ? "early" : "late"; }
+inline Strategy strategy_from_string(const std::string& s) {
+    if (s == "early") return Strategy::early;
+    if (s == "late") return Strategy::late;
+    throw value_error("fusion: unknown strategy '" + s + "' (early or late)");
+}
+
+/// How a fusion model is built and trained.
+struct FusionOptions {
+    Strategy strategy = Strategy::late;
+    std::size_t encoder_width = 16;   ///< late: features per modality encoder
+    std::size_t hidden = 64;          ///< width of each trunk layer
+    std::size_t hidden_layers = 2;    ///< Dense + ReLU layers of the trunk
+    double modality_dropout = 0.2;    ///< per epoch, P(a present modality is dropped); one always stays
+    std::size_t members = 3;          ///< ensemble size (>= 2 for a spread)
+    std::size_t epochs = 200, batch_size = 32, patience = 30;
+    /// Small sets have few batches per epoch: training runs at least this
+    /// many optimiser steps (more epochs than `epochs` if need be) before
+    /// patience may stop it.
+    std::size_t min_steps = 3000;
+    double learning_rate = 2e-3, weight_decay = 1e-4;
+    double validation_fraction = 0.2; ///< of the training groups: early stopping and calibration
+    std::uint64_t seed = 1;
+    std::size_t threads = 1;
+    /// After each epoch of each member (member and epoch 0-based), e.g. a progress bar.
+    std::function<void(std::size_t member, std::size_t epoch, std::size_t epochs)> progress;
+
+    void validate() const {
+        if (encoder_width == 0 || hidden == 0 || members == 0 || epochs == 0 || batch_size == 0)
+            throw value_error("fusion::FusionOptions: widths, members, epochs and batch_size must be > 0");
+        if (!(modality_dropout >= 0 && modality_dropout < 1)) throw value_error("fusion::FusionOptions: modality_dropout must lie in [0, 1)");
+        if (!(validation_fraction > 0 && validation_fraction < 1))
+            throw value_error("fusion::FusionOptions: validation_fraction must lie in (0, 1)");
+    }
+};
+
+/// What a model knows about its input and outputs (stored in every file).
+struct FusionCard {
+    std::vector<Modality> modalities;
+    std::vector<Target> targets;
+    Strategy strategy = Strategy::late;
+    std::vector<double> target_mean, target_scale;  ///< network output t = (value - mean) / scale (binary: 0, 1)
+    std::vector<double> noise_variance;             ///< regression: added to the ensemble variance (target units^2)
+    std::vector<double> platt_a, platt_b;           ///< binary: p = sigmoid(a * mean logit + b)
+
+    FeatureLayout layout() const { return layout_of(modalities); }
+    std::size_t input_size() const { return layout().size() + modalities.size(); }
+
+    nlohmann::json to_json() const {
+        nlohmann::json t = nlohmann::json::array();
+        for (std::size_t i = 0; i < targets.size(); ++i)
+            t.push_back({{"name", targets[i].name},
+                         {"kind", targets[i].kind == TargetKind::binary ? "binary" : "regression"},
+                         {"mean", target_mean[i]}, {"scale", target_scale[i]}, {"noise_variance", noise_variance[i]},
+                         {"platt_a", platt_a[i]}, {"platt_b", platt_b[i]}});
+        return {{"format", "corespec.fusion"}, {"version", 1}, {"strategy", to_string(strategy)},
+                {"modalities", modalities_to_json(modalities)}, {"targets", t}};
+    }
+
+    /// Throws parse_error naming `source` and the key.
+    static FusionCard from_json(const nlohmann::json& j, const std::string& source) {
+        std::string key = "format";
+        try {
+            if (j.at("format") != "corespec.fusion") throw value_error("not a corespec.fusion document");
+            key = "version";
+            if (j.at("version") != 1) throw value_error("version " + j.at("version").dump() + " is not supported (this is 1)");
+            FusionCard c;
+            key = "strategy";
+            c.strategy = strategy_from_string(j.at("strategy").get<std::string>());
+            key = "modalities";
+            c.modalities = modalities_from_json(j.at("modalities"), source);
+            key = "targets";
+            for (const auto& t : j.at("targets")) {
+                const std::string kind = t.at("kind").get<std::string>();
+                if (kind != "binary" && kind != "regression") throw value_error("target kind '" + kind + "'");
+                c.targets.push_back({t.at("name").get<std::string>(), kind == "binary" ? TargetKind::binary : TargetKind::regression});
+                c.target_mean.push_back(t.at("mean").get<double>());
+                c.target_scale.push_back(t.at("scale").get<double>());
+                c.noise_variance.push_back(t.at("noise_variance").get<double>());
+                c.platt_a.push_back(t.at("platt_a").get<double>());
+                c.platt_b.push_back(t.at("platt_b").get<double>());
+                if (!(c.target_scale.back() > 0)) throw value_error("target '" + c.targets.back().name + "': scale must be > 0");
+            }
+            if (c.targets.empty()) throw value_error("no targets");
+            return c;
+        } catch (const parse_error&) {
+            throw;
+        } catch (const nlohmann::json::exception& e) {
+            throw parse_error(source, "corespec.fusion." + key, e.what());
+        } catch (const value_error& e) {
+            throw parse_error(source, "corespec.fusion." + key, e.what());
+        }
+    }
+};
+
+/// Predictions for `rows` samples, per target t and row r: value[t][r] is
+/// the regression estimate or the flag's calibrated probability; sd[t][r]
+/// the regression standard deviation (NaN for flags).
+struct Prediction {
+    std::size_t rows = 0;
+    std::vector<std::vector<double>> value, sd;
+};
+
+namespace detail {
+
+/// The network input: features then presence bits, as float.
+inline std::vector<float> network_input(const FeatureMatrix& x) {
+    const std::size_t f = x.columns(), m = x.layout.modality_count(), w = f + m;
+    std::vector<float> in(x.rows * w);
+    for (std::size_t r = 0; r < x.rows; ++r) {
+        bool any = false;
+        for (std::size_t c = 0; c < f; ++c) in[r * w + c] = static_cast<float>(x.row(r)[c]);
+        for (std::size_t k = 0; k < m; ++k) {
+            in[r * w + f + k] = x.present[r * m + k] ? 1.0f : 0.0f;
+            any = any || x.present[r * m + k];
+        }
+        if (!any) throw value_error("fusion: row " + std::to_string(r) + " has no modality present");
+    }
+    return in;
+}
+
+/// Modality dropout: each present modality of each row is zeroed (and its
+/// presence bit cleared) with probability p; a row keeps at least one.
+inline void drop_modalities(std::vector<float>& in, const FeatureLayout& layout, double p, synth::Random& rng) {
+    const std::size_t f = layout.size(), m = layout.modality_count(), w = f + m, rows = in.size() / w;
+    if (p <= 0) return;
+    std::vector<std::size_t> drop;
+    for (std::size_t r = 0; r < rows; ++r) {
+        float* row = in.data() + r * w;
+        drop.clear();
+        std::size_t present = 0;
+        for (std::size_t k = 0; k < m; ++k)
+            if (row[f + k] != 0.0f) {
+                ++present;
+                if (rng.bernoulli(p)) drop.push_back(k);
+            }
+        if (drop.size() >= present) drop.erase(drop.begin() + static_cast<std::ptrdiff_t>(rng.index(drop.size())));
+        for (std::size_t k : drop) {
+            std::fill(row + layout[k].offset, row + layout[k].end(), 0.0f);
+            row[f + k] = 0.0f;
+        }
+    }
+}
+
+inline nn::Sequential<float> build_network(const FusionCard& card, const FusionOptions& o) {
+    nn::Sequential<float> net;
+    const FeatureLayout layout = card.layout();
+    std::size_t width = card.input_size();
+    if (card.strategy == Strategy::late) {
+        std::vector<nn::BlockDense<float>::Block> blocks;
+        for (const ModalitySlot& s : layout) blocks.push_back({s.size(), o.encoder_width});
+        blocks.push_back({layout.modality_count(), layout.modality_count()});  // the presence bits
+        net.emplace<nn::BlockDense<float>>(blocks);
+        net.emplace<nn::ActivationLayer<float>>(nn::Activation::relu());
+        width = o.encoder_width * layout.modality_count() + layout.modality_count();
+    }
+    for (std::size_t i = 0; i < o.hidden_layers; ++i) {
+        net.emplace<nn::Dense<float>>(width, o.hidden, nn::Activation::relu());
+        width = o.hidden;
+    }
+    net.emplace<nn::Dense<float>>(width, card.targets.size());
+    return net;
+}
+
+inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
+
+/// Platt scaling: (a, b) minimising the log loss of sigmoid(a z + b) on
+/// labels y (Newton's method with a small ridge towards a = 1, b = 0).
+inline std::pair<double, double> fit_platt(const std::vector<double>& z, const std::vector<double>& y) {
+    double a = 1, b = 0;
+    const double ridge = 1e-3;
+    for (int it = 0; it < 50; ++it) {
+        double ga = ridge * (a - 1), gb = ridge * b, haa = ridge, hab = 0, hbb = ridge;
+        for (std::size_t i = 0; i < z.size(); ++i) {
+            const double p = sigmoid(a * z[i] + b), d = p - y[i], w = p * (1 - p);
+            ga += d * z[i], gb += d;
+            haa += w * z[i] * z[i], hab += w * z[i], hbb += w;
+        }
+        const double det = haa * hbb - hab * hab;
+        if (!(det > 0)) break;
+        const double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+        a -= da, b -= db;
+        if (std::abs(da) + std::abs(db) < 1e-10) break;
+    }
+    return {a, b};
+}
+
+}  // namespace detail
+
+/// A trained ensemble and its card.
+class FusionModel {
+public:
+    FusionModel(FusionCard card, std::vector<nn::Model<float>> members) : card_(std::move(card)), members_(std::move(members)) {
+        if (members_.empty()) throw value_error("fusion::FusionModel: no members");
+        for (const auto& m : members_)
+            if (m.output_shape(nn::Shape{1, card_.input_size()}) != nn::Shape{1, card_.targets.size()})
+                throw shape_error("fusion::FusionModel member output", {1, card_.targets.size()},
+                                  m.output_shape(nn::Shape{1, card_.input_size()}).to_vector());
+    }
+
+    const FusionCard& card() const noexcept { return card_; }
+    std::size_t members() const noexcept { return members_.size(); }
+    const nn::Model<float>& member(std::size_t i) const { return members_.at(i); }
+
+    /// Raw network outputs of every member, [member][row * targets + t].
+    std::vector<std::vector<float>> outputs(const FeatureMatrix& x) const {
+        check_layout(x.layout);
+        const std::vector<float> in = detail::network_input(x);
+        std::vector<std::vector<float>> out;
+        nn::Workspace<float> ws;
+        for (const auto& m : members_) {
+            std::vector<float> y(x.rows * card_.targets.size());
+            m.forward(nn::ConstTensorView<float>(in.data(), nn::Shape{x.rows, card_.input_size()}),
+                      nn::TensorView<float>(y.data(), nn::Shape{x.rows, card_.targets.size()}), ws);
+            out.push_back(std::move(y));
+        }
+        return out;
+    }
+
+    /// Calibrated predictions (see the file comment). Throws value_error when
+    /// the features were fused with other modalities or grids than the model's.
+    Prediction predict(const FeatureMatrix& x) const { return combine(outputs(x), x.rows, card_); }
+
+    /// Fuses each sample through the model's own modalities first.
+    Prediction predict(const Dataset& d) const { return predict(d.features(card_.modalities)); }
+
+    /// One sample's raw spectra by modality name (any non-empty subset).
+    Prediction predict(const std::map<std::string, grid::Spectrum<double>>& spectra) const {
+        const FusedFeatures f = fuse(card_.modalities, spectra);
+        FeatureMatrix x;
+        x.rows = 1;
+        x.values = f.values;
+        x.present = f.present;
+        x.layout = f.layout;
+        return predict(x);
+    }
+
+    /// Throws value_error unless `layout` is the model's (names, order, grids).
+    void check_layout(const FeatureLayout& layout) const {
+        const FeatureLayout mine = card_.layout();
+        auto describe = [](const FeatureLayout& l) {
+            std::string s;
+            for (const ModalitySlot& m : l)
+                s += (s.empty() ? "" : ", ") + m.name + " (" + std::to_string(m.size()) + " bins from " +
+                     std::to_string(m.axis.energy(0)) + " eV)";
+            return s.empty() ? std::string("nothing") : s;
+        };
+        bool same = layout.modality_count() == mine.modality_count();
+        for (std::size_t k = 0; same && k < mine.modality_count(); ++k)
+            same = layout[k].name == mine[k].name && layout[k].size() == mine[k].size() && layout[k].offset == mine[k].offset &&
+                   std::abs(layout[k].axis.energy(0) - mine[k].axis.energy(0)) < 1e-9 &&
+                   std::abs(layout[k].axis.energy(mine[k].size() - 1) - mine[k].axis.energy(mine[k].size() - 1)) < 1e-9;
+        if (!same) throw value_error("fusion::FusionModel: the model expects " + describe(mine) + "; got " + describe(layout));
+    }
+
+    /// Writes `<stem>_<i>.safetensors` per member; returns the paths.
+    std::vector<std::string> save(const std::string& stem) const {
+        std::vector<std::string> paths;
+        nlohmann::json doc = card_.to_json();
+        for (std::size_t i = 0; i < members_.size(); ++i) {
+            doc["member"] = i;
+            doc["members"] = members_.size();
+            nn::SaveOptions<float> so;
+            so.input_shape = {card_.input_size()};
+            so.description = "corespec fusion model (" + std::string(to_string(card_.strategy)) + "), member " +
+                             std::to_string(i + 1) + " of " + std::to_string(members_.size());
+            nn::SafeTensors st = nn::model_to_safetensors(members_[i], so);
+            st.metadata[metadata_key] = doc.dump();
+            paths.push_back(stem + "_" + std::to_string(i) + ".safetensors");
+            st.write(paths.back());
+        }
+        return paths;
+    }
+
+    /// Reads the member files written by save (any order). Throws
+    /// parse_error for a file without "corespec.fusion" metadata, or members
+    /// whose cards differ; io_error, shape_error as nn::load_model.
+    static FusionModel load(const std::vector<std::string>& paths) {
+        if (paths.empty()) throw value_error("fusion::FusionModel::load: no files");
+        std::vector<nn::Model<float>> members;
+        nlohmann::json first;
+        FusionCard card;
+        for (const std::string& p : paths) {
+            nn::ModelFile f = nn::read_model_file(p);
+            const auto it = f.tensors.metadata.find(metadata_key);
+            if (it == f.tensors.metadata.end())
+                throw parse_error(p, "__metadata__", std::string("no \"") + metadata_key + "\" entry: not a corespec fusion model");
+            nlohmann::json doc;
+            try {
+                doc = nlohmann::json::parse(it->second);
+            } catch (const nlohmann::json::exception& e) {
+                throw parse_error(p, metadata_key, e.what());
+            }
+            doc.erase("member");
+            if (members.empty()) {
+                card = FusionCard::from_json(doc, p);
+                first = doc;
+            } else if (doc != first) {
+                throw parse_error(p, metadata_key, "its card differs from " + paths[0] + "'s (not members of one ensemble)");
+            }
+            if (f.spec.input_shape != std::vector<std::size_t>{card.input_size()})
+                throw parse_error(p, "input_shape", "the network does not take the " + std::to_string(card.input_size()) +
+                                                        " inputs its card describes");
+            members.push_back(nn::build_model<float>(std::move(f.spec), f.tensors, f.source));
+        }
+        return FusionModel(std::move(card), std::move(members));
+    }
+
+    static constexpr const char* metadata_key = "corespec.fusion";
+
+    /// Mean and spread of members' outputs turned into calibrated predictions.
+    static Prediction combine(const std::vector<std::vector<float>>& out, std::size_t rows, const FusionCard& card) {
+        const std::size_t nt = card.targets.size(), nm = out.size();
+        Prediction p;
+        p.rows = rows;
+        p.value.assign(nt, std::vector<double>(rows));
+        p.sd.assign(nt, std::vector<double>(rows, std::numeric_limits<double>::quiet_NaN()));
+        for (std::size_t t = 0; t < nt; ++t)
+            for (std::size_t r = 0; r < rows; ++r) {
+                double mean = 0, sq = 0;
+                for (const auto& o : out) mean += o[r * nt + t];
+                mean /= static_cast<double>(nm);
+                for (const auto& o : out) sq += (o[r * nt + t] - mean) * (o[r * nt + t] - mean);
+                const double var = nm > 1 ? sq / static_cast<double>(nm - 1) : 0.0;
+                if (card.targets[t].kind == TargetKind::binary) {
+                    p.value[t][r] = detail::sigmoid(card.platt_a[t] * mean + card.platt_b[t]);
+                } else {
+                    const double s = card.target_scale[t];
+                    p.value[t][r] = card.target_mean[t] + s * mean;
+                    p.sd[t][r] = std::sqrt(s * s * var + card.noise_variance[t]);
+                }
+            }
+        return p;
+    }
+
+private:
+    FusionCard card_;
+    std::vector<nn::Model<float>> members_;
+};
+
+/// Trains an ensemble on `data` with the given modalities (standardisation
+/// statistics, when asked for and not given, are fitted on the training
+/// part). A group split of `data` (validation_fraction of its groups) is held
+/// out for early stopping and calibration. Throws value_error for bad
+/// options or data, nn::train::training_error when training diverges.
+inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, const FusionOptions& o) {
+    o.validate();
+    if (data.targets().empty()) throw value_error("fusion::train: the dataset has no targets");
+    const Split split = group_train_test_split(data, o.validation_fraction, o.seed);
+    if (split.test.empty() || split.train.empty()) throw value_error("fusion::train: too few groups for a validation split");
+    const Dataset fit = data.subset(split.train), val = data.subset(split.test);
+    for (Modality& m : modalities)
+        if (m.normalisation == Normalisation::standardise && m.mean.empty()) {
+            std::vector<std::vector<double>> resampled;
+            for (const Sample& s : fit.samples()) {
+                const auto it = s.spectra.find(m.name);
+                if (it != s.spectra.end()) resampled.push_back(m.resample(m.preprocess(it->second)));
+            }
+            m.fit_standardisation(resampled);
+        }
+
+    FusionCard card;
+    card.modalities = modalities;
+    card.targets = data.targets();
+    card.strategy = o.strategy;
+    const std::size_t nt = card.targets.size();
+    for (std::size_t t = 0; t < nt; ++t) {
+        double mean = 0, sq = 0;
+        for (const Sample& s : fit.samples()) mean += s.targets[t];
+        mean /= static_cast<double>(fit.size());
+        for (const Sample& s : fit.samples()) sq += (s.targets[t] - mean) * (s.targets[t] - mean);
+        const double sd = std::sqrt(sq / static_cast<double>(fit.size()));
+        const bool binary = card.targets[t].kind == TargetKind::binary;
+        card.target_mean.push_back(binary ? 0.0 : mean);
+        card.target_scale.push_back(binary || !(sd > 0) ? 1.0 : sd);
+        card.noise_variance.push_back(0.0);
+        card.platt_a.push_back(1.0);
+        card.platt_b.push_back(0.0);
+    }
+    const FeatureMatrix xf = fit.features(card.modalities), xv = val.features(card.modalities);
+    const std::vector<float> in_fit = detail::network_input(xf), in_val = detail::network_input(xv);
+    auto scaled_targets = [&](const Dataset& d) {
+        std::vector<float> y(d.size() * nt);
+        for (std::size_t r = 0; r < d.size(); ++r)
+            for (std::size_t t = 0; t < nt; ++t) y[r * nt + t] = static_cast<float>((d[r].targets[t] - card.target_mean[t]) / card.target_scale[t]);
+        return y;
+    };
+    const std::vector<float> y_fit = scaled_targets(fit), y_val = scaled_targets(val);
+    nn::train::WeightedSumLoss<float> loss;
+    for (std::size_t t = 0; t < nt; ++t) {
+        if (card.targets[t].kind == TargetKind::binary) loss.add(std::make_unique<nn::train::BceWithLogitsLoss<float>>(), 1.0, t, 1);
+        else loss.add(std::make_unique<nn::train::MseLoss<float>>(), 1.0, t, 1);
+    }
+    const std::size_t w = card.input_size();
+    const nn::ConstTensorView<float> yv(y_fit.data(), nn::Shape{fit.size(), nt}), xvv(in_val.data(), nn::Shape{val.size(), w}),
+        yvv(y_val.data(), nn::Shape{val.size(), nt});
+
+    std::vector<nn::Model<float>> members;
+    for (std::size_t k = 0; k < o.members; ++k) {
+        const std::uint64_t seed = synth::mix_seed(o.seed, 1000 + k);
+        nn::Sequential<float> net = detail::build_network(card, o);
+        nn::train::init_default(net, seed);
+        nn::train::Adam<float> adam(o.learning_rate, {0.9, 0.999, 1e-8, o.weight_decay}, true);
+        nn::train::TrainOptions to;
+        to.epochs = 1;
+        to.batch_size = o.batch_size;
+        to.threads = o.threads;
+        to.restore_best = false;
+        to.silent();
+        double best = std::numeric_limits<double>::infinity();
+        std::vector<float> best_params = nn::train::get_parameters(net), x_epoch;
+        std::size_t since_best = 0;
+        const std::size_t batches = (fit.size() + o.batch_size - 1) / o.batch_size;
+        const std::size_t min_epochs = (o.min_steps + batches - 1) / batches, epochs = std::max(o.epochs, min_epochs);
+        for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+            x_epoch = in_fit;  // a fresh modality-dropout draw every epoch
+            detail::drop_modalities(x_epoch, xf.layout, o.modality_dropout, rng);
+            to.seed = synth::mix_seed(seed, epoch);
+            nn::train::Trainer<float> trainer(net, loss, adam, to);
+            const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), nn::Shape{fit.size(), w}), yv, {}, xvv, yvv);
+            if (o.progress) o.progress(k, epoch, epochs);
+            if (r.val_loss < best) {
+                best = r.val_loss;
+                best_params = nn::train::get_parameters(net);
+                since_best = 0;
+            } else if (o.patience && ++since_best >= o.patience && epoch + 1 >= min_epochs) {
+                break;
+            }
+        }
+        nn::train::set_parameters(net, span<const float>(best_params));
+        members.push_back(nn::make_model(std::move(net), {w}));
+    }
+    FusionModel model(card, std::move(members));
+
+    // Calibration on the validation structures.
+    const auto out = model.outputs(xv);
+    const Prediction raw = FusionModel::combine(out, val.size(), card);
+    for (std::size_t t = 0; t < nt; ++t) {
+        if (card.targets[t].kind == TargetKind::binary) {
+            std::vector<double> z(val.size()), y(val.size());
+            for (std::size_t r = 0; r < val.size(); ++r) {
+                double m = 0;
+                for (const auto& o2 : out) m += o2[r * nt + t];
+                z[r] = m / static_cast<double>(out.size());
+                y[r] = val[r].targets[t];
+            }
+            std::tie(card.platt_a[t], card.platt_b[t]) = detail::fit_platt(z, y);
+        } else {
+            double excess = 0;
+            for (std::size_t r = 0; r < val.size(); ++r) {
+                const double e = val[r].targets[t] - raw.value[t][r];
+                excess += e * e - raw.sd[t][r] * raw.sd[t][r];
+            }
+            card.noise_variance[t] = std::max(0.0, excess / static_cast<double>(val.size()));
+        }
+    }
+    std::vector<nn::Model<float>> calibrated;
+    for (std::size_t k = 0; k < model.members(); ++k) calibrated.push_back(model.member(k));
+    return FusionModel(std::move(card), std::move(calibrated));
+}
+
+}  // namespace corespec::fusion
