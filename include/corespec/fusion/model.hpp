@@ -462,6 +462,7 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
         const std::uint64_t seed = synth::mix_seed(o.seed, 1000 + k);
         nn::Sequential<float> net = detail::build_network(card, o);
         nn::train::init_default(net, seed);
+        synth::Random rng(seed);  // modality dropout
         nn::train::Adam<float> adam(o.learning_rate, {0.9, 0.999, 1e-8, o.weight_decay}, true);
         nn::train::TrainOptions to;
         to.epochs = 1;
