@@ -33,7 +33,7 @@ struct SvgOptions {
     /// One flag per modality of the layout (empty: all present). A missing
     /// modality (a measured pixel without that edge) is drawn as an empty
     /// panel saying so, not as the zeros that stand in for it in the input.
-    std::vector<unsigned char> present;
+    std::vector<unsigned char> present{};
 };
 
 namespace detail {
