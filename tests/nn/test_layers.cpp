@@ -263,6 +263,7 @@ TEST_CASE("nn layer registry: every type's declared parameters are those of the 
         {"avg_pool1d", {{"kernel_size", 2}}},
         {"reshape", {{"shape", {2, 3}}}},
         {"prelu", {{"num_parameters", 3}}},
+        {"block_dense", {{"blocks", {{5, 3}, {2, 2}}}}},
     };
     train::Random rng(5);
     for (const LayerType& type : layer_type_table) {
@@ -287,6 +288,16 @@ TEST_CASE("nn layer registry: every type's declared parameters are those of the 
         train::init_default(*built, rng);  // PyTorch's rule, PReLU's 0.25
         if (type.name == std::string("prelu")) CHECK(built->parameters()[0] == doctest::Approx(0.25));
         if (type.name == std::string("batch_norm1d")) CHECK(built->parameter("running_var")[0] == 1.0f);
+        if (type.name == std::string("block_dense")) {  // nn.Linear's rule per block: U(+-1/sqrt(in_b))
+            for (const auto& [name, bound] : {std::pair<std::string, float>{"block0.weight", 1 / std::sqrt(5.0f)},
+                                              {"block0.bias", 1 / std::sqrt(5.0f)}, {"block1.weight", 1 / std::sqrt(2.0f)}}) {
+                CAPTURE(name);
+                float largest = 0;
+                for (float v : built->parameter(name)) largest = std::max(largest, std::abs(v));
+                CHECK(largest > 0);
+                CHECK(largest <= bound);
+            }
+        }
     }
     // An alias is stored under the engine's type.
     CHECK(parse_layer_spec(nlohmann::json{{"type", "gelu_tanh"}}).type == "gelu");
