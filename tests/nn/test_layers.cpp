@@ -289,8 +289,10 @@ TEST_CASE("nn layer registry: every type's declared parameters are those of the 
         if (type.name == std::string("prelu")) CHECK(built->parameters()[0] == doctest::Approx(0.25));
         if (type.name == std::string("batch_norm1d")) CHECK(built->parameter("running_var")[0] == 1.0f);
         if (type.name == std::string("block_dense")) {  // nn.Linear's rule per block: U(+-1/sqrt(in_b))
-            for (const auto& [name, bound] : {std::pair<std::string, float>{"block0.weight", 1 / std::sqrt(5.0f)},
-                                              {"block0.bias", 1 / std::sqrt(5.0f)}, {"block1.weight", 1 / std::sqrt(2.0f)}}) {
+            for (const auto& name_bound : {std::pair<std::string, float>{"block0.weight", 1 / std::sqrt(5.0f)},
+                                           {"block0.bias", 1 / std::sqrt(5.0f)}, {"block1.weight", 1 / std::sqrt(2.0f)}}) {
+                const std::string& name = name_bound.first;  // no structured binding: CAPTURE is a lambda (clang 14)
+                const float bound = name_bound.second;
                 CAPTURE(name);
                 float largest = 0;
                 for (float v : built->parameter(name)) largest = std::max(largest, std::abs(v));
