@@ -142,6 +142,15 @@ inline grid::Spectrum<double> nxxas_read(const H5File& f, FileInfo* info) {
     const std::string energy_path = entry_level ? entry + "/energy" : inst + "/monochromator/energy";
     if (!entry_level && inst.empty()) throw parse_error(src, entry, "no NXinstrument group");
     const std::vector<double> energy = field(energy_path);
+    // mu from the i0 and itrans / ifluor detectors of the instrument (<inst>/<name>/data).
+    const auto from_detectors = [&](bool fluorescence, std::vector<double>& mu, std::string& how) {
+        const std::string signal = fluorescence ? "ifluor" : "itrans";
+        const std::vector<double> i0 = field(inst + "/i0/data");
+        const std::vector<double> sample = field(inst + "/" + signal + "/data");
+        same_length(energy, i0, sample, "i0 and " + signal);
+        how = fluorescence ? "ifluor/i0" : "ln(i0/itrans)";
+        mu = nx_mu(i0, sample, fluorescence, src, how);
+    };
     const auto datas = nx_groups(file, entry, "NXdata");
     const std::string data = datas.empty() ? std::string() : datas.front();
     std::vector<double> mu;
@@ -152,26 +161,14 @@ inline grid::Spectrum<double> nxxas_read(const H5File& f, FileInfo* info) {
         how = "intensity";
     } else if (entry_level) {
         if (inst.empty()) throw parse_error(src, entry, "no `intensity` field and no NXinstrument to derive it from");
-        const bool fluorescence = definition == "NXxas_tfy" || (definition != "NXxas_trans" && h5_exists(file, inst + "/ifluor"));
-        const std::string signal = fluorescence ? "ifluor" : "itrans";
-        const std::vector<double> i0 = field(inst + "/i0/data");
-        const std::vector<double> sample = field(inst + "/" + signal + "/data");
-        same_length(energy, i0, sample, "i0 and " + signal);
-        how = fluorescence ? "ifluor/i0" : "ln(i0/itrans)";
-        mu = nx_mu(i0, sample, fluorescence, src, how);
+        from_detectors(definition == "NXxas_tfy" || (definition != "NXxas_trans" && h5_exists(file, inst + "/ifluor")), mu, how);
     } else if (!data.empty() && h5_exists(file, data + "/mu")) {
         mu_path = data + "/mu";
         mu = field(mu_path);
         how = "mu";
     } else if (!h5_exists(file, inst + "/incoming_beam") && h5_exists(file, inst + "/i0")) {
         // The XDI-based NXxas proposal: i0 / itrans / ifluor detectors beside the monochromator.
-        const bool fluorescence = !h5_exists(file, inst + "/itrans") && h5_exists(file, inst + "/ifluor");
-        const std::string signal = fluorescence ? "ifluor" : "itrans";
-        const std::vector<double> i0 = field(inst + "/i0/data");
-        const std::vector<double> sample = field(inst + "/" + signal + "/data");
-        same_length(energy, i0, sample, "i0 and " + signal);
-        how = fluorescence ? "ifluor/i0" : "ln(i0/itrans)";
-        mu = nx_mu(i0, sample, fluorescence, src, how);
+        from_detectors(!h5_exists(file, inst + "/itrans") && h5_exists(file, inst + "/ifluor"), mu, how);
     } else {
         const std::vector<double> i0 = field(inst + "/incoming_beam/data");
         const std::vector<double> sample = field(inst + "/absorbed_beam/data");
