@@ -185,6 +185,22 @@ TEST_CASE("nn Dropout is the identity at inference and a seeded mask in training
     CHECK(dropped < 1150);
     CHECK(run(d, x, Shape{4, 1000}, nullptr, true) == y);  // same seed, same mask
     CHECK_THROWS_AS(Dropout<float>(1.0), corespec::value_error);
+    // At inference a chain skips it (no copy): dense -> dropout -> dense equals dense -> dense.
+    CHECK(d.passes_through(false));
+    CHECK_FALSE(d.passes_through(true));
+    CHECK(Dropout<float>(0.0).passes_through(true));
+    Dense<float> a(10, 6), b(6, 3);
+    nn_test::randomize(a, 3);
+    nn_test::randomize(b, 4);
+    Sequential<float> with, without;
+    with.add(a.clone()).emplace<Dropout<float>>(0.5).add(b.clone()).emplace<Dropout<float>>(0.5);
+    without.add(a.clone()).add(b.clone());
+    const auto in = nn_test::cast<float>(nn_test::random_vector(40, 1, 1, 5));
+    std::vector<float> y_with(12), y_without(12);
+    Workspace<float> ws;
+    with.forward(ConstTensorView<float>(in.data(), Shape{4, 10}), TensorView<float>(y_with.data(), Shape{4, 3}), ws);
+    without.forward(ConstTensorView<float>(in.data(), Shape{4, 10}), TensorView<float>(y_without.data(), Shape{4, 3}), ws);
+    CHECK(y_with == y_without);
 }
 
 TEST_CASE("nn backward of the other layers agrees with central differences") {

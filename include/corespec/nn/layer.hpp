@@ -71,6 +71,11 @@ public:
     }
     virtual bool has_backward() const noexcept { return false; }
 
+    /// Whether forward's output is its input's data unchanged (under
+    /// output_shape): then a chain skips the layer instead of copying. True for
+    /// Flatten and Reshape; for Dropout outside training.
+    virtual bool passes_through(bool training) const noexcept { (void)training; return false; }
+
     /// The layer's description (type and hyper-parameters, no weights) as
     /// JSON; layer_from_config (layers/registry.hpp) rebuilds the layer.
     virtual nlohmann::json config() const = 0;

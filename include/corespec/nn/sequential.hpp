@@ -205,14 +205,11 @@ private:
         return n >= 32 ? n / 16 * 16 : std::max<std::size_t>(n, 1);  // whole GEMM row tiles
     }
 
-    /// Layers whose output is their input under another shape.
-    static bool is_view(const Layer<T>& l) noexcept {
-        return dynamic_cast<const Flatten<T>*>(&l) != nullptr || dynamic_cast<const Reshape<T>*>(&l) != nullptr;
-    }
-
     void forward_block(ConstTensorView<T> in, TensorView<T> out, Workspace<T>& ws) const {
-        // Trailing view layers (a final Flatten) cost nothing: the last real
-        // layer writes into `out` under its own shape.
+        // Layers that pass their input through (a final Flatten, Dropout at
+        // inference) cost nothing: the last real layer writes into `out`
+        // under its own shape.
+        auto is_view = [&ws](const Layer<T>& l) { return l.passes_through(ws.training); };
         std::size_t end = layers_.size();
         while (end > 0 && is_view(*layers_[end - 1])) --end;
         if (end == 0) {

@@ -51,6 +51,7 @@ template <class T>
 class Flatten : public detail::ShapeOnlyLayer<T> {
 public:
     std::string type() const override { return "flatten"; }
+    bool passes_through(bool) const noexcept override { return true; }
     Shape output_shape(const Shape& in) const override {
         detail::require_batched("nn::flatten", in);
         return Shape{in[0], in.size() / (in[0] ? in[0] : 1)};
@@ -68,6 +69,7 @@ public:
         if (shape_.rank() < 1 || shape_.rank() > 2) throw value_error("nn::Reshape: target rank must be 1 or 2");
     }
     std::string type() const override { return "reshape"; }
+    bool passes_through(bool) const noexcept override { return true; }
     Shape output_shape(const Shape& in) const override {
         detail::require_batched("nn::reshape", in);
         Shape out = shape_.with_batch(in[0]);
@@ -94,6 +96,7 @@ public:
     }
     std::string type() const override { return "dropout"; }
     double p() const noexcept { return p_; }
+    bool passes_through(bool training) const noexcept override { return !training || p_ == 0.0; }
     Shape output_shape(const Shape& in) const override {
         detail::require_batched("nn::dropout", in);
         return in;
