@@ -236,6 +236,23 @@ inline std::size_t hspy_chunk_cache_bytes(hid_t dataset, const std::vector<std::
     return bytes;
 }
 
+/// Rows per read of the eager one-pass read: a whole number of chunk rows
+/// (so that no chunk is decompressed twice without a cache) of about 4 MiB,
+/// which stays in cache for the NaN/Inf check that follows each read.
+inline std::size_t hspy_eager_block_rows(hid_t dataset, std::size_t rows, std::size_t row_bytes) {
+    std::size_t chunk_rows = 1;
+    {
+        H5ErrorGuard quiet;
+        Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
+        hsize_t c[32];
+        if (dcpl && H5Pget_layout(dcpl.get()) == H5D_CHUNKED && H5Pget_chunk(dcpl.get(), 32, c) > 0)
+            chunk_rows = std::max<std::size_t>(static_cast<std::size_t>(c[0]), 1);
+    }
+    const std::size_t want = std::max<std::size_t>((std::size_t(4) << 20) / std::max<std::size_t>(row_bytes, 1), 1);
+    const std::size_t block = std::max<std::size_t>(want / chunk_rows, 1) * chunk_rows;
+    return std::min(block, std::max<std::size_t>(rows, 1));
+}
+
 /// Opens the data with a chunk cache of `cache_bytes` (0: none).
 inline Handle hspy_open_data(const H5File& f, const std::string& where, std::size_t cache_bytes) {
     (void)h5_open_dataset(f.file.get(), where, f.source);  // a clear error when it is missing
@@ -257,9 +274,18 @@ grid::SpectrumImage<T> hspy_read(const H5File& f, FileInfo* info) {
     std::vector<std::size_t> shape = L.shape;
     if (shape.size() == 1) shape.insert(shape.begin(), std::size_t{1});
     xt::xarray<T> values = xt::xarray<T>::from_shape(shape);
-    if (values.size() > 0)
-        h5_read_rows(data.get(), L.shape, 0, L.shape[0], values.data(), f.source, where);
-    require_finite(values.data(), values.size(), f.source, L.channels());
+    detail::prepare_fresh_buffer(values.data(), values.size() * sizeof(T));
+    if (values.size() > 0) {
+        // Whole rows of chunks at a time, each checked for NaN/Inf while it is
+        // still in cache (one pass over the result instead of two).
+        const std::size_t rows = L.shape[0], row_size = values.size() / rows;
+        const std::size_t block = hspy_eager_block_rows(data.get(), rows, row_size * sizeof(T));
+        for (std::size_t r = 0; r < rows; r += block) {
+            const std::size_t n = std::min(block, rows - r);
+            h5_read_rows(data.get(), L.shape, r, n, values.data() + r * row_size, f.source, where);
+            require_finite(values.data() + r * row_size, n * row_size, f.source, L.channels(), r * row_size);
+        }
+    }
     if (info) *info = L.file_info();
     return grid::SpectrumImage<T>(std::move(values), L.energy_axis(), L.metadata);
 }

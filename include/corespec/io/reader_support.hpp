@@ -11,6 +11,10 @@
 #include <string_view>
 #include <type_traits>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "corespec/core/error.hpp"
 #include "corespec/grid/energy_axis.hpp"
 #include "corespec/io/file_info.hpp"
@@ -18,6 +22,32 @@
 namespace corespec::io {
 
 namespace detail {
+
+/// Prepares a fresh, untouched buffer that a reader is about to fill with a
+/// large image (Linux): transparent huge pages for the 2 MiB pages wholly
+/// inside it (THP is commonly in "madvise" mode, as numpy uses it), then the
+/// pages faulted in with one call. A 512 MiB spectrum image otherwise takes
+/// 131,072 page faults, which were most of an uncompressed eager read (.hspy
+/// 335 -> 134 ms) and 15-20 % of a DM read. Refusal (older kernels) only
+/// means the ordinary faults; buffers under 16 MiB are left alone.
+inline void prepare_fresh_buffer(void* data, std::size_t bytes) noexcept {
+#if defined(__linux__)
+    if (bytes < (std::size_t(1) << 24)) return;
+    const auto b = reinterpret_cast<std::uintptr_t>(data);
+#if defined(MADV_HUGEPAGE)
+    constexpr std::uintptr_t huge = std::uintptr_t(2) << 20;
+    const std::uintptr_t hlo = (b + huge - 1) & ~(huge - 1), hhi = (b + bytes) & ~(huge - 1);
+    if (hhi > hlo) (void)::madvise(reinterpret_cast<void*>(hlo), hhi - hlo, MADV_HUGEPAGE);
+#endif
+#if defined(MADV_POPULATE_WRITE)
+    constexpr std::uintptr_t page = 4096;
+    const std::uintptr_t lo = (b + page - 1) & ~(page - 1), hi = (b + bytes) & ~(page - 1);
+    if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
+#endif
+#else
+    (void)data, (void)bytes;
+#endif
+}
 
 inline std::string upper(std::string_view s) {
     std::string out(s);
