@@ -158,31 +158,25 @@ inline void gauss_legendre(std::size_t n, std::vector<double>& nodes, std::vecto
     const double pi = 3.14159265358979323846;
     nodes.assign(n, 0.0);
     weights.assign(n, 0.0);
+    // P_n(x) by the three-term recurrence, and P_n'(x) from P_n and P_{n-1}.
+    const auto legendre = [n](double x, double& derivative) {
+        double p0 = 1, p1 = x;
+        for (std::size_t k = 2; k <= n; ++k) {
+            const double p2 = ((2.0 * static_cast<double>(k) - 1) * x * p1 - (static_cast<double>(k) - 1) * p0) / static_cast<double>(k);
+            p0 = p1;
+            p1 = p2;
+        }
+        derivative = static_cast<double>(n) * (x * p1 - p0) / (x * x - 1);
+        return p1;
+    };
     for (std::size_t i = 0; i < (n + 1) / 2; ++i) {
         double x = std::cos(pi * (static_cast<double>(i) + 0.75) / (static_cast<double>(n) + 0.5)), dp = 1;
         for (int it = 0; it < 100; ++it) {
-            double p0 = 1, p1 = x;
-            for (std::size_t k = 2; k <= n; ++k) {
-                const double p2 = ((2.0 * static_cast<double>(k) - 1) * x * p1 - (static_cast<double>(k) - 1) * p0) / static_cast<double>(k);
-                p0 = p1;
-                p1 = p2;
-            }
-            if (n == 1) p1 = x, p0 = 1;
-            dp = static_cast<double>(n) * (x * p1 - p0) / (x * x - 1);
-            const double dx = p1 / dp;
+            const double dx = legendre(x, dp) / dp;
             x -= dx;
             if (std::abs(dx) < 1e-15) break;
         }
-        {   // derivative at the converged node
-            double p0 = 1, p1 = x;
-            for (std::size_t k = 2; k <= n; ++k) {
-                const double p2 = ((2.0 * static_cast<double>(k) - 1) * x * p1 - (static_cast<double>(k) - 1) * p0) / static_cast<double>(k);
-                p0 = p1;
-                p1 = p2;
-            }
-            if (n == 1) p1 = x, p0 = 1;
-            dp = static_cast<double>(n) * (x * p1 - p0) / (x * x - 1);
-        }
+        (void)legendre(x, dp);  // the derivative at the converged node
         const double w = 2 / ((1 - x * x) * dp * dp);
         nodes[i] = 0.5 * (1 - x);
         nodes[n - 1 - i] = 0.5 * (1 + x);
