@@ -481,7 +481,7 @@ int main(int argc, char** argv) {
          {"--selection", 1}, {"--weight-decay", 1}, {"--modality-dropout", 1}, {"--encoder-width", 1}, {"--hidden", 1},
          {"--sets", 1}, {"--modalities", 1}, {"--curves", 1}},
         "Trains one model per single edge and a multimodal model on the NMC study's data and prints the comparison.\n"
-        "Default: 1500 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage.");
+        "Default: 4000 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage.");
     cl.positional(0, 0);
     if (cl.has("--test-manifest") && !cl.has("--manifest")) cl.fail("--test-manifest needs --manifest");
     if (cl.has("--manifest") && cl.has("--samples")) cl.fail("--samples is for the synthetic set");
