@@ -4,6 +4,10 @@
 //   nmc_demo --manifest feff_nmc/manifest.csv [--test-manifest T]   simulated spectra (FEFF layout)
 //   nmc_demo ... [--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K]
 //   nmc_demo --si CORELOSS.dm3 --lowloss LOWLOSS.dm3        also predict per pixel of measured spectrum images
+//   nmc_demo ... [--selection per-target|total] [--weight-decay W] [--modality-dropout P] [--encoder-width N]
+//                [--hidden N]                                training options (fusion::FusionOptions)
+//   nmc_demo ... [--sets O_K,Ni_L23,multimodal] [--modalities O_K,Ni_L23] [--curves CSV]
+//                only some input sets / edges; validation loss per target and epoch as CSV (studies of the method)
 //
 // Preprocesses every sample through its modalities' recipes and grids
 // (fusion/nmc.hpp), trains one ensemble per single edge and one multimodal
@@ -171,6 +175,8 @@ struct Config {
     std::filesystem::path out;
     std::size_t folds = 5;
     bool progress = true;
+    std::vector<std::string> only_sets;  // --sets: train only these input sets (empty: all)
+    std::string curves;                  // --curves: validation loss per target and epoch, as CSV
 };
 
 struct InputSet {
@@ -178,11 +184,19 @@ struct InputSet {
     std::vector<fusion::Modality> modalities;
 };
 
-std::vector<InputSet> input_sets(const std::vector<fusion::Modality>& all) {
+std::vector<InputSet> input_sets(const std::vector<fusion::Modality>& all, const std::vector<std::string>& only) {
     std::vector<InputSet> sets;
     for (const auto& m : all) sets.push_back({m.name, {m}});
     sets.push_back({"multimodal", all});
-    return sets;
+    if (only.empty()) return sets;
+    std::vector<InputSet> chosen;
+    for (const auto& name : only) {
+        const auto it = std::find_if(sets.begin(), sets.end(), [&](const InputSet& s) { return s.name == name; });
+        if (it == sets.end()) throw value_error("--sets: no input set '" + name + "' (modality names or multimodal)");
+        chosen.push_back(*it);
+    }
+    if (chosen.back().name != "multimodal") throw value_error("--sets: the list must end with multimodal (the model the report explains)");
+    return chosen;
 }
 
 // Mean |gradient x input| of the multimodal model's defect heads over the
@@ -198,11 +212,12 @@ std::string attribution_summary(const fusion::FusionModel& model, const fusion::
     for (std::size_t t = 0; t < model.card().targets.size(); ++t) {
         if (model.card().targets[t].kind != fusion::TargetKind::binary) continue;
         std::vector<double> mean(layout.size(), 0.0);
-        for (std::size_t k = 0; k < model.members(); ++k) {
-            explain::ModelGradient<float> f(model.member(k));
+        const std::vector<std::size_t> head = model.head(t);  // the networks that give this target
+        for (std::size_t i : head) {
+            explain::ModelGradient<float> f(model.network(i));
             const auto g = explain::gradient_x_input<float>(f, nn::ConstTensorView<float>(in.data(), nn::Shape{n, w}), t);
             for (std::size_t r = 0; r < n; ++r)
-                for (std::size_t c = 0; c < layout.size(); ++c) mean[c] += std::abs(g[r * w + c]) / static_cast<double>(n * model.members());
+                for (std::size_t c = 0; c < layout.size(); ++c) mean[c] += std::abs(g[r * w + c]) / static_cast<double>(n * head.size());
         }
         const auto parts = explain::per_modality(span<const double>(mean.data(), mean.size()), layout);
         text += "attribution of " + model.card().targets[t].name + " (mean |gradient x input|, " + std::to_string(n) + " samples):\n";
@@ -242,12 +257,26 @@ std::string attribution_summary(const fusion::FusionModel& model, const fusion::
     return text;
 }
 
+// What training decided per input set and target, over folds and members.
+struct HeadLog {
+    std::map<std::string, std::map<std::string, std::size_t>> constant;  // set -> target -> folds predicting the mean
+    std::size_t fits = 0;                                                 // models trained per input set
+    std::ofstream* curves = nullptr;                                      // --curves
+};
+
 // Trains every input set on `train`, evaluates on `test`; appends pooled predictions.
 void train_and_evaluate(const fusion::Dataset& train, const fusion::Dataset& test, const std::vector<InputSet>& sets,
                         const Config& cfg, std::map<std::string, Pooled>& pooled, ProgressBar& bar, double done, double share,
-                        std::optional<fusion::FusionModel>* keep_multimodal) {
+                        std::optional<fusion::FusionModel>* keep_multimodal, HeadLog& log) {
+    ++log.fits;
     for (std::size_t s = 0; s < sets.size(); ++s) {
         fusion::FusionOptions o = cfg.options;
+        if (log.curves)
+            o.on_validation = [&, s](std::size_t member, std::size_t epoch, const std::vector<double>& loss) {
+                for (std::size_t t = 0; t < loss.size(); ++t)
+                    *log.curves << log.fits - 1 << ',' << sets[s].name << ',' << member << ',' << epoch << ','
+                                << train.targets()[t].name << ',' << loss[t] << '\n';
+            };
         const double base = done + share * static_cast<double>(s) / static_cast<double>(sets.size());
         o.progress = [&, base](std::size_t member, std::size_t epoch, std::size_t epochs) {
             const double f = (static_cast<double>(member) + static_cast<double>(epoch + 1) / static_cast<double>(epochs)) /
@@ -255,6 +284,8 @@ void train_and_evaluate(const fusion::Dataset& train, const fusion::Dataset& tes
             bar.show(base + share * f / static_cast<double>(sets.size()), "training " + sets[s].name);
         };
         const fusion::FusionModel model = fusion::train(train, sets[s].modalities, o);
+        for (std::size_t t = 0; t < model.card().targets.size(); ++t)
+            if (model.card().is_constant(t)) ++log.constant[sets[s].name][model.card().targets[t].name];
         pooled[sets[s].name].append(test, model.predict(test));
         if (keep_multimodal && sets[s].name == "multimodal") keep_multimodal->emplace(model);
     }
@@ -266,7 +297,15 @@ using MeasuredStep = std::function<void(const fusion::FusionModel&, report::Repo
 int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::vector<fusion::Modality>& modalities,
               const Config& cfg, const std::string& source, const MeasuredStep& measured = {}) {
     ProgressBar bar(cfg.progress);
-    const auto sets = input_sets(modalities);
+    const auto sets = input_sets(modalities, cfg.only_sets);
+    HeadLog log;
+    std::ofstream curves;
+    if (!cfg.curves.empty()) {
+        curves.open(cfg.curves);
+        if (!curves) throw io_error("--curves: cannot write " + cfg.curves);
+        curves << "fit,input_set,member,epoch,target,val_loss\n";
+        log.curves = &curves;
+    }
     std::map<std::string, Pooled> pooled;
     std::optional<fusion::FusionModel> multimodal;
     fusion::Dataset evaluated(data.targets());
@@ -280,7 +319,7 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
             test = data.subset(split.test);
         }
         protocol = test_set ? "trained on the manifest, evaluated on the test manifest" : "group split, 20 % of the structures held out";
-        train_and_evaluate(train, test, sets, cfg, pooled, bar, 0.0, 1.0, &multimodal);
+        train_and_evaluate(train, test, sets, cfg, pooled, bar, 0.0, 1.0, &multimodal, log);
         evaluated = test;
     } else {
         const auto folds = fusion::group_kfold(data, cfg.folds, cfg.options.seed);
@@ -289,7 +328,7 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
             const auto train = data.subset(folds[f].train), test = data.subset(folds[f].test);
             // The saved model and its attribution: the first fold's.
             train_and_evaluate(train, test, sets, cfg, pooled, bar, static_cast<double>(f) / static_cast<double>(folds.size()),
-                               1.0 / static_cast<double>(folds.size()), f == 0 ? &multimodal : nullptr);
+                               1.0 / static_cast<double>(folds.size()), f == 0 ? &multimodal : nullptr, log);
             for (const auto& s : test.samples()) evaluated.add(s);
         }
     }
@@ -307,6 +346,14 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
     std::printf("corespec nmc_demo: %s, %zu samples, %s; %s fusion, ensembles of %zu; trained in %.0f s\n\n", source.c_str(),
                 data.size(), protocol.c_str(), fusion::to_string(cfg.options.strategy), cfg.options.members, seconds);
     std::printf("%s\n", table.c_str());
+    // The heads that predicted the training mean (validation R² <= 0 within the training data).
+    std::string constant;
+    for (const auto& [set, targets] : log.constant)
+        for (const auto& [target, folds] : targets)
+            constant += "  " + set + " " + target + ": " + std::to_string(folds) + " of " + std::to_string(log.fits) + "\n";
+    if (!constant.empty())
+        std::printf("heads that predict the training mean (their validation R² <= 0: the input does not tell the target),\n"
+                    "per input set, target and number of trained models:\n%s\n", constant.c_str());
 
     // Does the fused input beat every single edge?
     std::string verdict;
@@ -332,6 +379,9 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
     report::MetricsTable metrics;
     for (const auto& row : rows) metrics.add(row.input_set, row.target, row.metric, row.value);
     r.add_table(metrics, "Held-out structures. input_set: a single edge by its modality name, or multimodal.");
+    if (!constant.empty())
+        r.add_paragraph("Heads that predict the training mean because their validation R² within the training data was <= 0 "
+                        "(input set, target, trained models):\n" + constant);
     r.add_heading("Figures");
     for (std::size_t t = 0; t < data.targets().size(); ++t) {
         const auto& target = data.targets()[t];
@@ -423,11 +473,15 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cl(
         argc, argv,
         "nmc_demo [--samples N] [--seed S] [--out DIR] [--manifest CSV [--test-manifest CSV]] [--si CORELOSS --lowloss LOWLOSS] "
-        "[--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K] [--no-progress]",
+        "[--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K] [--no-progress] "
+        "[--selection per-target|total] [--weight-decay W] [--modality-dropout P] [--encoder-width N] [--hidden N] "
+        "[--sets NAME,...,multimodal] [--modalities NAME,...] [--curves CSV]",
         {{"--samples", 1}, {"--seed", 1}, {"--out", 1}, {"--manifest", 1}, {"--test-manifest", 1}, {"--si", 1}, {"--lowloss", 1},
-         {"--epochs", 1}, {"--min-steps", 1}, {"--members", 1}, {"--strategy", 1}, {"--folds", 1}, {"--no-progress", 0}},
+         {"--epochs", 1}, {"--min-steps", 1}, {"--members", 1}, {"--strategy", 1}, {"--folds", 1}, {"--no-progress", 0},
+         {"--selection", 1}, {"--weight-decay", 1}, {"--modality-dropout", 1}, {"--encoder-width", 1}, {"--hidden", 1},
+         {"--sets", 1}, {"--modalities", 1}, {"--curves", 1}},
         "Trains one model per single edge and a multimodal model on the NMC study's data and prints the comparison.\n"
-        "Default: 1500 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage.");
+        "Default: 4000 synthetic samples (seed 1), group split. Exit status: 0 done, 1 failure, 2 usage.");
     cl.positional(0, 0);
     if (cl.has("--test-manifest") && !cl.has("--manifest")) cl.fail("--test-manifest needs --manifest");
     if (cl.has("--manifest") && cl.has("--samples")) cl.fail("--samples is for the synthetic set");
@@ -439,11 +493,40 @@ int main(int argc, char** argv) {
         cfg.out = cl.text("--out", "nmc_demo_out");
         cfg.progress = !cl.has("--no-progress");
         cfg.options.seed = cl.count("--seed", 1);
-        cfg.options.epochs = cl.count("--epochs", 200, 1, 100000);
+        cfg.options.epochs = cl.count("--epochs", cfg.options.epochs, 1, 100000);
         cfg.options.min_steps = cl.count("--min-steps", cfg.options.min_steps, 0, 100000000);
         cfg.options.members = cl.count("--members", 3, 1, 20);
         cfg.options.strategy = (cl.choice<fusion::Strategy>("--strategy", {{"late", fusion::Strategy::late}, {"early", fusion::Strategy::early}}, fusion::Strategy::late));
         cfg.folds = cl.count("--folds", 5, 2, 100);
+        cfg.options.weight_decay = cl.number("--weight-decay", cfg.options.weight_decay, 0, 10);
+        cfg.options.modality_dropout = cl.number("--modality-dropout", cfg.options.modality_dropout, 0, 0.99);
+        cfg.options.encoder_width = cl.count("--encoder-width", cfg.options.encoder_width, 1, 4096);
+        cfg.options.hidden = cl.count("--hidden", cfg.options.hidden, 1, 4096);
+        cfg.options.select_per_target =
+            cl.choice<bool>("--selection", {{"per-target", true}, {"total", false}}, cfg.options.select_per_target);
+        cfg.curves = cl.text("--curves", "");
+        auto names = [&](const std::string& option) {
+            std::vector<std::string> v;
+            const std::string list = cl.text(option);
+            for (std::size_t a = 0, b; a <= list.size(); a = b + 1) {
+                b = std::min(list.find(',', a), list.size());
+                if (b > a) v.push_back(list.substr(a, b - a));
+            }
+            return v;
+        };
+        cfg.only_sets = names("--sets");
+        // --modalities: the study on a subset of the edges (the multimodal model fuses only these).
+        const std::vector<std::string> keep = names("--modalities");
+        auto chosen = [&](std::vector<fusion::Modality> all) {
+            if (keep.empty()) return all;
+            std::vector<fusion::Modality> m;
+            for (const auto& name : keep) {
+                const auto it = std::find_if(all.begin(), all.end(), [&](const fusion::Modality& x) { return x.name == name; });
+                if (it == all.end()) throw value_error("--modalities: no modality '" + name + "'");
+                m.push_back(*it);
+            }
+            return m;
+        };
         std::filesystem::create_directories(cfg.out);
         if (cl.has("--manifest")) {
             auto d = fusion::nmc::read_feff_manifest(cl.text("--manifest"));
@@ -455,10 +538,10 @@ int main(int argc, char** argv) {
                 test = fusion::nmc::read_feff_manifest(cl.text("--test-manifest"));
                 test->apply_edge_shifts(table, "FEFF10");  // the training set's calibration
             }
-            return run_study(std::move(d), test ? &*test : nullptr, fusion::nmc::feff_modalities(fusion::Normalisation::standardise), cfg,
+            return run_study(std::move(d), test ? &*test : nullptr, chosen(fusion::nmc::feff_modalities(fusion::Normalisation::standardise)), cfg,
                              cl.text("--manifest"), measured);
         }
-        const std::size_t n = cl.count("--samples", 1500, 20, 10000000);
+        const std::size_t n = cl.count("--samples", 4000, 20, 10000000);
         corespec_example::require_memory("--samples", n, 2 * fusion::nmc::synthetic_sample_bytes());
         ProgressBar bar(cfg.progress);
         auto d = fusion::nmc::synthetic_set(n, cfg.options.seed, 0, [&](std::size_t i) {
@@ -466,7 +549,7 @@ int main(int argc, char** argv) {
         });
         bar.done();
         cfg.folds = 0;
-        return run_study(std::move(d), nullptr, fusion::nmc::synthetic_modalities(), cfg,
+        return run_study(std::move(d), nullptr, chosen(fusion::nmc::synthetic_modalities()), cfg,
                          "synthetic NMC (seed " + std::to_string(cfg.options.seed) + ")", measured);
     } catch (const corespec::error& e) {
         std::fprintf(stderr, "nmc_demo: %s\n", e.what());

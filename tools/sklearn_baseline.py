@@ -10,6 +10,7 @@ target and accuracy, F1 and ROC-AUC for each binary flag.
 
     build/examples/nmc_features --out /tmp/feff --manifest ../shared/data/sim/feff_nmc/manifest.csv
     /usr/bin/python3 tools/sklearn_baseline.py /tmp/feff [--model linear|forest] [--folds 5] [--csv metrics.csv]
+        [--sets O_K,Ni_L23]   (only these single edges, then multimodal: the slow linear runs on a large set)
 
 Models: "linear" = standardised features, RidgeCV (alpha chosen by efficient
 leave-one-out among 1e-3..1e3) per regression target, LogisticRegressionCV
@@ -91,6 +92,7 @@ def main():
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--csv", help="also write the metrics as input_set,target,metric,value")
+    p.add_argument("--sets", help="comma-separated input sets to run (modality names; multimodal always runs last)")
     a = p.parse_args()
 
     x, feature_modality, modalities, target_names, targets, groups = load(a.folder)
@@ -103,7 +105,12 @@ def main():
     for train, test in folds:
         assert not set(groups[train]) & set(groups[test]), "group leakage"
 
-    input_sets = [(m, feature_modality == m) for m in modalities] + [("multimodal", np.ones(x.shape[1], bool))]
+    if a.sets:
+        unknown = set(a.sets.split(",")) - set(modalities) - {"multimodal"}
+        if unknown:
+            sys.exit(f"--sets: unknown input set(s) {', '.join(sorted(unknown))} (modalities: {', '.join(modalities)})")
+    chosen = [m for m in modalities if not a.sets or m in a.sets.split(",")]
+    input_sets = [(m, feature_modality == m) for m in chosen] + [("multimodal", np.ones(x.shape[1], bool))]
     results = {}
     for name, columns in input_sets:
         results[name] = evaluate(x[:, columns], targets, target_names, binary, groups, folds, a.model, a.seed)

@@ -124,7 +124,7 @@ fusion::FusionOptions o;                 // late fusion, 3 members, modality dro
 auto model = fusion::train(train_set, modalities, o);
 fusion::Prediction p = model.predict(test_set);   // p.value[target][row], p.sd[target][row]
 auto q = model.predict(std::map<std::string, grid::Spectrum<double>>{{"O_K", o_k}, {"Ni_K", ni_k}});  // any subset
-auto files = model.save("out/multimodal");         // out/multimodal_0.safetensors, _1, _2
+auto files = model.save("out/multimodal");         // out/multimodal_0.safetensors, _1, ... (one per network)
 auto back = fusion::FusionModel::load(files);
     (void)p, (void)q, (void)back;
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "corespec/fusion/model.hpp"
 #include "corespec/fusion/nmc.hpp"
 #include "corespec/nn/layers/registry.hpp"
+#include "corespec/report/metrics.hpp"
 #include "support/nn_gradcheck.hpp"
 
 using namespace corespec;
@@ -195,7 +197,7 @@ TEST_CASE("fusion::train: predictions with uncertainty, file round trip, refusal
     const auto dir = std::filesystem::temp_directory_path() / "corespec_fusion_model_test";
     std::filesystem::create_directories(dir);
     const auto paths = model.save((dir / "m").string());
-    REQUIRE(paths.size() == 2);
+    REQUIRE(paths.size() == model.networks());
     const auto back = fusion::FusionModel::load(paths);
     CHECK(back.card().to_json() == model.card().to_json());
     CHECK(back.card().modalities[4].recipe == model.card().modalities[4].recipe);
@@ -251,4 +253,88 @@ TEST_CASE("fusion::train: the same seed gives the same model; options are checke
             CHECK((a.sd[t][r] == b.sd[t][r] || (std::isnan(a.sd[t][r]) && std::isnan(b.sd[t][r]))));
     o.modality_dropout = 1.0;
     CHECK_THROWS_AS(fusion::train(d, mods, o), value_error);
+}
+
+TEST_CASE("fusion::train: per-target early stopping and member selection name the networks of each target; files in any order") {
+    const auto& model = small_model();  // per-target selection is the default, 2 members
+    const auto& card = model.card();
+    REQUIRE(card.heads.size() == card.targets.size());
+    CHECK(model.networks() >= 2);
+    CHECK(model.networks() <= 2 * card.targets.size());
+    std::vector<bool> used(model.networks(), false);
+    for (const auto& h : card.heads) {
+        CHECK(h.size() == 2);  // the two best members always stay
+        for (std::size_t i : h) used.at(i) = true;
+    }
+    for (bool u : used) CHECK(u);  // no network is kept that no target uses
+
+    // Saved and read back in reverse order: the files know their places.
+    const auto dir = std::filesystem::temp_directory_path() / "corespec_fusion_heads_test";
+    std::filesystem::create_directories(dir);
+    auto paths = model.save((dir / "m").string());
+    REQUIRE(paths.size() == model.networks());
+    std::reverse(paths.begin(), paths.end());
+    const auto back = fusion::FusionModel::load(paths);
+    CHECK(back.card().heads == card.heads);
+    const auto test = fusion::nmc::synthetic_set(4, 11, 100);
+    const auto p = model.predict(test), q = back.predict(test);
+    for (std::size_t t = 0; t < p.value.size(); ++t)
+        for (std::size_t r = 0; r < p.rows; ++r) CHECK(q.value[t][r] == doctest::Approx(p.value[t][r]).epsilon(1e-6));
+    if (paths.size() > 1) {  // a missing network file is refused
+        paths.pop_back();
+        CHECK_THROWS_AS(fusion::FusionModel::load(paths), parse_error);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("fusion::train: a regression head with validation R2 <= 0 predicts the training mean") {
+    // frac_Ni and frac_Li as given, and a target of pure noise that no spectrum tells.
+    const auto base = fusion::nmc::synthetic_set(80, 21);
+    fusion::Dataset d({{"frac_Ni"}, {"frac_Li"}, {"noise"}});
+    synth::Random rng(3);
+    for (const auto& s : base.samples()) d.add({s.id, s.group, s.spectra, {s.targets[1], s.targets[0], rng.uniform(0.0, 1.0)}});
+    fusion::FusionOptions o;
+    o.members = 2;
+    o.epochs = 30;
+    o.min_steps = 0;
+    o.hidden = 16;
+    o.encoder_width = 4;
+    o.seed = 4;
+    const auto mods = fusion::nmc::synthetic_modalities();
+    o.constant_if_unpredictable = false;
+    const auto free = fusion::train(d, mods, o);
+    o.constant_if_unpredictable = true;
+    const auto ruled = fusion::train(d, mods, o);
+
+    // The rule's decision is the validation R2 of the same networks (the validation split is train's own).
+    const auto split = fusion::group_train_test_split(d, o.validation_fraction, o.seed);
+    const auto fit = d.subset(split.train), val = d.subset(split.test);
+    const auto pv = free.predict(val);
+    // A constant head (forced here for the noise, which the rule may or may not catch
+    // on 16 validation structures) predicts the mean and spread of the training part.
+    fusion::FusionCard forced = ruled.card();
+    forced.constant[2] = true;
+    std::vector<nn::Model<float>> nets;
+    for (std::size_t i = 0; i < ruled.networks(); ++i) nets.push_back(ruled.network(i));
+    const fusion::FusionModel forced_model(forced, std::move(nets));
+    CHECK(fusion::FusionCard::from_json(forced.to_json(), "card").constant == forced.constant);
+    for (std::size_t t = 0; t < 3; ++t) {
+        std::vector<double> y;
+        for (const auto& s : val.samples()) y.push_back(s.targets[t]);
+        const double r2 = report::r2_score(y, pv.value[t]);
+        CAPTURE(t);
+        CAPTURE(r2);
+        CHECK(ruled.card().is_constant(t) == (r2 <= 0));
+        CHECK_FALSE(free.card().is_constant(t));
+        const fusion::FusionModel& m = ruled.card().is_constant(t) ? ruled : forced_model;
+        if (!m.card().is_constant(t)) continue;
+        double mean = 0;
+        for (const auto& s : fit.samples()) mean += s.targets[t] / static_cast<double>(fit.size());
+        const auto p = m.predict(val);
+        for (std::size_t r = 0; r < p.rows; ++r) {
+            CHECK(p.value[t][r] == doctest::Approx(mean).epsilon(1e-12));
+            CHECK(p.sd[t][r] == doctest::Approx(m.card().target_scale[t]).epsilon(1e-12));
+        }
+    }
+    CHECK_FALSE(ruled.card().is_constant(0));  // frac_Ni is learnt
 }

@@ -25,10 +25,18 @@
 // structures); each flag's mean logit is Platt-scaled on the same
 // validation structures (a group split of the TRAINING set, never the test set).
 //
-// The model file: each member is a corespec model file (nn::save_model
+// Early stopping per target (default): the heads share a trunk but learn
+// and overfit at different speeds, so each member keeps, per target, the
+// weights of the epoch with that target's best validation loss; a member is
+// then up to one network per target (FusionCard::heads says which). A
+// regression target whose validation R² is <= 0 is predicted as the
+// training mean (FusionCard::constant), so an input that does not tell a
+// target says so instead of adding noise.
+//
+// The model file: each network is a corespec model file (nn::save_model
 // format) whose __metadata__ key "corespec.fusion" holds the FusionCard:
 // modalities (grids, normalisation statistics, recipes), targets and their
-// scaling, strategy, calibration. Prediction fuses raw spectra through the
+// scaling, strategy, calibration, heads. Prediction fuses raw spectra through the
 // stored modalities, and refuses features of another layout by name.
 #pragma once
 
@@ -39,6 +47,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -75,17 +84,33 @@ struct FusionOptions {
     std::size_t hidden_layers = 2;    ///< Dense + ReLU layers of the trunk
     double modality_dropout = 0.2;    ///< per epoch, P(a present modality is dropped); one always stays
     std::size_t members = 3;          ///< ensemble size (>= 2 for a spread)
-    std::size_t epochs = 200, batch_size = 32, patience = 30;
+    std::size_t epochs = 400, batch_size = 32, patience = 30;
     /// Small sets have few batches per epoch: training runs at least this
     /// many optimiser steps (more epochs than `epochs` if need be) before
     /// patience may stop it.
     std::size_t min_steps = 3000;
     double learning_rate = 2e-3, weight_decay = 1e-4;
     double validation_fraction = 0.2; ///< of the training groups: early stopping and calibration
+    /// Early stopping per target: each target's output comes from the epoch
+    /// with that target's best validation loss (the heads share a trunk but
+    /// converge and overfit at different speeds), so a member may hold up to
+    /// one network per target. false: one epoch, the best total loss.
+    bool select_per_target = true;
+    /// With select_per_target: per target, members whose validation loss
+    /// exceeds this multiple of the best member's are left out of the mean
+    /// (the two best always stay).
+    double member_tolerance = 1.5;
+    /// A regression target whose ensemble R² on the validation structures
+    /// is <= 0 is not learnt from these inputs: the model then predicts the
+    /// training mean (sd = the training spread) and says so in its card.
+    bool constant_if_unpredictable = true;
     std::uint64_t seed = 1;
     std::size_t threads = 1;
     /// After each epoch of each member (member and epoch 0-based), e.g. a progress bar.
     std::function<void(std::size_t member, std::size_t epoch, std::size_t epochs)> progress;
+    /// After each epoch: the validation loss per target (MSE of the scaled
+    /// target, or BCE with logits), for learning curves.
+    std::function<void(std::size_t member, std::size_t epoch, const std::vector<double>& val_loss)> on_validation;
 
     void validate() const {
         if (encoder_width == 0 || hidden == 0 || members == 0 || epochs == 0 || batch_size == 0)
@@ -104,6 +129,21 @@ struct FusionCard {
     std::vector<double> target_mean, target_scale;  ///< network output t = (value - mean) / scale (binary: 0, 1)
     std::vector<double> noise_variance;             ///< regression: added to the ensemble variance (target units^2)
     std::vector<double> platt_a, platt_b;           ///< binary: p = sigmoid(a * mean logit + b)
+    /// heads[t]: the networks whose output t is averaged (per-target early
+    /// stopping and member selection); empty: every network for every target.
+    std::vector<std::vector<std::size_t>> heads;
+    /// Regression targets not learnt (validation R² <= 0): predicted as
+    /// target_mean with sd target_scale (the training mean and spread).
+    std::vector<bool> constant;
+
+    /// The networks that give target t, out of `networks`.
+    std::vector<std::size_t> head(std::size_t t, std::size_t networks) const {
+        if (!heads.empty()) return heads.at(t);
+        std::vector<std::size_t> all(networks);
+        for (std::size_t i = 0; i < networks; ++i) all[i] = i;
+        return all;
+    }
+    bool is_constant(std::size_t t) const { return !constant.empty() && constant.at(t); }
 
     FeatureLayout layout() const { return layout_of(modalities); }
     std::size_t input_size() const { return layout().size() + modalities.size(); }
@@ -115,8 +155,19 @@ struct FusionCard {
                          {"kind", targets[i].kind == TargetKind::binary ? "binary" : "regression"},
                          {"mean", target_mean[i]}, {"scale", target_scale[i]}, {"noise_variance", noise_variance[i]},
                          {"platt_a", platt_a[i]}, {"platt_b", platt_b[i]}});
-        return {{"format", "corespec.fusion"}, {"version", 1}, {"strategy", to_string(strategy)},
-                {"modalities", modalities_to_json(modalities)}, {"targets", t}};
+        for (std::size_t i = 0; i < targets.size(); ++i) t[i]["constant"] = is_constant(i);
+        nlohmann::json j{{"format", "corespec.fusion"}, {"version", 1}, {"strategy", to_string(strategy)},
+                         {"modalities", modalities_to_json(modalities)}, {"targets", t}};
+        if (!heads.empty()) j["heads"] = heads;
+        return j;
+    }
+
+    /// Networks the card's heads refer to (`networks` when heads is empty).
+    std::size_t network_count(std::size_t networks) const {
+        std::size_t n = heads.empty() ? networks : 0;
+        for (const auto& h : heads)
+            for (std::size_t i : h) n = std::max(n, i + 1);
+        return n;
     }
 
     /// Throws parse_error naming `source` and the key.
@@ -142,8 +193,16 @@ struct FusionCard {
                 c.platt_a.push_back(t.at("platt_a").get<double>());
                 c.platt_b.push_back(t.at("platt_b").get<double>());
                 if (!(c.target_scale.back() > 0)) throw value_error("target '" + c.targets.back().name + "': scale must be > 0");
+                c.constant.push_back(t.value("constant", false));  // optional: files written before it
             }
             if (c.targets.empty()) throw value_error("no targets");
+            key = "heads";
+            if (j.contains("heads")) {
+                c.heads = j.at("heads").get<std::vector<std::vector<std::size_t>>>();
+                if (c.heads.size() != c.targets.size()) throw value_error("one list of networks per target");
+                for (const auto& h : c.heads)
+                    if (h.empty()) throw value_error("a target without networks");
+            }
             return c;
         } catch (const parse_error&) {
             throw;
@@ -204,6 +263,13 @@ inline void drop_modalities(std::vector<float>& in, const FeatureLayout& layout,
     }
 }
 
+/// Leaky ReLU (slope 0.1) after the encoders and trunk layers: with a plain
+/// ReLU a modality's whole encoder can die early in training and never
+/// recover (seen: one member of the synthetic multimodal ensemble whose
+/// validation loss on frac_Mn stayed at the Ni-L-only level, 0.85 against
+/// 0.02), which silently cuts that edge out of the model.
+inline nn::Activation hidden_activation() { return nn::Activation::leaky_relu(0.1); }
+
 inline nn::Sequential<float> build_network(const FusionCard& card, const FusionOptions& o) {
     nn::Sequential<float> net;
     const FeatureLayout layout = card.layout();
@@ -213,15 +279,28 @@ inline nn::Sequential<float> build_network(const FusionCard& card, const FusionO
         for (const ModalitySlot& s : layout) blocks.push_back({s.size(), o.encoder_width});
         blocks.push_back({layout.modality_count(), layout.modality_count()});  // the presence bits
         net.emplace<nn::BlockDense<float>>(blocks);
-        net.emplace<nn::ActivationLayer<float>>(nn::Activation::relu());
+        net.emplace<nn::ActivationLayer<float>>(detail::hidden_activation());
         width = o.encoder_width * layout.modality_count() + layout.modality_count();
     }
     for (std::size_t i = 0; i < o.hidden_layers; ++i) {
-        net.emplace<nn::Dense<float>>(width, o.hidden, nn::Activation::relu());
+        net.emplace<nn::Dense<float>>(width, o.hidden, detail::hidden_activation());
         width = o.hidden;
     }
     net.emplace<nn::Dense<float>>(width, card.targets.size());
     return net;
+}
+
+/// Mean validation loss of target t (column t of z and y, `nt` columns):
+/// MSE of the scaled regression target, or BCE with logits for a flag (as
+/// the training loss's components).
+inline double validation_loss(TargetKind kind, const std::vector<float>& z, const std::vector<float>& y, std::size_t t, std::size_t nt) {
+    const std::size_t rows = y.size() / nt;
+    double s = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+        const double x = z[r * nt + t], v = y[r * nt + t];
+        s += kind == TargetKind::binary ? std::max(x, 0.0) - x * v + std::log1p(std::exp(-std::abs(x))) : (x - v) * (x - v);
+    }
+    return s / static_cast<double>(rows);
 }
 
 inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
@@ -252,8 +331,12 @@ inline std::pair<double, double> fit_platt(const std::vector<double>& z, const s
 /// A trained ensemble and its card.
 class FusionModel {
 public:
-    FusionModel(FusionCard card, std::vector<nn::Model<float>> members) : card_(std::move(card)), members_(std::move(members)) {
+    /// `networks`: one per ensemble member, or those the card's heads name.
+    FusionModel(FusionCard card, std::vector<nn::Model<float>> networks) : card_(std::move(card)), members_(std::move(networks)) {
         if (members_.empty()) throw value_error("fusion::FusionModel: no members");
+        if (card_.network_count(members_.size()) != members_.size())
+            throw value_error("fusion::FusionModel: the card's heads name " + std::to_string(card_.network_count(members_.size())) +
+                              " networks, " + std::to_string(members_.size()) + " given");
         for (const auto& m : members_)
             if (m.output_shape(nn::Shape{1, card_.input_size()}) != nn::Shape{1, card_.targets.size()})
                 throw shape_error("fusion::FusionModel member output", {1, card_.targets.size()},
@@ -261,10 +344,12 @@ public:
     }
 
     const FusionCard& card() const noexcept { return card_; }
-    std::size_t members() const noexcept { return members_.size(); }
-    const nn::Model<float>& member(std::size_t i) const { return members_.at(i); }
+    /// The networks whose output t is averaged (indices for network()).
+    std::vector<std::size_t> head(std::size_t t) const { return card_.head(t, members_.size()); }
+    std::size_t networks() const noexcept { return members_.size(); }
+    const nn::Model<float>& network(std::size_t i) const { return members_.at(i); }
 
-    /// Raw network outputs of every member, [member][row * targets + t].
+    /// Raw outputs of every network, [network][row * targets + t].
     std::vector<std::vector<float>> outputs(const FeatureMatrix& x) const {
         check_layout(x.layout);
         const std::vector<float> in = detail::network_input(x);
@@ -315,7 +400,7 @@ public:
         if (!same) throw value_error("fusion::FusionModel: the model expects " + describe(mine) + "; got " + describe(layout));
     }
 
-    /// Writes `<stem>_<i>.safetensors` per member; returns the paths.
+    /// Writes `<stem>_<i>.safetensors` per network; returns the paths.
     std::vector<std::string> save(const std::string& stem) const {
         std::vector<std::string> paths;
         nlohmann::json doc = card_.to_json();
@@ -324,7 +409,7 @@ public:
             doc["members"] = members_.size();
             nn::SaveOptions<float> so;
             so.input_shape = {card_.input_size()};
-            so.description = "corespec fusion model (" + std::string(to_string(card_.strategy)) + "), member " +
+            so.description = "corespec fusion model (" + std::string(to_string(card_.strategy)) + "), network " +
                              std::to_string(i + 1) + " of " + std::to_string(members_.size());
             nn::SafeTensors st = nn::model_to_safetensors(members_[i], so);
             st.metadata[metadata_key] = doc.dump();
@@ -334,12 +419,13 @@ public:
         return paths;
     }
 
-    /// Reads the member files written by save (any order). Throws
-    /// parse_error for a file without "corespec.fusion" metadata, or members
-    /// whose cards differ; io_error, shape_error as nn::load_model.
+    /// Reads the network files written by save (any order: each file knows
+    /// its place). Throws parse_error for a file without "corespec.fusion"
+    /// metadata, files whose cards differ, a place given twice or files
+    /// missing; io_error, shape_error as nn::load_model.
     static FusionModel load(const std::vector<std::string>& paths) {
         if (paths.empty()) throw value_error("fusion::FusionModel::load: no files");
-        std::vector<nn::Model<float>> members;
+        std::vector<std::optional<nn::Model<float>>> slots(paths.size());
         nlohmann::json first;
         FusionCard card;
         for (const std::string& p : paths) {
@@ -353,8 +439,14 @@ public:
             } catch (const nlohmann::json::exception& e) {
                 throw parse_error(p, metadata_key, e.what());
             }
+            if (doc.contains("members") && doc["members"] != paths.size())
+                throw parse_error(p, metadata_key, "one of " + doc["members"].dump() + " network files, " + std::to_string(paths.size()) + " given");
+            const nlohmann::json place = doc.contains("member") ? doc["member"] : nlohmann::json();
+            if (!place.is_number_unsigned() || place.get<std::size_t>() >= slots.size() || slots[place.get<std::size_t>()])
+                throw parse_error(p, metadata_key + std::string(".member"), "network " + place.dump() + ": not a place among " +
+                                                                                std::to_string(paths.size()) + " files, or given twice");
             doc.erase("member");
-            if (members.empty()) {
+            if (first.is_null()) {
                 card = FusionCard::from_json(doc, p);
                 first = doc;
             } else if (doc != first) {
@@ -363,28 +455,35 @@ public:
             if (f.spec.input_shape != std::vector<std::size_t>{card.input_size()})
                 throw parse_error(p, "input_shape", "the network does not take the " + std::to_string(card.input_size()) +
                                                         " inputs its card describes");
-            members.push_back(nn::build_model<float>(std::move(f.spec), f.tensors, f.source));
+            slots[place.get<std::size_t>()].emplace(nn::build_model<float>(std::move(f.spec), f.tensors, f.source));
         }
-        return FusionModel(std::move(card), std::move(members));
+        std::vector<nn::Model<float>> networks;
+        for (auto& m : slots) networks.push_back(std::move(*m));
+        return FusionModel(std::move(card), std::move(networks));
     }
 
     static constexpr const char* metadata_key = "corespec.fusion";
 
     /// Mean and spread of members' outputs turned into calibrated predictions.
     static Prediction combine(const std::vector<std::vector<float>>& out, std::size_t rows, const FusionCard& card) {
-        const std::size_t nt = card.targets.size(), nm = out.size();
+        const std::size_t nt = card.targets.size();
         Prediction p;
         p.rows = rows;
         p.value.assign(nt, std::vector<double>(rows));
         p.sd.assign(nt, std::vector<double>(rows, std::numeric_limits<double>::quiet_NaN()));
-        for (std::size_t t = 0; t < nt; ++t)
+        for (std::size_t t = 0; t < nt; ++t) {
+            const std::vector<std::size_t> head = card.head(t, out.size());
+            const std::size_t nm = head.size();
             for (std::size_t r = 0; r < rows; ++r) {
                 double mean = 0, sq = 0;
-                for (const auto& o : out) mean += o[r * nt + t];
+                for (std::size_t i : head) mean += out[i][r * nt + t];
                 mean /= static_cast<double>(nm);
-                for (const auto& o : out) sq += (o[r * nt + t] - mean) * (o[r * nt + t] - mean);
+                for (std::size_t i : head) sq += (out[i][r * nt + t] - mean) * (out[i][r * nt + t] - mean);
                 const double var = nm > 1 ? sq / static_cast<double>(nm - 1) : 0.0;
-                if (card.targets[t].kind == TargetKind::binary) {
+                if (card.is_constant(t)) {
+                    p.value[t][r] = card.target_mean[t];
+                    p.sd[t][r] = card.target_scale[t];
+                } else if (card.targets[t].kind == TargetKind::binary) {
                     p.value[t][r] = detail::sigmoid(card.platt_a[t] * mean + card.platt_b[t]);
                 } else {
                     const double s = card.target_scale[t];
@@ -392,6 +491,7 @@ public:
                     p.sd[t][r] = std::sqrt(s * s * var + card.noise_variance[t]);
                 }
             }
+        }
         return p;
     }
 
@@ -457,7 +557,13 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
     const nn::ConstTensorView<float> yv(y_fit.data(), nn::Shape{fit.size(), nt}), xvv(in_val.data(), nn::Shape{val.size(), w}),
         yvv(y_val.data(), nn::Shape{val.size(), nt});
 
-    std::vector<nn::Model<float>> members;
+    std::vector<nn::Model<float>> networks;
+    // Per member and target: the network giving it and that network's validation loss of the target.
+    std::vector<std::vector<std::size_t>> net_of(o.members, std::vector<std::size_t>(nt, 0));
+    std::vector<std::vector<double>> loss_of(o.members, std::vector<double>(nt, 0.0));
+    nn::Workspace<float> ws;
+    std::vector<float> z_val(val.size() * nt);
+    std::vector<double> val_loss(nt);
     for (std::size_t k = 0; k < o.members; ++k) {
         const std::uint64_t seed = synth::mix_seed(o.seed, 1000 + k);
         nn::Sequential<float> net = detail::build_network(card, o);
@@ -470,8 +576,12 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
         to.threads = o.threads;
         to.restore_best = false;
         to.silent();
+        // The best total validation loss, and each target's own best (per-target selection).
         double best = std::numeric_limits<double>::infinity();
         std::vector<float> best_params = nn::train::get_parameters(net), x_epoch;
+        std::vector<double> best_t(nt, std::numeric_limits<double>::infinity());
+        std::vector<std::size_t> best_epoch_t(nt, 0);
+        std::map<std::size_t, std::vector<float>> snapshots;  // epoch -> parameters, for the targets' best epochs
         std::size_t since_best = 0;
         const std::size_t batches = (fit.size() + o.batch_size - 1) / o.batch_size;
         const std::size_t min_epochs = (o.min_steps + batches - 1) / batches, epochs = std::max(o.epochs, min_epochs);
@@ -482,43 +592,95 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
             nn::train::Trainer<float> trainer(net, loss, adam, to);
             const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), nn::Shape{fit.size(), w}), yv, {}, xvv, yvv);
             if (o.progress) o.progress(k, epoch, epochs);
-            if (r.val_loss < best) {
+            bool improved = false;
+            if (o.select_per_target || o.on_validation) {
+                net.forward(xvv, nn::TensorView<float>(z_val.data(), nn::Shape{val.size(), nt}), ws);
+                for (std::size_t t = 0; t < nt; ++t) val_loss[t] = detail::validation_loss(card.targets[t].kind, z_val, y_val, t, nt);
+                if (o.on_validation) o.on_validation(k, epoch, val_loss);
+            }
+            if (o.select_per_target) {
+                for (std::size_t t = 0; t < nt; ++t)
+                    if (val_loss[t] < best_t[t]) best_t[t] = val_loss[t], best_epoch_t[t] = epoch, improved = true;
+                if (improved) {
+                    snapshots[epoch] = nn::train::get_parameters(net);
+                    for (auto it = snapshots.begin(); it != snapshots.end();)  // keep only epochs some target still uses
+                        it = std::find(best_epoch_t.begin(), best_epoch_t.end(), it->first) == best_epoch_t.end() ? snapshots.erase(it) : ++it;
+                }
+            } else if (r.val_loss < best) {
                 best = r.val_loss;
                 best_params = nn::train::get_parameters(net);
-                since_best = 0;
-            } else if (o.patience && ++since_best >= o.patience && epoch + 1 >= min_epochs) {
-                break;
+                improved = true;
             }
+            if (improved) since_best = 0;
+            else if (o.patience && ++since_best >= o.patience && epoch + 1 >= min_epochs) break;
         }
-        nn::train::set_parameters(net, span<const float>(best_params));
-        members.push_back(nn::make_model(std::move(net), {w}));
+        if (!o.select_per_target) {
+            nn::train::set_parameters(net, span<const float>(best_params));
+            networks.push_back(nn::make_model(std::move(net), {w}));
+            continue;
+        }
+        for (const auto& [epoch, params] : snapshots) {  // one network per distinct best epoch
+            for (std::size_t t = 0; t < nt; ++t)
+                if (best_epoch_t[t] == epoch) net_of[k][t] = networks.size(), loss_of[k][t] = best_t[t];
+            nn::train::set_parameters(net, span<const float>(params));
+            networks.push_back(nn::make_model(net, {w}));
+        }
     }
-    FusionModel model(card, std::move(members));
+    if (o.select_per_target) {
+        // Member selection per target: a member whose validation loss is more than
+        // `member_tolerance` times the best member's (stuck on a plateau, a poor
+        // start) would drag the mean; the two best always stay (a spread).
+        std::vector<std::size_t> renumber(networks.size(), networks.size());
+        std::vector<nn::Model<float>> kept;
+        card.heads.assign(nt, {});
+        for (std::size_t t = 0; t < nt; ++t) {
+            std::vector<std::size_t> order(o.members);
+            for (std::size_t k = 0; k < o.members; ++k) order[k] = k;
+            std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return loss_of[a][t] < loss_of[b][t]; });
+            for (std::size_t i = 0; i < order.size(); ++i) {
+                const std::size_t k = order[i];
+                if (i >= 2 && !(loss_of[k][t] <= o.member_tolerance * loss_of[order[0]][t])) break;
+                std::size_t& n = renumber[net_of[k][t]];
+                if (n == networks.size()) n = kept.size(), kept.push_back(networks[net_of[k][t]]);
+                card.heads[t].push_back(n);
+            }
+            std::sort(card.heads[t].begin(), card.heads[t].end());
+        }
+        networks = std::move(kept);
+    }
+    FusionModel model(card, std::move(networks));
 
     // Calibration on the validation structures.
     const auto out = model.outputs(xv);
     const Prediction raw = FusionModel::combine(out, val.size(), card);
+    card.constant.assign(nt, false);
     for (std::size_t t = 0; t < nt; ++t) {
         if (card.targets[t].kind == TargetKind::binary) {
             std::vector<double> z(val.size()), y(val.size());
             for (std::size_t r = 0; r < val.size(); ++r) {
                 double m = 0;
-                for (const auto& o2 : out) m += o2[r * nt + t];
-                z[r] = m / static_cast<double>(out.size());
+                const std::vector<std::size_t> head = card.head(t, out.size());
+                for (std::size_t i : head) m += out[i][r * nt + t];
+                z[r] = m / static_cast<double>(head.size());
                 y[r] = val[r].targets[t];
             }
             std::tie(card.platt_a[t], card.platt_b[t]) = detail::fit_platt(z, y);
         } else {
-            double excess = 0;
+            double excess = 0, se = 0, mean = 0, ss = 0;
             for (std::size_t r = 0; r < val.size(); ++r) {
                 const double e = val[r].targets[t] - raw.value[t][r];
                 excess += e * e - raw.sd[t][r] * raw.sd[t][r];
+                se += e * e;
+                mean += val[r].targets[t] / static_cast<double>(val.size());
             }
+            for (std::size_t r = 0; r < val.size(); ++r) ss += (val[r].targets[t] - mean) * (val[r].targets[t] - mean);
             card.noise_variance[t] = std::max(0.0, excess / static_cast<double>(val.size()));
+            // Validation R² <= 0: the inputs do not tell this target; say so and predict the training mean.
+            card.constant[t] = o.constant_if_unpredictable && !(ss > 0 && 1 - se / ss > 0);
         }
     }
     std::vector<nn::Model<float>> calibrated;
-    for (std::size_t k = 0; k < model.members(); ++k) calibrated.push_back(model.member(k));
+    for (std::size_t i = 0; i < model.networks(); ++i) calibrated.push_back(model.network(i));
     return FusionModel(std::move(card), std::move(calibrated));
 }
 
