@@ -32,6 +32,37 @@ install_missing() {  # extra packages...
   fi
 }
 
+# Installs the packages in the background (output in a log) when that needs no
+# password prompt: as root or with passwordless sudo. Wait with wait_install.
+install_async_pid=""
+install_async_log=""
+install_missing_async() {  # packages...
+  local missing=()
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
+    install_missing "${missing[@]}"  # sudo may prompt: in the foreground
+    return
+  fi
+  install_async_log=$(mktemp)
+  echo "corespec: installing ${missing[*]} in the background (log: $install_async_log)"
+  # PACKAGES are installed already, so only the missing extras are asked for.
+  ( PACKAGES=(); install_missing "${missing[@]}" ) >"$install_async_log" 2>&1 &
+  install_async_pid=$!
+}
+wait_install() {
+  [ -n "$install_async_pid" ] || return 0
+  if ! wait "$install_async_pid"; then
+    cat "$install_async_log" >&2
+    echo "corespec: installing the test packages failed" >&2
+    return 1
+  fi
+  rm -f "$install_async_log"
+  install_async_pid=""
+}
+
 configure_and_build() {  # dir, extra cmake args...
   local dir=$1; shift
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "$@"
@@ -52,8 +83,11 @@ case "$cmd" in
     "${BUILD_DIR:-build}/examples/nmc_demo" --out "${DEMO_OUT:-nmc_demo_out}"
     ;;
   test)
-    install_missing "${TEST_PACKAGES[@]}"
+    install_missing
+    # Chromium (only the browser test needs it) installs while the build runs.
+    install_missing_async "${TEST_PACKAGES[@]}"
     configure_and_build "${BUILD_DIR:-build}" -DCORESPEC_BUILD_TESTS=ON -DCORESPEC_BUILD_EXAMPLES=ON
+    wait_install
     run_ctest "${BUILD_DIR:-build}"
     ;;
   sanitize)

@@ -3,7 +3,9 @@
 #   bash tests/fuzz/run_all.sh BUILD_FUZZ_DIR [SECONDS_PER_TARGET]
 # CI runs each target for a fixed number of inputs from a fixed seed (repeatable);
 # for real fuzzing set CORESPEC_FUZZ_RUNS=-1 and a long time (see docs/formats.md).
-# Fails on the first finding (crash, sanitizer report, leak, timeout).
+# Fails on any finding (crash, sanitizer report, leak, timeout). The targets
+# run CORESPEC_FUZZ_JOBS at a time (default: the number of cores), each
+# report printed when all are done, in name order.
 #
 # A target that reads through a third-party library which is itself not safe
 # on hostile input (fuzz_hspy: libhdf5 1.10.8) names that library in
@@ -87,8 +89,9 @@ if [ -n "$classify_exe" ]; then
   exit $?
 fi
 
-for exe in "$bin_dir"/fuzz_*; do
-  [ -x "$exe" ] || continue
+# One target: seeds, run, verdict on stdout; returns 1 on a finding.
+fuzz_one() {  # exe
+  local exe=$1 name corpus runs upstream pattern f
   name=$(basename "$exe")
   corpus="$work/$name"
   mkdir -p "$corpus"
@@ -113,17 +116,34 @@ for exe in "$bin_dir"/fuzz_*; do
   [ -f "$here/$name.args" ] && read -r -a extra < <(grep -v '^#' "$here/$name.args" | head -1)  || true
   if [ -f "$here/$name.upstream" ]; then
     upstream=$(grep -v '^#' "$here/$name.upstream" | head -1)
-    if ! run_with_upstream "$exe" "$corpus" "$runs" "$upstream" "${extra[@]}"; then status=1; fi
-    continue
+    run_with_upstream "$exe" "$corpus" "$runs" "$upstream" "${extra[@]}"
+    return
   fi
   if ! "$exe" "$corpus" -seed="${CORESPEC_FUZZ_SEED:-1}" -runs="${CORESPEC_FUZZ_RUNS:-$runs}" \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
         -print_final_stats=1 -artifact_prefix="$work/$name-" "${extra[@]}" >"$work/$name.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -60 "$work/$name.log"
     for a in "$work/$name-"*; do [ -f "$a" ] && echo "artifact: $a ($(wc -c < "$a") bytes)"; done
-    status=1
+    return 1
   else
     grep -E "stat::number_of_executed_units|Done" "$work/$name.log" | tail -2 || true
   fi
+}
+
+# Each target is one process (one core): run CORESPEC_FUZZ_JOBS of them at a
+# time (default: the number of cores), then print their reports in order.
+parallel=${CORESPEC_FUZZ_JOBS:-$(nproc)}
+names=()
+for exe in "$bin_dir"/fuzz_*; do
+  [ -x "$exe" ] || continue
+  name=$(basename "$exe")
+  names+=("$name")
+  ( rc=0; fuzz_one "$exe" >"$work/$name.out" 2>&1 || rc=$?; echo "$rc" >"$work/$name.status" ) &
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+done
+wait
+for name in "${names[@]}"; do
+  cat "$work/$name.out"
+  [ "$(cat "$work/$name.status" 2>/dev/null)" = "0" ] || status=1
 done
 exit $status

@@ -11,14 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "corespec/nn/serialize.hpp"
+#include "nn_fixtures.hpp"
 #include "support/shared_data.hpp"
 
 using namespace corespec;
 using namespace corespec::nn;
+using nn_test::contains;
+using nn_test::fixture;
 
 namespace {
-
-std::string fixture(const std::string& name) { return corespec_test::source_path("tests/data/nn/" + name).string(); }
 
 // The message of the corespec::error of type E that f throws ("" if none).
 template <class E, class F>
@@ -30,8 +31,6 @@ std::string message_of(F f) {
     }
     return "";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // 2 million '[' (the 4 MB file of the bug report) closed again.
 std::string deep_json(std::size_t levels = 2000000) { return std::string(levels, '[') + std::string(levels, ']'); }

@@ -14,14 +14,15 @@
 #include "corespec/nn/models/mlp.hpp"
 #include "corespec/nn/models/vae.hpp"
 #include "corespec/nn/serialize.hpp"
+#include "nn_fixtures.hpp"
 #include "support/shared_data.hpp"
 
 using namespace corespec;
 using namespace corespec::nn;
+using nn_test::contains;
+using nn_test::fixture;
 
 namespace {
-
-std::string fixture(const std::string& name) { return corespec_test::source_path("tests/data/nn/" + name).string(); }
 
 // The study-1 MLP fixture with its architecture JSON edited by `edit` and
 // its tensors by `edit_tensors`, as a file image.
@@ -54,8 +55,6 @@ std::string message_of(const std::vector<unsigned char>& bytes) {
     }
     return "";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

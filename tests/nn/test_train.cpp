@@ -124,7 +124,7 @@ struct Regression {
     ConstTensorView<float> yv() const { return {y.data(), Shape{n, 2}}; }
 };
 
-TrainOptions quiet(std::size_t epochs, std::size_t threads, std::uint64_t seed = 7) {
+TrainOptions quiet_options(std::size_t epochs, std::size_t threads, std::uint64_t seed = 7) {
     TrainOptions o;
     o.epochs = epochs;
     o.batch_size = 16;
@@ -146,7 +146,7 @@ TEST_CASE("Trainer learns, validates, and reruns bit-identically with the same s
         init_default(m, 3);
         MseLoss<float> loss;
         Adam<float> adam(1e-2);
-        Trainer<float> trainer(m, loss, adam, quiet(30, 2));
+        Trainer<float> trainer(m, loss, adam, quiet_options(30, 2));
         TrainResult r = trainer.fit(data.xv(), data.yv());
         CHECK(r.epochs_run == 30);
         CHECK(r.history.size() == 30);
@@ -165,7 +165,7 @@ TEST_CASE("Trainer learns, validates, and reruns bit-identically with the same s
     init_default(m, 3);
     MseLoss<float> loss;
     Adam<float> adam(1e-2);
-    Trainer<float> trainer(m, loss, adam, quiet(30, 1));
+    Trainer<float> trainer(m, loss, adam, quiet_options(30, 1));
     TrainResult r = trainer.fit(data.xv(), data.yv());
     CHECK(r.val_loss == doctest::Approx(r1.val_loss).epsilon(1e-2));
 }
@@ -176,7 +176,7 @@ TEST_CASE("Trainer: early stopping restores the best weights; progress and check
     init_default(m, 4);
     MseLoss<float> loss;
     Sgd<float> sgd(0.5);  // too large a rate: the validation loss soon stops improving
-    TrainOptions o = quiet(200, 1);
+    TrainOptions o = quiet_options(200, 1);
     o.patience = 3;
     o.divergence_factor = 0;
     std::size_t lines = 0, checkpoints = 0;
@@ -206,7 +206,7 @@ TEST_CASE("Trainer: bad shapes before training, NaN and divergence with epoch an
     init_default(m, 1);
     MseLoss<float> loss;
     Adam<float> adam(1e-3);
-    TrainOptions o = quiet(3, 2);
+    TrainOptions o = quiet_options(3, 2);
     o.val_fraction = 0;
     o.shuffle = false;
     {
@@ -242,7 +242,7 @@ TEST_CASE("Trainer: bad shapes before training, NaN and divergence with epoch an
     Sequential<float> d = make_mlp<float>({12, 8, 2});
     init_default(d, 1);
     Sgd<float> wild(1e4);
-    TrainOptions w = quiet(50, 1);
+    TrainOptions w = quiet_options(50, 1);
     w.divergence_factor = 1e3;
     Trainer<float> tw(d, loss, wild, w);
     try {

@@ -16,6 +16,7 @@
 #include "corespec/align/shift.hpp"
 #include "corespec/align/zero_loss.hpp"
 #include "corespec/io/edge_shift_table.hpp"
+#include "support/reference_npy.hpp"
 #include "support/shared_data.hpp"
 
 using corespec::span;
@@ -228,13 +229,7 @@ TEST_CASE("edge shift table: determine, apply to a set, to and from JSON, stream
 
 // ---------------------------------------------------------------- reference
 
-namespace {
-
-xt::xarray<double> load_ref(const std::string& rel_path) {
-    return xt::load_npy<double>(corespec_test::shared_path("reference/" + rel_path).string());
-}
-
-}  // namespace
+using corespec_test::load_ref;
 
 CORESPEC_REFERENCE_TEST("align_zero_loss matches HyperSpy 1.7.3 align_zero_loss_peak") {
     double worst_shift = 0.0, worst_data = 0.0;

@@ -14,19 +14,16 @@
 
 #include "corespec/core/thread_pool.hpp"
 #include "corespec/steps/recipe.hpp"
+#include "support/bitwise.hpp"
 
 using namespace corespec;
 using grid::EnergyAxis;
 using steps::Companions;
 using steps::Recipe;
 using steps::step_error;
+using corespec_test::same_bits;
 
 namespace {
-
-template <class T>
-bool same_bits(const T* a, const T* b, std::size_t n) {
-    return std::memcmp(a, b, n * sizeof(T)) == 0;
-}
 
 // A low-loss and a core-loss line of `pixels` spectra: ZLP + plasmon, power
 // law + an edge at 530 eV, each pixel a little different.

@@ -12,6 +12,7 @@
 #include <xtensor/xview.hpp>
 
 #include "corespec/prep/eels_background.hpp"
+#include "support/reference_npy.hpp"
 #include "support/shared_data.hpp"
 
 using corespec::span;
@@ -293,6 +294,8 @@ TEST_CASE_TEMPLATE("background in place: same values, parameters and status as a
 
 // ---------------------------------------------------------------- reference
 
+using corespec_test::load_ref;
+
 namespace {
 
 struct RefAxis {
@@ -302,10 +305,6 @@ struct RefAxis {
 
 nlohmann::json load_json(const std::string& rel_path) {
     return nlohmann::json::parse(corespec_test::read_text(corespec_test::shared_path(rel_path)));
-}
-
-xt::xarray<double> load_ref(const std::string& rel_path) {
-    return xt::load_npy<double>(corespec_test::shared_path("reference/" + rel_path).string());
 }
 
 struct Errors {

@@ -8,7 +8,10 @@
 #include "corespec/grid/spectrum_image.hpp"
 
 using namespace corespec;
-using namespace corespec::grid;
+using grid::EnergyAxis;  // declarations, not a directive: the file is compiled in a unity batch
+using grid::Spectrum;
+using grid::SpectrumImage;
+using grid::UniformAxis;
 
 TEST_CASE("UniformAxis: energies, bins and lookups") {
     const UniformAxis a(500.0, 0.25, 9);

@@ -11,21 +11,12 @@
 
 #include "corespec/io/nexus.hpp"
 #include "corespec/io/read.hpp"
+#include "support/hdf5_attr.hpp"
 
 using namespace corespec;
+using corespec_test::string_attr;
 
 namespace {
-
-void string_attr(hid_t obj, const char* name, const std::string& value) {
-    const hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, value.size() + 1);
-    const hid_t space = H5Screate(H5S_SCALAR);
-    const hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, type, value.c_str());
-    H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(type);
-}
 
 void string_field(hid_t loc, const char* name, const std::string& value) {
     const hid_t type = H5Tcopy(H5T_C_S1);

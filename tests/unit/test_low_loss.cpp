@@ -12,6 +12,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include "corespec/prep/low_loss.hpp"
+#include "support/reference_npy.hpp"
 #include "support/shared_data.hpp"
 
 using corespec::span;
@@ -204,11 +205,9 @@ TEST_CASE("numeric helpers: next_fast_len, Savitzky-Golay, spline roots") {
 
 // ---------------------------------------------------------------- reference
 
-namespace {
+using corespec_test::load_ref;
 
-xt::xarray<double> load_ref(const std::string& rel_path) {
-    return xt::load_npy<double>(corespec_test::shared_path("reference/" + rel_path).string());
-}
+namespace {
 
 double max_rel_to_max(const std::vector<double>& a, const xt::xarray<double>& b) {
     REQUIRE(a.size() == b.size());

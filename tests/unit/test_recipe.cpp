@@ -15,19 +15,15 @@
 #include "corespec/grid/resample.hpp"
 #include "corespec/io/read.hpp"
 #include "corespec/steps/recipe.hpp"
+#include "support/bitwise.hpp"
 #include "support/shared_data.hpp"
 
 using namespace corespec;
 using steps::Recipe;
 using steps::step_error;
+using corespec_test::same_bits;  // bitwise, NaN == NaN
 
 namespace {
-
-// Bitwise equality, NaN == NaN (failed pixels are NaN on both sides).
-template <class T>
-bool same_bits(const T* a, const T* b, std::size_t n) {
-    return std::memcmp(a, b, n * sizeof(T)) == 0;
-}
 
 // A core-loss line of `pixels` spectra: power law + an edge at 532 eV, with
 // pixel-dependent A, r; pixel 3 all zeros (empty window), pixel 5 with a NaN.

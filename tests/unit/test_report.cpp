@@ -24,10 +24,10 @@ std::size_t count_of(const std::string& text, const std::string& what) {
     return n;
 }
 
-struct TempDir {
+struct ReportDir {
     fs::path path;
-    explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("corespec_report_" + name + "_" + std::to_string(std::rand()))) {}
-    ~TempDir() {
+    explicit ReportDir(const std::string& name) : path(fs::temp_directory_path() / ("corespec_report_" + name + "_" + std::to_string(std::rand()))) {}
+    ~ReportDir() {
         std::error_code ec;
         fs::remove_all(path, ec);
     }
@@ -144,7 +144,7 @@ TEST_CASE("explain::attribution_svg draws a missing modality as missing") {
 }
 
 TEST_CASE("report::Report writes a self-contained folder") {
-    TempDir dir("write");
+    ReportDir dir("write");
     const auto r = corespec_test::sample_report();
     r.write(dir.path.string());
     const std::string html = corespec_test::read_text(dir.path / "report.html");
@@ -178,7 +178,7 @@ TEST_CASE("report::Report: bad stems, figures and paths") {
     CHECK_THROWS_AS(r.add_figure(svg, "c", "x"), value_error);
     CHECK_THROWS_AS(r.add_table({"a", "b"}, {{"1"}}), shape_error);
     CHECK_THROWS_AS(r.add_heading("h", 7), value_error);
-    TempDir dir("blocked");
+    ReportDir dir("blocked");
     fs::create_directories(dir.path);
     { std::ofstream(dir.path / "file") << "x"; }
     try {

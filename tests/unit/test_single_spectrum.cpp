@@ -23,7 +23,7 @@ namespace prep = corespec::prep;
 namespace {
 
 // Gaussian ZLP at `centre` plus a plasmon 20 eV above it.
-Spectrum<double> low_loss(const EnergyAxis& axis, double centre) {
+Spectrum<double> zlp_spectrum(const EnergyAxis& axis, double centre) {
     std::vector<double> y(axis.size());
     for (std::size_t i = 0; i < y.size(); ++i) {
         const double e = axis.energy(i);
@@ -43,7 +43,7 @@ SpectrumImage<double> as_image(const Spectrum<double>& s) {
 
 TEST_CASE("one spectrum: ZLP centre and thickness equal the 1 x N image's, without wrapping") {
     const auto axis = EnergyAxis::uniform(-20.0, 0.1, 1200);
-    const auto s = low_loss(axis, 0.37);
+    const auto s = zlp_spectrum(axis, 0.37);
     const auto im = as_image(s);
     for (auto m : {prep::ZlpMethod::maximum, prep::ZlpMethod::parabola, prep::ZlpMethod::gaussian}) {
         prep::ZlpOptions o;
@@ -83,7 +83,7 @@ TEST_CASE("one spectrum: ZLP centre and thickness equal the 1 x N image's, witho
 
 TEST_CASE("one spectrum: ZLP alignment calibrates its axis, the core loss follows") {
     const auto axis = EnergyAxis::uniform(-30.0, 0.2, 700);
-    const auto ll = low_loss(axis, 1.3);
+    const auto ll = zlp_spectrum(axis, 1.3);
     const Spectrum<double> cl(EnergyAxis::uniform(500.0, 0.2, 700), std::vector<double>(700, 1.0));
     align::ZlpAlignOptions o;
     o.method = prep::ZlpMethod::gaussian;
@@ -151,7 +151,7 @@ TEST_CASE("hanning_taper on a view of any type equals the vector form") {
 
 TEST_CASE("fourier_ratio_deconvolution reports the threshold, FWHM and I0 it used") {
     const auto lla = EnergyAxis::uniform(-10.0, 0.1, 1024);
-    const auto ll = low_loss(lla, 0.0);
+    const auto ll = zlp_spectrum(lla, 0.0);
     std::vector<double> c(1024);
     const auto cla = EnergyAxis::uniform(500.0, 0.1, 1024);
     for (std::size_t i = 0; i < c.size(); ++i) c[i] = 1e3 * std::pow(cla.energy(i) / 500.0, -3.0) + 10.0;
@@ -184,6 +184,6 @@ TEST_CASE("zlp_centre: a flat spectrum has no peak and gives NaN, not the first 
         o.method = method;
         CHECK(std::isnan(align::zlp_centre(Spectrum<double>(axis, std::vector<double>(64, 0.0)), o)));
         CHECK(std::isnan(align::zlp_centre(Spectrum<double>(axis, std::vector<double>(64, 7.5)), o)));
-        CHECK(align::zlp_centre(low_loss(axis, 0.3), o) == doctest::Approx(0.3).epsilon(0.2));
+        CHECK(align::zlp_centre(zlp_spectrum(axis, 0.3), o) == doctest::Approx(0.3).epsilon(0.2));
     }
 }

@@ -88,7 +88,7 @@ std::vector<Case> edge_cases() {
 }
 
 double local_step(const std::vector<double>& e, double at) {
-    const std::size_t i = detail::index_nearest(e, at);
+    const std::size_t i = prep::detail::index_nearest(e, at);
     double s = 0;
     if (i > 0) s = std::max(s, e[i] - e[i - 1]);
     if (i + 1 < e.size()) s = std::max(s, e[i + 1] - e[i]);
