@@ -311,7 +311,16 @@ TEST_CASE("VaeTrainer::fit_two_encoder pulls the raw encoder towards the VAE mea
     const TrainResult r = trainer.fit_two_encoder(xv, xrv, raw);
     CHECK(r.epochs_run == 60);
     CHECK(get_parameters(vae) == get_parameters(plain));  // no gradient of the pull term reaches the VAE
-    CHECK(pull_by_epoch[60] < 0.2 * pull_by_epoch[1]);
+    CHECK(r.history.back().train_loss < 0.5 * r.history.front().train_loss);
+    // The term on the training pairs, against the trained VAE's mean: the
+    // trained raw encoder's against its initial weights' (the per-epoch sums
+    // are not comparable: the target spreads out as the VAE learns).
+    VaeGradient<float> eval(1);
+    const double pull_trained = eval.evaluate(vae, mse, xv, 0.002, 256, {&raw, xrv, 1.0}).pull;
+    const double pull_initial = eval.evaluate(vae, mse, xv, 0.002, 256, {&untrained, xrv, 1.0}).pull;
+    MESSAGE("pull term on the training pairs: trained ", pull_trained, ", initial weights ", pull_initial,
+            "; summed per epoch: first ", pull_by_epoch[1], ", last ", pull_by_epoch[60]);
+    CHECK(pull_trained < 0.25 * pull_initial);
 
     // Held-out pairs: the trained raw encoder lands nearer the VAE mean than the untrained one.
     Workspace<float> ws;

@@ -209,7 +209,7 @@ TEST_CASE("image maps: analyse_image equals one spectrum at a time, any thread c
         return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     };
     const std::string klass = text("m_class.svg"), conf = text("m_confidence.svg"), anomaly = text("m_anomaly.svg");
-    CHECK(klass.rfind("<svg", 0) == 0);
+    CHECK(klass.find("<svg") != std::string::npos);
     CHECK(klass.find("class: 0 = " + m1.class_names[0]) != std::string::npos);  // the colour bar's legend
     CHECK(klass.find("1 masked") != std::string::npos);                         // pixel 4 failed
     CHECK(conf.find("1 masked") != std::string::npos);

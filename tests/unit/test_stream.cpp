@@ -178,7 +178,7 @@ TEST_CASE("a recipe that starts with crops: the stream keeps their channels only
     }
     // A crop that leaves the axis is the whole recipe's error.
     spec.recipe = steps::Recipe().then(steps::Crop(800.0, 900.0)).then(steps::NormalizeStep(prep::NormKind::max));
-    CHECK_THROWS_AS(Stream<float>(spec, corespec_test::latent_axis(), enc, corespec_test::latent_references(enc)), step_error);
+    CHECK_THROWS_AS(Stream<float>(spec, corespec_test::latent_axis(), enc, corespec_test::latent_references(enc)), steps::step_error);
 }
 
 TEST_CASE("two-encoder variant: a deterministic encoder (saved, loaded) streams raw spectra; no anomaly score") {

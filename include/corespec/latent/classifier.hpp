@@ -17,7 +17,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -275,9 +277,19 @@ private:
         for (std::size_t j0 = 0; j0 < n; j0 += block) {
             const std::size_t j1 = std::min(n, j0 + block);
             if (found == k && j1 - j0 == block) {  // most blocks hold no point nearer than the k-th: skip them
-                const T worst = s.nearest_d[k - 1];
-                int nearer = 0;  // a count over a fixed length: the compiler vectorises it
-                for (std::size_t j = 0; j < block; ++j) nearer += d[j0 + j] < worst ? 1 : 0;
+                // Distances are >= 0 (or NaN), whose bit patterns order as their
+                // values: an integer count over a fixed length, which the
+                // compiler vectorises for any target (a float one it did not).
+                // A block it lets through is tested exactly below.
+                using Bits = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+                Bits worst;
+                std::memcpy(&worst, &s.nearest_d[k - 1], sizeof(T));
+                int nearer = 0;
+                for (std::size_t j = 0; j < block; ++j) {
+                    Bits b;
+                    std::memcpy(&b, d + j0 + j, sizeof(T));
+                    nearer += b < worst ? 1 : 0;
+                }
                 if (nearer == 0) continue;
             }
             for (std::size_t j = j0; j < j1; ++j) {  // insertion into the k best, stable for equal distances
