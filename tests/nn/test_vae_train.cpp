@@ -311,7 +311,6 @@ TEST_CASE("VaeTrainer::fit_two_encoder pulls the raw encoder towards the VAE mea
     const TrainResult r = trainer.fit_two_encoder(xv, xrv, raw);
     CHECK(r.epochs_run == 60);
     CHECK(get_parameters(vae) == get_parameters(plain));  // no gradient of the pull term reaches the VAE
-    CHECK(r.history.back().train_loss < 0.5 * r.history.front().train_loss);
     // The term on the training pairs, against the trained VAE's mean: the
     // trained raw encoder's against its initial weights' (the per-epoch sums
     // are not comparable: the target spreads out as the VAE learns).
