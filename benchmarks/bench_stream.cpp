@@ -5,9 +5,13 @@
 // 16) -> kNN (k 10) over 1,200 latent points (12 references x 100
 // posterior samples), results delivered in order to a callback.
 //
-// stream_throughput/threads:T: two frames (8,192 spectra) per iteration
-//   submitted as fast as possible into one running stream, waiting for
-//   their delivery; spectra/s (labelled: share of spectra with a label).
+// stream_throughput/threads:T/batch:B: two frames (8,192 spectra) per
+//   iteration submitted as fast as possible into one running stream,
+//   waiting for their delivery; spectra/s (labelled: share of spectra with
+//   a label), CPU us per spectrum (all threads).
+// stream_throughput_two_encoder/threads:T: the same through the two-encoder
+//   variant: study2_raw_recipe (no background fit) and a deterministic
+//   encoder of the VAE encoder's shape (encoder body + mean head).
 // stream_latency_10k/threads:T: 20,000 spectra submitted one at a time at
 //   10,000 spectra/s (sleep_until pacing); p50 / p99 arrival -> delivery.
 // Built like the README's programs (runtime kernel dispatch, no -march:
@@ -55,15 +59,22 @@ struct Setup {
         points = latent::sample_posterior(latent::embed(*encoder, x.data(), refs.labels.size(), ws), refs.labels,
                                           stream::SyntheticSeries::class_names(), 100, 7);
     }
-    stream::StreamSpec spec(unsigned threads) const {
+    stream::StreamSpec spec(unsigned threads, std::size_t batch = stream::StreamOptions{}.batch) const {
         stream::StreamSpec s;
         s.recipe = recipe;
         s.classifier = {latent::Method::knn, 10, latent::Weighting::uniform};
         s.options.threads = threads;
         s.options.capacity = 8192;
+        s.options.batch = batch;
         s.options.anomaly = false;
         s.options.frame_width = s.options.frame_height = 64;
         return s;
+    }
+    // The two-encoder variant's raw encoder: the VAE encoder's layers, seeded.
+    latent::Encoder<float> raw_encoder() const {
+        nn::Sequential<float> raw = nn::make_conv_vae<float>().encoder_mean();
+        nn::train::init_default(raw, 11);
+        return latent::Encoder<float>(nn::Model<float>(std::move(raw), {1, 240}));
     }
 };
 
@@ -72,27 +83,26 @@ const Setup& setup() {
     return s;
 }
 
-void stream_throughput(benchmark::State& state) {
+// Submits two frames per iteration into one running stream (its ring
+// allocated once, as an acquisition program would keep it) and waits until
+// all of them are delivered.
+void run_throughput(benchmark::State& state, const stream::StreamSpec& spec, const latent::Encoder<float>& encoder) {
     const Setup& s = setup();
-    const unsigned threads = unsigned(state.range(0));
     const std::size_t n = s.spectra.size() / 2048;
-    // One stream for the whole run (its ring allocated once, as an acquisition
-    // program would keep it); each iteration submits two frames and waits
-    // until all of them are delivered.
     std::mutex m;
     std::condition_variable cv;
-    std::size_t delivered = 0, labelled = 0;
-    stream::Stream<float> st(s.spec(threads), stream::SyntheticSeries::axis(), *s.encoder, s.points,
-                             [&](const stream::Result<float>& r) {
-                                 std::lock_guard<std::mutex> g(m);
-                                 ++delivered;
-                                 labelled += r.label >= 0;
-                                 cv.notify_one();
-                             });
-    std::size_t target = 0;
+    std::size_t delivered = 0, labelled = 0, target = 0;
+    stream::Stream<float> st(spec, stream::SyntheticSeries::axis(), encoder, s.points, [&](const stream::Result<float>& r) {
+        std::lock_guard<std::mutex> g(m);
+        labelled += r.label >= 0;
+        if (++delivered == target) cv.notify_one();  // wake the submitter once per iteration, not per spectrum
+    });
     const std::clock_t cpu0 = std::clock();  // process CPU time, all threads
     for (auto _ : state) {
-        target += n;
+        {
+            std::lock_guard<std::mutex> g(m);
+            target += n;
+        }
         st.submit_block(steps::Block<const float>::contiguous(s.spectra.data(), n, 2048));
         std::unique_lock<std::mutex> lk(m);
         cv.wait(lk, [&] { return delivered == target; });
@@ -105,6 +115,18 @@ void stream_throughput(benchmark::State& state) {
     state.counters["cpu_us/spectrum"] = 1e6 * cpu_s / double(target);
     state.counters["labelled"] = double(labelled) / double(delivered);
     state.SetLabel(nn::kernels::kernels_name());
+}
+
+void stream_throughput(benchmark::State& state) {
+    const Setup& s = setup();
+    run_throughput(state, s.spec(unsigned(state.range(0)), std::size_t(state.range(1))), *s.encoder);
+}
+
+void stream_throughput_two_encoder(benchmark::State& state) {
+    const Setup& s = setup();
+    stream::StreamSpec spec = s.spec(unsigned(state.range(0)));
+    spec.recipe = stream::study2_raw_recipe();
+    run_throughput(state, spec, s.raw_encoder());
 }
 
 void stream_latency_10k(benchmark::State& state) {
@@ -132,7 +154,16 @@ void stream_latency_10k(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(stream_throughput)->ArgNames({"threads"})->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(stream_throughput)
+    ->ArgNames({"threads", "batch"})
+    ->Args({1, 32})
+    ->Args({2, 32})
+    ->Args({1, 256})
+    ->Args({2, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK(stream_throughput_two_encoder)->ArgNames({"threads"})->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(stream_latency_10k)->ArgNames({"threads"})->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 
 BENCHMARK_MAIN();

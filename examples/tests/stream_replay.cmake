@@ -9,7 +9,15 @@ set(_replay_out "${CMAKE_CURRENT_BINARY_DIR}/stream_replay_out")
 add_test(NAME example.stream_replay_synthetic
   COMMAND stream_replay --synthetic 4 --size 16 --change-frame 2 --threads 2 --maps "${_replay_out}")
 set_tests_properties(example.stream_replay_synthetic PROPERTIES LABELS examples
-  PASS_REGULAR_EXPRESSION "\"change_frame\":2,.*\"detected_frame\":3,.*\"kernels\":\"[a-z0-9+]+\",.*\"p50_us\":[0-9.e+-]+,\"p99_us\":[0-9.e+-]+,\"processed\":1024,\"received\":1024,\"rejected\":0,.*\"spectra_per_s\":[0-9.e+]+,\"threads\":2")
+  PASS_REGULAR_EXPRESSION "\"change_frame\":2,.*\"detected_frame\":3,.*\"kernels\":\"[a-z0-9+]+\",.*\"p50_us\":[0-9.e+-]+,\"p99_us\":[0-9.e+-]+,\"processed\":1024,\"received\":1024,\"rejected\":0,.*\"spectra_per_s\":[0-9.e+]+,\"svg_frames\":\\[0,1,2,3\\],\"threads\":2")
+# The two-encoder variant on the same series: the raw recipe and the raw
+# encoder stream every spectrum (no anomaly score); the maps are drawn as SVG.
+# (With this brief training its raw encoder labels every pixel lithiated:
+# measured 2026-12-04, delithiated fraction 0 in all four frames.)
+add_test(NAME example.stream_replay_two_encoder
+  COMMAND stream_replay --synthetic 4 --size 16 --change-frame 2 --threads 2 --two-encoder --maps "${_replay_out}_two")
+set_tests_properties(example.stream_replay_two_encoder PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "\"processed\":1024,.*\"received\":1024,\"rejected\":0,.*\"svg_frames\":\\[0,1,2,3\\],.*\"variant\":\"two-encoder\"")
 set(_nmc_si "${CORESPEC_SHARED_DATA}/eels/nmc/nmc_coreloss_si.dm3")
 if(EXISTS "${_nmc_si}")
   add_test(NAME example.stream_replay_nmc COMMAND stream_replay "${_nmc_si}" --rate 2000 --lr 1e-3)

@@ -268,6 +268,77 @@ auto st = s.stats();   // received, processed, rejected, delivered, p50_us, p99_
     CHECK(steered >= 1);  // frames of half phase 1 (row and frame) pass 0.3
 }
 
+// docs/streaming.md, the two-encoder variant: the fixture's spectra, clean
+// (its recipe) and raw (the same grid without the background removal).
+TEST_CASE("doc snippet streaming.md 3: the two-encoder variant, trained, saved, loaded, streamed") {
+    using namespace corespec;
+    const auto axis = corespec_test::latent_axis();
+    const auto raw_recipe = steps::Recipe()
+                                .then(steps::Crop(628.0, 670.0))
+                                .then(steps::Resample(630.0, 661.5, 0.5))
+                                .then(steps::NormalizeStep(prep::NormKind::max));
+    const std::size_t n = 96;
+    const auto spectra = corespec_test::latent_spectra(n, [](std::size_t p) { return int(p % 2); });
+    std::vector<float> clean_rows(n * 64), raw_rows(n * 64);
+    corespec_test::latent_recipe().run(corespec_test::latent_recipe().prepare(axis),
+                                       steps::Block<const float>::contiguous(spectra.data(), n, axis.size()), span<float>(clean_rows));
+    raw_recipe.run(raw_recipe.prepare(axis), steps::Block<const float>::contiguous(spectra.data(), n, axis.size()), span<float>(raw_rows));
+    const nn::ConstTensorView<float> x_clean(clean_rows.data(), nn::Shape{n, 1, 64}), x_raw(raw_rows.data(), nn::Shape{n, 1, 64});
+    TempDir dir("two_encoder");
+    fs::create_directories(dir.path);
+    const std::string raw_path = (dir.path / "raw_encoder.safetensors").string();
+nn::Vae<float> vae = nn::make_conv_vae<float>(64, {4, 8}, {5, 3}, 4);                    // learns from the clean spectra
+nn::Sequential<float> raw = nn::make_conv_vae<float>(64, {4, 8}, {5, 3}, 4).encoder_mean();  // raw spectra -> latent
+std::uint64_t seed = 1;
+for (nn::Sequential<float>* part : nn::train::vae_parts(vae)) nn::train::init_default(*part, seed++);
+nn::train::init_default(raw, seed++);
+nn::train::MseLoss<float> recon;
+nn::train::Adam<float> adam(5e-3);
+nn::train::VaeTrainOptions opt;
+opt.epochs = 40, opt.beta = 1e-4, opt.pull = 1.0;  // loss += pull * |raw(x_raw) - mean(x_clean)|^2
+opt.silent();
+nn::train::VaeTrainer<float> trainer(vae, recon, adam, opt);
+auto result = trainer.fit_two_encoder(x_clean, x_raw, raw);  // row i of x_raw: the raw form of row i of x_clean
+nn::save_model(nn::Model<float>(raw, {1, 64}), raw_path);
+auto raw_encoder = latent::Encoder<float>::load(raw_path);   // deterministic: a mean, no decoder
+// The references go through the VAE; the stream runs the raw recipe and the raw encoder.
+latent::Encoder<float> clean_encoder(std::move(vae));
+    CHECK(result.epochs_run == 40);
+    CHECK(raw_encoder.deterministic());
+    // Trained towards the VAE mean: nearer to it than the raw encoder's initial weights.
+    nn::Sequential<float> initial = nn::make_conv_vae<float>(64, {4, 8}, {5, 3}, 4).encoder_mean();
+    nn::train::init_default(initial, 5);  // the seed `raw` started from (seed 1 + 4 VAE parts)
+    const latent::Encoder<float> untrained(nn::Model<float>(std::move(initial), {1, 64}));
+    nn::Workspace<float> ws;
+    std::vector<float> mu(n * 4), z(n * 4), z0(n * 4);
+    clean_encoder.encode(clean_rows.data(), n, mu.data(), nullptr, ws);
+    raw_encoder.encode(raw_rows.data(), n, z.data(), nullptr, ws);
+    untrained.encode(raw_rows.data(), n, z0.data(), nullptr, ws);
+    double d_trained = 0, d_initial = 0;
+    for (std::size_t i = 0; i < mu.size(); ++i) {
+        d_trained += (z[i] - mu[i]) * (z[i] - mu[i]);
+        d_initial += (z0[i] - mu[i]) * (z0[i] - mu[i]);
+    }
+    MESSAGE("raw encoder to the VAE mean (mean squared distance): trained ", d_trained / double(n), ", initial ", d_initial / double(n));
+    CHECK(d_trained < 0.5 * d_initial);
+    // References through the VAE, measured raw spectra through the raw encoder: the phases come out.
+    const auto refs = corespec_test::latent_references(clean_encoder);
+    stream::StreamSpec spec;
+    spec.recipe = raw_recipe;
+    spec.classifier = {latent::Method::knn, 5};
+    spec.options.anomaly = false;
+    std::vector<int> labels;
+    {
+        stream::Stream<float> s(spec, axis, raw_encoder, refs, [&](const stream::Result<float>& r) { labels.push_back(r.label); });
+        s.submit_block(steps::Block<const float>::contiguous(spectra.data(), n, axis.size()));
+    }
+    REQUIRE(labels.size() == n);
+    std::size_t right = 0;
+    for (std::size_t p = 0; p < n; ++p) right += labels[p] == int(p % 2);
+    MESSAGE("two-encoder stream: ", right, " of ", n, " pixels in their phase (a brief training)");
+    for (int l : labels) CHECK((l == 0 || l == 1));  // every pixel classified
+}
+
 // docs/synthetic.md, the NMC generator.
 TEST_CASE("doc snippet synthetic.md 1: NMC samples, labels, one noise-free spectrum") {
 using namespace corespec;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -174,7 +175,7 @@ TEST_CASE("posterior samples: mean + exp(logvar / 2) eps, seeded per reference, 
     (void)only1;
 }
 
-TEST_CASE("image maps: analyse_image equals one spectrum at a time, any thread count; NPY and PGM/PPM files") {
+TEST_CASE("image maps: analyse_image equals one spectrum at a time, any thread count; NPY and SVG files, column shares") {
     const auto enc = corespec_test::latent_encoder();
     const latent::Analyser<float> a(corespec_test::latent_recipe().prepare(corespec_test::latent_axis()), enc,
                                     Classifier<float>(corespec_test::latent_references(enc), {Method::knn, 5}), true, 8);
@@ -203,15 +204,25 @@ TEST_CASE("image maps: analyse_image equals one spectrum at a time, any thread c
     latent::save_maps(m1, (dir / "m").string());
     const auto back = io::read_npy<float>((dir / "m_class.npy").string());
     CHECK(back.shape == std::vector<std::size_t>{rows, cols});
-    std::ifstream ppm(dir / "m_class.ppm", std::ios::binary);
-    std::string magic;
-    std::size_t w = 0, h = 0, top = 0;
-    ppm >> magic >> w >> h >> top;
-    CHECK(magic == "P6");
-    CHECK(w == cols);
-    CHECK(h == rows);
-    CHECK(top == 255);
-    CHECK(std::filesystem::file_size(dir / "m_confidence.pgm") == std::string("P5\n7 5\n255\n").size() + n);
+    const auto text = [&](const char* name) {
+        std::ifstream in(dir / name, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    const std::string klass = text("m_class.svg"), conf = text("m_confidence.svg"), anomaly = text("m_anomaly.svg");
+    CHECK(klass.find("<svg") != std::string::npos);
+    CHECK(klass.find("class: 0 = " + m1.class_names[0]) != std::string::npos);  // the colour bar's legend
+    CHECK(klass.find("1 masked") != std::string::npos);                         // pixel 4 failed
+    CHECK(conf.find("1 masked") != std::string::npos);
+    CHECK(anomaly.find("reconstruction mean squared error") != std::string::npos);
+    CHECK(std::count(klass.begin(), klass.end(), '\n') > std::ptrdiff_t(n));  // one element per pixel at least
+    // Class shares per column: columns 3..6 hold class 1 (but for the failed pixel 4 of row 0).
+    const auto col = latent::column_fractions(m1, 1);
+    REQUIRE(col.size() == cols);
+    for (std::size_t k = 0; k < cols; ++k) {
+        double want = 0;
+        for (std::size_t r = 0; r < rows; ++r) want += m1.label[r * cols + k] == 1.f ? 1.0 : 0.0;
+        CHECK(col[k] == doctest::Approx(want / double(rows)));
+    }
     std::filesystem::remove_all(dir);
 }
 

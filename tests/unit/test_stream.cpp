@@ -6,11 +6,16 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <corespec/nn/layers/dense.hpp>
+#include <corespec/nn/layers/shape.hpp>
+#include <corespec/nn/serialize.hpp>
 #include <corespec/stream/stream.hpp>
 
 #include "support/latent_fixture.hpp"
@@ -56,19 +61,21 @@ struct Expected {
     std::vector<int> label;
     std::vector<float> confidence, anomaly;
 };
-Expected batch_reference(const std::vector<float>& data, std::size_t n) {
-    const auto enc = corespec_test::latent_encoder();
-    const latent::Classifier<float> knn(corespec_test::latent_references(enc), {latent::Method::knn, 5});
-    const auto recipe = corespec_test::latent_recipe();
+Expected batch_reference(const std::vector<float>& data, std::size_t n,
+                         const steps::Recipe& recipe = corespec_test::latent_recipe(),
+                         const std::optional<latent::Encoder<float>>& encoder = std::nullopt) {
+    const auto vae = corespec_test::latent_encoder();
+    const latent::Encoder<float>& enc = encoder ? *encoder : vae;
+    const latent::Classifier<float> knn(corespec_test::latent_references(vae), {latent::Method::knn, 5});
     const auto plan = recipe.prepare(corespec_test::latent_axis());
     const std::size_t m = plan.output_axis().size();
     std::vector<float> x(n * m);
     const auto rep = recipe.run(plan, steps::Block<const float>::contiguous(data.data(), n, channels), span<float>(x));
     REQUIRE(rep.failed() == 0);
     nn::Workspace<float> ws;
-    std::vector<float> mean(n * enc.latent_size()), err(n);
+    std::vector<float> mean(n * enc.latent_size()), err(n, std::nanf(""));
     enc.encode(x.data(), n, mean.data(), nullptr, ws);
-    enc.reconstruction_error(x.data(), mean.data(), n, err.data(), ws);
+    if (enc.has_decoder()) enc.reconstruction_error(x.data(), mean.data(), n, err.data(), ws);
     auto s = knn.scratch(n);
     std::vector<latent::Classification<float>> c(n);
     knn.classify(mean.data(), n, c.data(), s);
@@ -122,6 +129,101 @@ TEST_CASE("stream results equal batch processing bit for bit, in order, on 1 and
             CHECK(r.anomaly == want.anomaly[i]);
         }
     }
+}
+
+TEST_CASE("a recipe that starts with crops: the stream keeps their channels only, results are the whole recipe's") {
+    prep::BackgroundOptions b;
+    b.lo = 605.0, b.hi = 625.0;
+    const auto recipe = steps::Recipe()
+                            .then(steps::Crop(602.0, 690.0))
+                            .then(steps::Crop(603.0, 700.0))  // two crops: one window
+                            .then(steps::BackgroundStep(b))
+                            .then(steps::Crop(628.0, 670.0))
+                            .then(steps::Resample(630.0, 661.5, 0.5))
+                            .then(steps::NormalizeStep(prep::NormKind::max));
+    const std::size_t n = 120;
+    auto data = corespec_test::latent_spectra(n, [](std::size_t p) { return int(p % 3 == 0); });
+    const Expected want = batch_reference(data, n, recipe);
+    data[7 * channels + 250] = std::nanf("");  // outside the kept channels: still flagged
+    data[9 * channels + 1] = std::numeric_limits<float>::infinity();
+    stream::StreamSpec spec;
+    spec.recipe = recipe;
+    spec.classifier = {latent::Method::knn, 5};
+    spec.options = options(2, 32, Policy::block, 6);
+    const auto enc = corespec_test::latent_encoder();
+    Sink sink;
+    {
+        Stream<float> s(spec, corespec_test::latent_axis(), enc, corespec_test::latent_references(enc), std::ref(sink));
+        CHECK(s.channels() == channels);
+        const auto window = corespec_test::latent_axis().window(603.0, 690.0);
+        CHECK(s.kept_channels() == window.second - window.first);
+        CHECK(s.kept_channels() < channels * 3 / 4);
+        CHECK(s.analyser().pipeline().input_axis().front() == corespec_test::latent_axis().energy(window.first));
+        for (std::size_t r = 0; r < n / 10; ++r)
+            s.submit_row(steps::Block<const float>::contiguous(data.data() + 10 * r * channels, 10, channels));
+    }
+    REQUIRE(sink.got.size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& r = sink.got[i];
+        REQUIRE(r.index == i);
+        if (i == 7 || i == 9) {
+            CHECK(r.status == PixelStatus::non_finite);
+            CHECK(r.label == -1);
+            continue;
+        }
+        CHECK(r.status == PixelStatus::ok);
+        CHECK(r.label == want.label[i]);
+        CHECK(r.confidence == want.confidence[i]);  // bit for bit
+        CHECK(r.anomaly == want.anomaly[i]);
+    }
+    // A crop that leaves the axis is the whole recipe's error.
+    spec.recipe = steps::Recipe().then(steps::Crop(800.0, 900.0)).then(steps::NormalizeStep(prep::NormKind::max));
+    CHECK_THROWS_AS(Stream<float>(spec, corespec_test::latent_axis(), enc, corespec_test::latent_references(enc)), steps::step_error);
+}
+
+TEST_CASE("two-encoder variant: a deterministic encoder (saved, loaded) streams raw spectra; no anomaly score") {
+    // A raw encoder of the recipe's 64 channels into the VAE's latent 4 (its training: test_vae_train.cpp).
+    nn::Sequential<float> raw;
+    raw.emplace<nn::Flatten<float>>();
+    raw.emplace<nn::Dense<float>>(64, 4);
+    nn::train::init_default(raw, 5);
+    const auto path = std::filesystem::temp_directory_path() / "corespec_test_raw_encoder.safetensors";
+    nn::save_model(nn::Model<float>(raw, {1, 64}), path.string());
+    const auto enc = latent::Encoder<float>::load(path.string());
+    std::filesystem::remove(path);
+    CHECK(enc.deterministic());
+    CHECK_FALSE(enc.has_decoder());
+    CHECK(enc.latent_size() == 4);
+    CHECK(enc.input_size() == 64);
+
+    const std::size_t n = 60;
+    const auto data = corespec_test::latent_spectra(n, [](std::size_t p) { return int(p >= 30); });
+    const Expected want = batch_reference(data, n, corespec_test::latent_recipe(), enc);
+    stream::StreamSpec spec;
+    spec.recipe = corespec_test::latent_recipe();
+    spec.classifier = {latent::Method::knn, 5};
+    spec.options = options(2, 16, Policy::block, 4);
+    spec.options.anomaly = false;
+    const auto refs = corespec_test::latent_references(corespec_test::latent_encoder());  // embedded by the VAE
+    Sink sink;
+    {
+        Stream<float> s(spec, corespec_test::latent_axis(), enc, refs, std::ref(sink));
+        s.submit_block(steps::Block<const float>::contiguous(data.data(), n, channels));
+    }
+    REQUIRE(sink.got.size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+        CHECK(sink.got[i].label == want.label[i]);
+        CHECK(sink.got[i].confidence == want.confidence[i]);
+        CHECK(std::isnan(sink.got[i].anomaly));
+    }
+    // No decoder: no anomaly score; no log-variance: the references go through the VAE.
+    spec.options.anomaly = true;
+    CHECK_THROWS_WITH_AS(Stream<float>(spec, corespec_test::latent_axis(), enc, refs), doctest::Contains("deterministic"), value_error);
+    nn::Workspace<float> ws;
+    std::vector<float> x(64, 0.5f);
+    CHECK_THROWS_AS(latent::embed(enc, x.data(), 1, ws), value_error);
+    // A sequential model that does not end in [batch, latent] is no encoder.
+    CHECK_THROWS_AS(latent::Encoder<float>(nn::Model<float>(nn::Sequential<float>(), {2, 8})), shape_error);
 }
 
 TEST_CASE("poll mode: the same results in order, polled in small bites while the stream runs") {

@@ -22,6 +22,7 @@
 #include "corespec/core/status.hpp"
 #include "corespec/latent/classifier.hpp"
 #include "corespec/latent/encoder.hpp"
+#include "corespec/nn/kernels/table.hpp"
 #include "corespec/steps/recipe.hpp"
 
 namespace corespec::latent {
@@ -42,7 +43,8 @@ template <class T>
 class Analyser {
 public:
     /// Throws shape_error when the recipe's output does not fit the encoder
-    /// or the encoder's latent size the classifier; value_error for batch 0.
+    /// or the encoder's latent size the classifier; value_error for batch 0
+    /// and for an anomaly score asked of a deterministic encoder.
     Analyser(steps::Pipeline pipeline, Encoder<T> encoder, Classifier<T> classifier, bool anomaly = true,
              std::size_t batch = 32)
         : pipe_(std::move(pipeline)), enc_(std::move(encoder)), cls_(std::move(classifier)), anomaly_(anomaly),
@@ -53,6 +55,8 @@ public:
         if (enc_.latent_size() != cls_.dim())
             throw shape_error("latent::Analyser: encoder latent vs classifier points", {cls_.dim()}, {enc_.latent_size()});
         if (batch_ == 0) throw value_error("latent::Analyser: batch must be > 0");
+        if (anomaly_ && !enc_.has_decoder())
+            throw value_error("latent::Analyser: the anomaly score needs a decoder; this encoder is deterministic (anomaly off)");
     }
 
     const steps::Pipeline& pipeline() const noexcept { return pipe_; }
@@ -99,7 +103,7 @@ public:
         for (std::size_t i = 0; i < count; ++i) {
             const T* spectrum = in + static_cast<std::ptrdiff_t>(i) * stride;
             out[i] = SpectrumResult<T>{};
-            if (!std::all_of(spectrum, spectrum + n, [](T v) { return std::isfinite(v); })) {
+            if (!nn::kernels::default_table<T>().all_finite(spectrum, n)) {  // vectorised
                 out[i].status = PixelStatus::non_finite;
                 continue;
             }

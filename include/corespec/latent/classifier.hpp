@@ -17,7 +17,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -270,17 +272,37 @@ private:
 
     Classification<T> vote(const T* d, Scratch& s) const {
         const std::size_t n = point_count(), k = o_.k;
+        constexpr std::size_t block = 16;
         std::size_t found = 0;
-        for (std::size_t j = 0; j < n; ++j) {  // insertion into the k best, stable for equal distances
-            if (found == k && !(d[j] < s.nearest_d[k - 1])) continue;
-            std::size_t pos = found < k ? found++ : k - 1;
-            while (pos > 0 && d[j] < s.nearest_d[pos - 1]) {
-                s.nearest_d[pos] = s.nearest_d[pos - 1];
-                s.nearest[pos] = s.nearest[pos - 1];
-                --pos;
+        for (std::size_t j0 = 0; j0 < n; j0 += block) {
+            const std::size_t j1 = std::min(n, j0 + block);
+            if (found == k && j1 - j0 == block) {  // most blocks hold no point nearer than the k-th: skip them
+                // Distances are >= 0 (or NaN), whose bit patterns order as their
+                // values: an integer count over a fixed length, which the
+                // compiler vectorises for any target (a float one it did not).
+                // A block it lets through is tested exactly below.
+                using Bits = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+                Bits worst;
+                std::memcpy(&worst, &s.nearest_d[k - 1], sizeof(T));
+                int nearer = 0;
+                for (std::size_t j = 0; j < block; ++j) {
+                    Bits b;
+                    std::memcpy(&b, d + j0 + j, sizeof(T));
+                    nearer += b < worst ? 1 : 0;
+                }
+                if (nearer == 0) continue;
             }
-            s.nearest_d[pos] = d[j];
-            s.nearest[pos] = j;
+            for (std::size_t j = j0; j < j1; ++j) {  // insertion into the k best, stable for equal distances
+                if (found == k && !(d[j] < s.nearest_d[k - 1])) continue;
+                std::size_t pos = found < k ? found++ : k - 1;
+                while (pos > 0 && d[j] < s.nearest_d[pos - 1]) {
+                    s.nearest_d[pos] = s.nearest_d[pos - 1];
+                    s.nearest[pos] = s.nearest[pos - 1];
+                    --pos;
+                }
+                s.nearest_d[pos] = d[j];
+                s.nearest[pos] = j;
+            }
         }
         std::fill(s.votes.begin(), s.votes.end(), 0.0);
         const bool exact = o_.weighting == Weighting::inverse_distance && s.nearest_d[0] == T(0);

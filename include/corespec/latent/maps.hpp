@@ -1,13 +1,13 @@
 // corespec/latent/maps.hpp - per-pixel class, confidence and anomaly maps
-// of a spectrum image, saved as NPY and drawn as PGM / PPM images.
+// of a spectrum image, saved as NPY and drawn as SVG (report::map_svg).
 //
 //   auto maps = latent::analyse_image(analyser, image, 2);   // 2 threads
 //   latent::save_maps(maps, "out/frame0");   // frame0_class.npy, _confidence.npy, _anomaly.npy,
-//                                            // frame0_class.ppm, _confidence.pgm, _anomaly.pgm
+//                                            // frame0_class.svg, _confidence.svg, _anomaly.svg
+//   latent::column_fractions(maps, 1);       // share of each column's pixels in class 1
 //
-// The images are minimal binary Netpbm files (one pixel per spectrum, no
-// scaling), written here because nothing else in corespec draws a map yet;
-// report::map_svg is meant to replace them.
+// A series of maps over time (rows: frames, columns: image columns) is
+// drawn the same way, e.g. the share of a class per column, frame by frame.
 #pragma once
 
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "corespec/grid/spectrum_image.hpp"
 #include "corespec/io/npy.hpp"
 #include "corespec/latent/analysis.hpp"
+#include "corespec/report/figures.hpp"
 
 namespace corespec::latent {
 
@@ -76,68 +78,84 @@ ClassMaps analyse_image(const Analyser<T>& a, const grid::SpectrumImage<T>& imag
 
 namespace detail {
 
-inline void write_netpbm(const std::filesystem::path& path, const char* magic, std::size_t w, std::size_t h,
-                         const std::vector<unsigned char>& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw io_error("cannot open '" + path.string() + "' for writing");
-    out << magic << '\n' << w << ' ' << h << "\n255\n";
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw io_error("error while writing '" + path.string() + "'");
-}
-
 // Rows x columns of a navigation shape (a line scan is one row).
 inline std::array<std::size_t, 2> image_size(const std::vector<std::size_t>& shape, std::size_t pixels) {
     if (shape.size() >= 2) return {shape[shape.size() - 2], pixels / std::max<std::size_t>(shape[shape.size() - 2], 1)};
     return {1, pixels};
 }
 
-}  // namespace detail
-
-/// A grey-scale PGM of `values` (rows x columns), `lo` black, `hi` white,
-/// NaN black. Throws value_error unless hi > lo; io_error when unwritable.
-inline void write_pgm(const std::filesystem::path& path, const std::vector<float>& values, std::size_t rows,
-                      std::size_t columns, double lo, double hi) {
-    if (rows * columns != values.size()) throw shape_error("latent::write_pgm", {rows, columns}, {values.size()});
-    if (!(hi > lo)) throw value_error("latent::write_pgm: the range needs hi > lo");
-    std::vector<unsigned char> px(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        const double t = std::isfinite(values[i]) ? (values[i] - lo) / (hi - lo) : 0.0;
-        px[i] = static_cast<unsigned char>(std::lround(255.0 * std::clamp(t, 0.0, 1.0)));
-    }
-    detail::write_netpbm(path, "P5", columns, rows, px);
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw io_error("cannot open '" + path.string() + "' for writing");
+    out << text;
+    if (!out) throw io_error("error while writing '" + path.string() + "'");
 }
 
-/// A colour PPM of class labels (rows x columns): a fixed palette of 10
-/// colours (repeating), label -1 black.
-inline void write_class_ppm(const std::filesystem::path& path, const std::vector<float>& labels, std::size_t rows,
-                            std::size_t columns) {
-    if (rows * columns != labels.size()) throw shape_error("latent::write_class_ppm", {rows, columns}, {labels.size()});
-    static constexpr unsigned char palette[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
-                                                     {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
-                                                     {188, 189, 34}, {23, 190, 207}};
-    std::vector<unsigned char> px(labels.size() * 3, 0);
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (!(labels[i] >= 0)) continue;
-        const auto* c = palette[static_cast<std::size_t>(labels[i]) % 10];
-        std::copy(c, c + 3, px.begin() + static_cast<std::ptrdiff_t>(3 * i));
-    }
-    detail::write_netpbm(path, "P6", columns, rows, px);
+}  // namespace detail
+
+/// "0 = name0, 1 = name1, ..." for a colour bar of class ids.
+inline std::string class_legend(const std::vector<std::string>& class_names) {
+    std::string s = "class";
+    for (std::size_t c = 0; c < class_names.size(); ++c) s += (c ? ", " : ": ") + std::to_string(c) + " = " + class_names[c];
+    return s;
+}
+
+/// The three maps of `m` as SVG figures (report::map_svg): the class id
+/// (failed pixels masked), the confidence and the anomaly score (pixels
+/// without one masked). `title` heads each ("<title>: class" ...).
+struct MapFigures {
+    std::string klass, confidence, anomaly;
+};
+inline MapFigures draw_maps(const ClassMaps& m, const std::string& title = "") {
+    const auto [rows, columns] = detail::image_size(m.shape, m.pixels());
+    const auto as_double = [](const std::vector<float>& v, bool negative_is_missing) {
+        std::vector<double> d(v.size());
+        for (std::size_t i = 0; i < v.size(); ++i)
+            d[i] = negative_is_missing && v[i] < 0 ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(v[i]);
+        return d;
+    };
+    std::vector<double> conf = as_double(m.confidence, false);
+    for (std::size_t i = 0; i < conf.size(); ++i)
+        if (m.label[i] < 0) conf[i] = std::numeric_limits<double>::quiet_NaN();  // failed: no vote, not "0 % sure"
+    const std::string head = title.empty() ? std::string() : title + ": ";
+    // The shares in the title: a map of one class alone gets a one-value colour bar.
+    std::string shares;
+    for (std::size_t c = 0; c < m.class_names.size(); ++c)
+        shares += (c ? ", " : " (") + std::to_string(static_cast<int>(std::lround(100 * m.fraction(static_cast<int>(c))))) + " % " +
+                  m.class_names[c];
+    if (!shares.empty()) shares += ")";
+    MapFigures f;
+    f.klass = report::map_svg(as_double(m.label, true), rows, columns, head + "class" + shares, class_legend(m.class_names));
+    f.confidence = report::map_svg(conf, rows, columns, head + "confidence", "share of the classifier's votes");
+    f.anomaly = report::map_svg(as_double(m.anomaly, false), rows, columns, head + "anomaly", "reconstruction mean squared error");
+    return f;
 }
 
 /// Writes <prefix>_class.npy, _confidence.npy, _anomaly.npy (float32, the
-/// navigation shape) and <prefix>_class.ppm, _confidence.pgm (0..1) and
-/// _anomaly.pgm (0 .. the largest finite score).
-inline void save_maps(const ClassMaps& m, const std::string& prefix) {
+/// navigation shape) and <prefix>_class.svg, _confidence.svg, _anomaly.svg
+/// (draw_maps; the anomaly figure only when a pixel has a score). Throws
+/// io_error when a file cannot be written.
+inline void save_maps(const ClassMaps& m, const std::string& prefix, const std::string& title = "") {
     io::write_npy(prefix + "_class.npy", m.shape, m.label.data());
     io::write_npy(prefix + "_confidence.npy", m.shape, m.confidence.data());
     io::write_npy(prefix + "_anomaly.npy", m.shape, m.anomaly.data());
+    const MapFigures f = draw_maps(m, title);
+    detail::write_text(prefix + "_class.svg", f.klass);
+    detail::write_text(prefix + "_confidence.svg", f.confidence);
+    if (std::any_of(m.anomaly.begin(), m.anomaly.end(), [](float v) { return std::isfinite(v); }))
+        detail::write_text(prefix + "_anomaly.svg", f.anomaly);
+}
+
+/// The share of each image column's pixels labelled `c` (failed pixels
+/// count in the denominator): one row of a class-over-time map, in which
+/// a phase front that moves across the columns shows as a slope.
+inline std::vector<double> column_fractions(const ClassMaps& m, int c) {
     const auto [rows, columns] = detail::image_size(m.shape, m.pixels());
-    write_class_ppm(prefix + "_class.ppm", m.label, rows, columns);
-    write_pgm(prefix + "_confidence.pgm", m.confidence, rows, columns, 0.0, 1.0);
-    double top = 0;
-    for (float v : m.anomaly)
-        if (std::isfinite(v)) top = std::max(top, static_cast<double>(v));
-    write_pgm(prefix + "_anomaly.pgm", m.anomaly, rows, columns, 0.0, top > 0 ? top : 1.0);
+    std::vector<double> f(columns, 0.0);
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t k = 0; k < columns; ++k) f[k] += m.label[r * columns + k] == static_cast<float>(c) ? 1.0 : 0.0;
+    for (double& v : f) v /= static_cast<double>(rows);
+    return f;
 }
 
 }  // namespace corespec::latent

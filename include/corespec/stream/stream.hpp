@@ -33,10 +33,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -47,6 +49,7 @@
 
 #include "corespec/core/error.hpp"
 #include "corespec/latent/analysis.hpp"
+#include "corespec/nn/kernels/table.hpp"
 #include "corespec/steps/recipe.hpp"
 
 namespace corespec::stream {
@@ -223,6 +226,44 @@ private:
     std::uint64_t total_ = 0, max_ = 0;
 };
 
+/// A recipe's leading crops as one channel window [first, last) of the
+/// input axis, and the rest of the recipe planned for the window's axis.
+/// A crop is a view, so the rest on the window gives the whole recipe's
+/// numbers; the stream then keeps only the window's channels of a spectrum.
+struct LeadingWindow {
+    std::size_t first, last;
+    steps::Pipeline rest;
+};
+inline LeadingWindow leading_window(const steps::Recipe& recipe, const grid::EnergyAxis& input) {
+    (void)recipe.prepare(input);  // the whole recipe's errors, as the caller wrote it
+    grid::EnergyAxis axis = input;
+    std::size_t first = 0, k = 0;
+    for (; k < recipe.size(); ++k) {
+        const auto* crop = dynamic_cast<const steps::Crop*>(&recipe.step(k));
+        if (!crop) break;
+        const auto [a, b] = axis.window(crop->lo(), crop->hi());  // as Crop::prepare
+        axis = axis.slice(a, b);
+        first += a;
+    }
+    steps::Recipe rest;
+    for (; k < recipe.size(); ++k) rest.then(recipe.step(k));
+    const std::size_t n = axis.size();
+    return {first, first + n, rest.prepare(axis)};
+}
+
+/// Whether values [from, to) of a spectrum are finite (vectorised when contiguous).
+template <class U>
+bool all_finite(const strided_span<const U>& px, std::size_t from, std::size_t to) {
+    if constexpr (std::is_same<U, float>::value || std::is_same<U, double>::value) {
+        if (px.contiguous()) return to <= from || nn::kernels::default_table<U>().all_finite(px.data() + from, to - from);
+    }
+    if constexpr (std::is_floating_point<U>::value) {
+        for (std::size_t i = from; i < to; ++i)
+            if (!std::isfinite(px[i])) return false;
+    }
+    return true;
+}
+
 }  // namespace detail
 
 template <class T>
@@ -234,16 +275,33 @@ public:
     /// `references` and starts spec.options.threads workers. With a
     /// callback, results go to it; without, to poll(). Throws what the
     /// recipe, Analyser and Classifier throw, value_error for bad options.
+    /// When the recipe starts with crops, the stream keeps only the cropped
+    /// channels of each spectrum (analyser() then runs the rest of the
+    /// recipe on them); the results are the whole recipe's.
     Stream(const StreamSpec& spec, const grid::EnergyAxis& input_axis, latent::Encoder<T> encoder,
            latent::LatentPoints<T> references, Callback callback = {})
-        : Stream(spec.options,
-                 latent::Analyser<T>(spec.recipe.prepare(input_axis), std::move(encoder),
-                                     latent::Classifier<T>(std::move(references), spec.classifier), spec.options.anomaly,
-                                     spec.options.batch),
+        : Stream(spec, input_axis, detail::leading_window(spec.recipe, input_axis), std::move(encoder), std::move(references),
                  std::move(callback)) {}
 
+    /// A stream over spectra on analyser.pipeline().input_axis().
     Stream(StreamOptions options, latent::Analyser<T> analyser, Callback callback = {})
-        : o_(options), a_(std::move(analyser)), callback_(std::move(callback)) {
+        : Stream(options, std::move(analyser), std::move(callback), std::nullopt, 0) {}
+
+private:
+    Stream(const StreamSpec& spec, const grid::EnergyAxis& input_axis, detail::LeadingWindow w, latent::Encoder<T> encoder,
+           latent::LatentPoints<T> references, Callback callback)
+        : Stream(spec.options,
+                 latent::Analyser<T>(std::move(w.rest), std::move(encoder),
+                                     latent::Classifier<T>(std::move(references), spec.classifier), spec.options.anomaly,
+                                     spec.options.batch),
+                 std::move(callback), input_axis, w.first) {}
+
+    // input_axis: the spectra's axis (none: the analyser's); the ring keeps
+    // the analyser's channels, from channel `window` of each spectrum.
+    Stream(StreamOptions options, latent::Analyser<T> analyser, Callback callback, std::optional<grid::EnergyAxis> input_axis,
+           std::size_t window)
+        : o_(options), a_(std::move(analyser)), callback_(std::move(callback)),
+          input_axis_(input_axis ? std::move(*input_axis) : a_.pipeline().input_axis()), window_(window) {
         if (o_.threads == 0) throw value_error("stream: threads must be >= 1");
         if (o_.capacity == 0) throw value_error("stream: capacity must be >= 1");
         if (a_.batch() != o_.batch)
@@ -251,8 +309,9 @@ public:
                               std::to_string(o_.batch) + ")");
         if ((o_.frame_width == 0) != (o_.frame_height == 0))
             throw value_error("stream: set both frame_width and frame_height, or neither");
-        channels_ = a_.channels();
-        values_.resize(o_.capacity * channels_);
+        channels_ = input_axis_.size();
+        kept_ = a_.channels();
+        values_.resize(o_.capacity * kept_);
         slots_.resize(o_.capacity);
         frame_.counts.assign(a_.classifier().class_names().size(), 0);
         workers_.reserve(o_.threads);
@@ -264,6 +323,7 @@ public:
         }
     }
 
+public:
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
 
@@ -276,8 +336,13 @@ public:
     }
 
     const StreamOptions& options() const noexcept { return o_; }
+    /// What runs on the kept channels of each spectrum (the recipe after its leading crops).
     const latent::Analyser<T>& analyser() const noexcept { return a_; }
+    /// Values per submitted spectrum (the input axis).
     std::size_t channels() const noexcept { return channels_; }
+    const grid::EnergyAxis& input_axis() const noexcept { return input_axis_; }
+    /// Values the stream keeps per accepted spectrum (capacity x this in memory).
+    std::size_t kept_channels() const noexcept { return kept_; }
 
     /// Fires `then` after every frame whose summary satisfies `when`
     /// (checked once per frame, when its last pixel is delivered, a later
@@ -393,16 +458,15 @@ private:
         FrameAction then;
     };
 
-    T* values(std::uint64_t seq) noexcept { return values_.data() + (seq % o_.capacity) * channels_; }
+    T* values(std::uint64_t seq) noexcept { return values_.data() + (seq % o_.capacity) * kept_; }
     Slot& slot(std::uint64_t seq) noexcept { return slots_[seq % o_.capacity]; }
 
     void check_axis(const grid::EnergyAxis& axis) const {
-        if (!axis.approx_equal(a_.pipeline().input_axis()))
+        if (!axis.approx_equal(input_axis_))
             throw value_error("stream: the spectra's energy axis (" + std::to_string(axis.size()) + " channels, " +
                               std::to_string(axis.front()) + " .. " + std::to_string(axis.back()) +
                               ") differs from the stream's (" + std::to_string(channels_) + " channels, " +
-                              std::to_string(a_.pipeline().input_axis().front()) + " .. " +
-                              std::to_string(a_.pipeline().input_axis().back()) + ")");
+                              std::to_string(input_axis_.front()) + " .. " + std::to_string(input_axis_.back()) + ")");
     }
 
     template <class U>
@@ -412,6 +476,7 @@ private:
         if (o_.nan == NanPolicy::reject && std::is_floating_point<U>::value)
             for (std::size_t p = 0; p < b.pixels; ++p) {
                 const auto px = b.pixel(p);
+                if (detail::all_finite(px, 0, b.channels)) continue;
                 for (std::size_t i = 0; i < b.channels; ++i)
                     if (!std::isfinite(static_cast<double>(px[i])))
                         throw value_error("stream: spectrum " + std::to_string(p) + " of this submit (acquisition index " +
@@ -430,7 +495,9 @@ private:
                 if (o_.policy == Policy::block)
                     space_cv_.wait(lk, [&] { return head_ - tail_ < o_.capacity || failure_; });
                 rethrow(lk);
-                room = std::min<std::size_t>(o_.capacity - static_cast<std::size_t>(head_ - tail_), b.pixels - next);
+                // At most a batch per publication, so that the workers start on a
+                // large block while the rest is still being copied.
+                room = std::min<std::size_t>({o_.capacity - static_cast<std::size_t>(head_ - tail_), b.pixels - next, o_.batch});
                 if (room == 0) {  // reject policy and full: the rest of this call is refused
                     r.rejected += b.pixels - next;
                     rejected_ += b.pixels - next;
@@ -441,10 +508,17 @@ private:
                 first = head_, pos = position_;
             }
             // Slots [head_, head_ + room) are ours: workers only claim below head_.
+            const bool outside = kept_ < channels_ && o_.nan == NanPolicy::flag && std::is_floating_point<U>::value;
             for (std::size_t k = 0; k < room; ++k) {
                 const auto px = b.pixel(next + k);
                 T* dst = values(first + k);
-                for (std::size_t i = 0; i < channels_; ++i) dst[i] = static_cast<T>(px[i]);
+                if (std::is_same<U, T>::value && px.contiguous())
+                    std::memcpy(dst, px.data() + window_, kept_ * sizeof(T));
+                else
+                    for (std::size_t i = 0; i < kept_; ++i) dst[i] = static_cast<T>(px[window_ + i]);
+                // A non-finite value outside the kept channels: flagged as the analyser flags one inside.
+                if (outside && !(detail::all_finite(px, 0, window_) && detail::all_finite(px, window_ + kept_, channels_)))
+                    dst[0] = std::numeric_limits<T>::quiet_NaN();
                 Slot& s = slot(first + k);
                 s.arrival = arrival;
                 s.done = false;
@@ -479,13 +553,18 @@ private:
             work_cv_.wait(lk, [&] { return claim_ < head_ || closed_; });
             if (claim_ == head_) return;  // closed and drained
             const std::uint64_t first = claim_;
-            // Up to batch spectra, not across the ring's end (one contiguous block).
-            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
-                {head_ - claim_, o_.batch, o_.capacity - first % o_.capacity}));
+            // A share of what waits (so that every worker gets some of a
+            // short burst), up to batch spectra: one at a time when they
+            // trickle in (latency), whole batches when the ring is deep
+            // (the encoder is cheaper per spectrum in a batch); not across
+            // the ring's end (one contiguous block).
+            const std::uint64_t waiting = head_ - claim_, share = (waiting + o_.threads - 1) / o_.threads;
+            const std::size_t n = static_cast<std::size_t>(
+                std::min<std::uint64_t>({share, o_.batch, o_.capacity - first % o_.capacity}));
             claim_ += n;
             lk.unlock();
             try {
-                a_.process(values(first), static_cast<std::ptrdiff_t>(channels_), n, out.data(), scratch);
+                a_.process(values(first), static_cast<std::ptrdiff_t>(kept_), n, out.data(), scratch);
             } catch (...) {
                 for (std::size_t k = 0; k < n; ++k) out[k] = latent::SpectrumResult<T>{};  // labelled failed
                 lk.lock();
@@ -603,8 +682,11 @@ private:
     StreamOptions o_;
     latent::Analyser<T> a_;
     Callback callback_;
-    std::size_t channels_ = 0;
-    std::vector<T> values_;    // capacity x channels: the accepted spectra
+    grid::EnergyAxis input_axis_;
+    std::size_t window_ = 0;    // first kept channel of a spectrum
+    std::size_t channels_ = 0;  // per submitted spectrum
+    std::size_t kept_ = 0;      // per stored spectrum (the analyser's)
+    std::vector<T> values_;     // capacity x kept_: the accepted spectra
     std::vector<Slot> slots_;  // capacity: their results
 
     mutable std::mutex m_;

@@ -21,7 +21,9 @@
 // dose factor in [0.9, 1.1], so frames are cheap to make at streaming rates.
 // study2_recipe() is the matching recipe: crop, background 800-840 eV,
 // resample the Ni L2,3 edge to 240 channels (845 .. 892.8 eV, 0.2 eV),
-// max-normalised: the study-2 encoder's input.
+// max-normalised: the study-2 encoder's input; study2_raw_recipe() the
+// same grid without the background removal (the two-encoder variant's raw
+// encoder input).
 #pragma once
 
 #include <algorithm>
@@ -48,6 +50,17 @@ inline steps::Recipe study2_recipe() {
     return steps::Recipe()
         .then(steps::Crop(799.0, 895.0))  // first: the background is then evaluated on 320 channels, not 2048
         .then(steps::BackgroundStep(b))
+        .then(steps::Resample(845.0, 892.8, 0.2))
+        .then(steps::NormalizeStep(prep::NormKind::max));
+}
+
+/// The raw form of study2_recipe's output for the two-encoder variant
+/// (nn::train::VaeTrainer::fit_two_encoder): the same 240-channel grid
+/// (845 .. 892.8 eV, 0.2 eV), scaled by its maximum (a network wants values
+/// near 1) but with the power-law background left in: no fit per spectrum.
+inline steps::Recipe study2_raw_recipe() {
+    return steps::Recipe()
+        .then(steps::Crop(844.0, 894.0))  // first: the stream then keeps 167 of the 2048 channels
         .then(steps::Resample(845.0, 892.8, 0.2))
         .then(steps::NormalizeStep(prep::NormKind::max));
 }

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "corespec/nn/kernels/activation.hpp"
+#include "corespec/nn/kernels/conv.hpp"
 #include "corespec/nn/kernels/gemm.hpp"
 #include "corespec/nn/kernels/optim.hpp"
 #include "corespec/nn/kernels/simd.hpp"
@@ -28,6 +29,9 @@ struct KernelTable {
     double (*sum_squares)(const T*, std::size_t) noexcept;
     bool (*all_finite)(const T*, std::size_t) noexcept;
     void (*accumulate)(T* dst, const T* src, std::size_t n) noexcept;
+    // A strided convolution's input split into its stride phases (kernels/conv.hpp).
+    void (*split_phases)(const T* x, std::size_t channels, std::ptrdiff_t channel_stride, std::size_t length, std::size_t s,
+                         std::size_t pad, std::size_t plen, T* dst) noexcept;
 };
 
 /// The table of architecture Arch (instantiating it compiles every kernel for Arch).
@@ -36,7 +40,7 @@ const KernelTable<T>& table() noexcept {
     static constexpr KernelTable<T> t{Arch::name(),           Simd<T, Arch>::width,          &gemm<T, Arch>,
                                       &activation_forward<T, Arch>, &activation_backward<T, Arch>, &softmax_rows<T, Arch>,
                                       &adam_update<T, Arch>,   &sgd_update<T, Arch>,          &sum_squares<T, Arch>,
-                                      &all_finite<T, Arch>,    &accumulate<T, Arch>};
+                                      &all_finite<T, Arch>,    &accumulate<T, Arch>,          &split_phases_for<T, Arch>};
     return t;
 }
 

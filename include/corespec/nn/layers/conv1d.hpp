@@ -230,7 +230,7 @@ private:
         for (std::size_t b = 0; b < in.batch(); ++b)
             for (std::size_t gr = 0; gr < groups_; ++gr) {
                 const T* x = in.data() + (b * in_ + gr * cig) * lin;
-                kernels::split_phases(x, cig, static_cast<std::ptrdiff_t>(lin), lin, s, pad_left, plen, xph);
+                K.split_phases(x, cig, static_cast<std::ptrdiff_t>(lin), lin, s, pad_left, plen, xph);
                 kernels::GemmArgs<T> a;
                 a.m = cog, a.n = lout, a.k = rows;
                 a.a = this->params_.data() + gr * cog * rows, a.a_rs = static_cast<std::ptrdiff_t>(rows), a.a_cs = 1;
