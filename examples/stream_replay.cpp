@@ -1,5 +1,5 @@
 // stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE]
-//               [--two-encoder] [--raw-model RAW] [--size N] [--change-frame K] [--epochs E]
+//               [--two-encoder] [--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E]
 //               [--capacity N] [--policy block|reject] [--maps DIR] [--svg-every K]
 //               [--save-model VAE] [--save-raw-model RAW] [--seed S]
 //
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
         "stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE] [--two-encoder] "
         "[--raw-model RAW] [--size N] [--change-frame K] [--epochs E] [--beta B] [--lr LR] [--capacity N] [--batch N] "
         "[--policy block|reject] [--maps DIR] [--svg-every K] [--save-model VAE] [--save-raw-model RAW] [--seed S]",
-        {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1},
+        {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1}, {"--no-anomaly", 0},
          {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
          {"--policy", 1}, {"--maps", 1}, {"--svg-every", 1}, {"--save-model", 1}, {"--save-raw-model", 1}, {"--seed", 1}},
         "Replays a spectrum image file or a synthetic series (FRAMES frames of N x N x 2048, default N 64, phase\n"
@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
         "KL weight --beta 1e-5) trains the encoder on the first frames; --model loads one instead. --two-encoder: the\n"
         "study's two-encoder variant (a raw-spectrum encoder pulled towards the VAE mean; the stream then runs the raw\n"
         "recipe, no background fit, no anomaly score); --model VAE --raw-model RAW loads one. --maps DIR: NPY maps of\n"
-        "every frame, SVG of every --svg-every-th and of the change. Exit status: 0 done, 1 bad input, 2 misuse.\n");
+        "every frame, SVG of every --svg-every-th and of the change. --no-anomaly: no reconstruction error (skips the\n"
+        "decoder pass, the benchmark's configuration). Exit status: 0 done, 1 bad input, 2 misuse.\n");
     const auto& pos = cli.positional(0, 1);
     const bool synthetic = cli.has("--synthetic");
     if (synthetic == !pos.empty()) cli.fail("give either FILE or --synthetic FRAMES");
@@ -196,7 +197,8 @@ int main(int argc, char** argv) {
         spec.options.capacity = capacity;
         spec.options.policy = policy;
         spec.options.batch = batch;
-        spec.options.anomaly = !two_encoder;  // a deterministic encoder has no decoder
+        // A deterministic encoder has no decoder; --no-anomaly skips the decoder pass (about half the work).
+        spec.options.anomaly = !two_encoder && !cli.has("--no-anomaly");
         spec.options.frame_width = width;
         spec.options.frame_height = height;
         const steps::Pipeline plan = stream::study2_recipe().prepare(axis);
