@@ -74,22 +74,14 @@ public:
         if (deterministic() && logvar)
             throw value_error("latent::Encoder::encode: a deterministic encoder has no log-variance (embed the references with the VAE)");
         if (batch == 0) return;
-        typename nn::Workspace<T>::Frame frame(ws);
         const nn::Shape ls{batch, latent_size()};
         const nn::ConstTensorView<T> in(x, input_shape_.with_batch(batch));
         if (deterministic()) {
             vae_->forward(in, nn::TensorView<T>(mean, ls), ws);
             return;
         }
-        if (logvar) {
-            vae_->encode(in, nn::TensorView<T>(mean, ls), nn::TensorView<T>(logvar, ls), ws);
-            return;
-        }
-        // The mean alone (the stream's case): the log-variance head is not run.
-        const nn::Shape hs = vae_->encoder().output_shape(in.shape());
-        nn::TensorView<T> h(ws.allocate(hs.size()), hs);
-        vae_->encoder().forward(in, h, ws);
-        vae_->mean_head().forward(h, nn::TensorView<T>(mean, ls), ws);
+        // Without logvar (the stream's case) the log-variance head is not run.
+        vae_->encode(in, nn::TensorView<T>(mean, ls), logvar ? nn::TensorView<T>(logvar, ls) : nn::TensorView<T>(), ws);
     }
 
     /// err[i] = mean over j of (decode(mean_i)_j - x_ij)^2, the anomaly score

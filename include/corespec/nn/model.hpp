@@ -287,7 +287,8 @@ public:
         return latent_;
     }
 
-    /// Latent mean and log-variance [batch, latent] of each input sample.
+    /// Latent mean and log-variance [batch, latent] of each input sample. An
+    /// empty `logvar` skips the log-variance head (the mean alone).
     void encode(ConstTensorView<T> in, TensorView<T> mean, TensorView<T> logvar, Workspace<T>& ws) const {
         require_vae("encode");
         check_input(in.shape());
@@ -296,7 +297,7 @@ public:
         TensorView<T> h(ws.allocate(hs.size()), hs);
         encoder().forward(in, h, ws);
         mean_head().forward(h, mean, ws);
-        logvar_head().forward(h, logvar, ws);
+        if (!logvar.empty()) logvar_head().forward(h, logvar, ws);
     }
 
     /// z = mean + exp(logvar / 2) * eps (the reparameterisation), element-wise.
