@@ -344,7 +344,6 @@ public:
     /// shape_error unless x_raw has x's rows and raw maps them to the latent.
     TrainResult fit_two_encoder(ConstTensorView<T> x, ConstTensorView<T> x_raw, Sequential<T>& raw) {
         check(x);
-        if (x_raw.rank() < 2) throw shape_error("nn::train::VaeTrainer raw rows", {x.batch()}, x_raw.shape().to_vector());
         VaeGradient<T>::check_pull(raw, x_raw.shape(), x.batch(), vae_.latent_size());
         return fit_rows(x, x_raw, &raw);
     }
