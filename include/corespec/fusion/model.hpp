@@ -63,6 +63,7 @@
 #include "corespec/nn/layers/dense.hpp"
 #include "corespec/nn/serialize.hpp"
 #include "corespec/nn/train/trainer.hpp"
+#include "corespec/report/metrics.hpp"
 #include "corespec/synth/random.hpp"
 
 namespace corespec::fusion {
@@ -291,14 +292,18 @@ inline nn::Sequential<float> build_network(const FusionCard& card, const FusionO
 }
 
 /// Mean validation loss of target t (column t of z and y, `nt` columns):
-/// MSE of the scaled regression target, or BCE with logits for a flag (as
-/// the training loss's components).
+/// MSE of the scaled regression target, or BCE with logits for a flag (the
+/// training loss's components, term by term).
 inline double validation_loss(TargetKind kind, const std::vector<float>& z, const std::vector<float>& y, std::size_t t, std::size_t nt) {
+    using Bce = nn::train::BceWithLogitsLoss<float>;
+    using Mse = nn::train::MseLoss<float>;
+    const Bce bce;
+    const Mse mse;
     const std::size_t rows = y.size() / nt;
     double s = 0;
     for (std::size_t r = 0; r < rows; ++r) {
         const double x = z[r * nt + t], v = y[r * nt + t];
-        s += kind == TargetKind::binary ? std::max(x, 0.0) - x * v + std::log1p(std::exp(-std::abs(x))) : (x - v) * (x - v);
+        s += kind == TargetKind::binary ? Bce::term_value(x, v, bce) : Mse::term_value(x, v, mse);
     }
     return s / static_cast<double>(rows);
 }
@@ -666,17 +671,16 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
             }
             std::tie(card.platt_a[t], card.platt_b[t]) = detail::fit_platt(z, y);
         } else {
-            double excess = 0, se = 0, mean = 0, ss = 0;
+            double excess = 0;
+            std::vector<double> truth(val.size());
             for (std::size_t r = 0; r < val.size(); ++r) {
-                const double e = val[r].targets[t] - raw.value[t][r];
+                truth[r] = val[r].targets[t];
+                const double e = truth[r] - raw.value[t][r];
                 excess += e * e - raw.sd[t][r] * raw.sd[t][r];
-                se += e * e;
-                mean += val[r].targets[t] / static_cast<double>(val.size());
             }
-            for (std::size_t r = 0; r < val.size(); ++r) ss += (val[r].targets[t] - mean) * (val[r].targets[t] - mean);
             card.noise_variance[t] = std::max(0.0, excess / static_cast<double>(val.size()));
             // Validation R² <= 0: the inputs do not tell this target; say so and predict the training mean.
-            card.constant[t] = o.constant_if_unpredictable && !(ss > 0 && 1 - se / ss > 0);
+            card.constant[t] = o.constant_if_unpredictable && !(report::r2_score(truth, raw.value[t]) > 0);
         }
     }
     std::vector<nn::Model<float>> calibrated;
