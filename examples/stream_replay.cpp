@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cli(
         argc, argv,
         "stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE] [--two-encoder] "
-        "[--raw-model RAW] [--size N] [--change-frame K] [--epochs E] [--beta B] [--lr LR] [--capacity N] [--batch N] "
+        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--beta B] [--lr LR] [--capacity N] [--batch N] "
         "[--policy block|reject] [--maps DIR] [--svg-every K] [--save-model VAE] [--save-raw-model RAW] [--seed S]",
         {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1}, {"--no-anomaly", 0},
          {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
@@ -359,6 +359,7 @@ int main(int argc, char** argv) {
         j["generate_seconds"] = generate_s;
         j["encoder"] = cli.has("--model") ? cli.text("--model") : "trained";
         j["variant"] = two_encoder ? "two-encoder" : "vae";
+        j["anomaly"] = spec.options.anomaly;  // whether each result carries the reconstruction error
         j["training_rows"] = training_rows_n;
         if (two_encoder && !cli.has("--model")) j["pull_loss"] = pull;
         j["training_seconds"] = train_s;

@@ -18,6 +18,11 @@ add_test(NAME example.stream_replay_two_encoder
   COMMAND stream_replay --synthetic 4 --size 16 --change-frame 2 --threads 2 --two-encoder --maps "${_replay_out}_two")
 set_tests_properties(example.stream_replay_two_encoder PROPERTIES LABELS examples
   PASS_REGULAR_EXPRESSION "\"processed\":1024,.*\"received\":1024,\"rejected\":0,.*\"svg_frames\":\\[0,1,2,3\\],.*\"variant\":\"two-encoder\"")
+# --no-anomaly: the benchmark's pipeline (no decoder pass), the same classes.
+add_test(NAME example.stream_replay_no_anomaly
+  COMMAND stream_replay --synthetic 4 --size 16 --change-frame 2 --threads 2 --no-anomaly)
+set_tests_properties(example.stream_replay_no_anomaly PROPERTIES LABELS examples
+  PASS_REGULAR_EXPRESSION "\"anomaly\":false,\"change_frame\":2,.*\"detected_frame\":3,.*\"processed\":1024,\"received\":1024,\"rejected\":0,.*\"variant\":\"vae\"")
 set(_nmc_si "${CORESPEC_SHARED_DATA}/eels/nmc/nmc_coreloss_si.dm3")
 if(EXISTS "${_nmc_si}")
   add_test(NAME example.stream_replay_nmc COMMAND stream_replay "${_nmc_si}" --rate 2000 --lr 1e-3)
