@@ -38,6 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "corespec/core/checks.hpp"
 #include "corespec/core/error.hpp"
 #include "corespec/core/span.hpp"
 #include "corespec/core/status.hpp"
@@ -254,14 +255,6 @@ private:
 /// Throws step_error(step, field, ...) unless v is finite.
 inline void require_finite_field(const std::string& step, const std::string& field, double v) {
     if (!std::isfinite(v)) throw step_error(step, field, "must be finite, got " + std::to_string(v));
-}
-
-/// True when every value is finite (a pixel check, not an exception).
-template <class T>
-bool all_finite(span<const T> v) noexcept {
-    for (std::size_t i = 0; i < v.size(); ++i)
-        if (!std::isfinite(static_cast<double>(v[i]))) return false;
-    return true;
 }
 
 }  // namespace detail

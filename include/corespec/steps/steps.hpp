@@ -397,7 +397,7 @@ private:
                 out[j] = static_cast<T>(y0 + t * (y1 - y0));
             }
             // The values moved by -c: the peak is now at 0 eV on the output axis.
-            return detail::all_finite(span<const T>(out.data(), out.size())) ? PixelStatus::ok : PixelStatus::non_finite;
+            return corespec::all_finite(span<const T>(out.data(), out.size())) ? PixelStatus::ok : PixelStatus::non_finite;
         }
 
     private:
@@ -708,7 +708,7 @@ public:
         Plan(const grid::EnergyAxis& a, prep::SavitzkyGolay sg) : PreparedStepT<Plan>(a), sg_(sg) {}
         template <class T>
         PixelStatus go(span<const T> in, span<T> out, PixelState&) const {
-            if (!detail::all_finite(in)) return PixelStatus::non_finite;
+            if (!corespec::all_finite(in)) return PixelStatus::non_finite;
             sg_.apply(in, out);
             return PixelStatus::ok;
         }
@@ -766,7 +766,7 @@ private:
             : PreparedStepT<GradientPlan>(a), x_(a.energies()), edge_order_(edge_order) {}
         template <class T>
         PixelStatus go(span<const T> in, span<T> out, PixelState&) const {
-            if (!detail::all_finite(in)) return PixelStatus::non_finite;
+            if (!corespec::all_finite(in)) return PixelStatus::non_finite;
             detail::copy_out(prep::gradient(span<const double>(x_), in, edge_order_), out);
             return PixelStatus::ok;
         }
@@ -833,7 +833,7 @@ private:
         Plan(const grid::EnergyAxis& a, prep::Broaden b) : PreparedStepT<Plan>(a), b_(b), x_(a.energies()) {}
         template <class T>
         PixelStatus go(span<const T> in, span<T> out, PixelState&) const {
-            if (!detail::all_finite(in)) return PixelStatus::non_finite;
+            if (!corespec::all_finite(in)) return PixelStatus::non_finite;
             try {
                 detail::copy_out(b_(span<const double>(x_), in, span<const double>(x_)), out);
             } catch (const value_error&) {
@@ -995,7 +995,7 @@ private:
         PixelStatus go(span<const T> in, span<T> out, PixelState& st) const {
             const span<const T> c = st.companion<T>();
             if (c.size() != companion_.size()) return PixelStatus::bad_window;  // a runner without the companion
-            if (!detail::all_finite(in) || !detail::all_finite(c)) return PixelStatus::non_finite;
+            if (!corespec::all_finite(in) || !corespec::all_finite(c)) return PixelStatus::non_finite;
             try {
                 if (method_ == Method::fourier_log) {
                     detail::copy_out(
@@ -1010,7 +1010,7 @@ private:
             } catch (const error&) {
                 return PixelStatus::fit_failed;
             }
-            return detail::all_finite(span<const T>(out.data(), out.size())) ? PixelStatus::ok : PixelStatus::non_finite;
+            return corespec::all_finite(span<const T>(out.data(), out.size())) ? PixelStatus::ok : PixelStatus::non_finite;
         }
 
     private:

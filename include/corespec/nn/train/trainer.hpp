@@ -139,6 +139,27 @@ bool all_finite(const T* x, std::size_t n) {
     return kernels::default_table<T>().all_finite(x, n);
 }
 
+/// The seeded validation split of both trainers: round(fraction * n) rows
+/// (at most n - 1) drawn at random for validation, the others for training,
+/// each list in row order. No validation rows leaves rng untouched.
+struct RowSplit {
+    std::vector<std::size_t> train, val;
+};
+
+inline RowSplit split_rows(std::size_t n, double fraction, Random& rng) {
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::size_t n_val = static_cast<std::size_t>(std::floor(fraction * static_cast<double>(n) + 0.5));
+    if (n > 0 && n_val >= n) n_val = n - 1;
+    if (n_val) rng.shuffle(order);
+    RowSplit s;
+    s.val.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
+    s.train.assign(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
+    std::sort(s.val.begin(), s.val.end());
+    std::sort(s.train.begin(), s.train.end());
+    return s;
+}
+
 /// End-of-epoch bookkeeping shared by the trainers: best epoch and weights,
 /// timing and ETA, the checkpoint and progress callbacks, the learning-rate
 /// schedule and early stopping.
@@ -567,17 +588,10 @@ public:
     /// val_fraction of them. See the file comment for what throws.
     TrainResult fit(ConstTensorView<T> x, ConstTensorView<T> y, ConstTensorView<T> mask = {}) {
         check(x, y, mask);
-        const std::size_t n = x.batch();
         Random rng(o_.seed);
-        std::vector<std::size_t> order(n);
-        for (std::size_t i = 0; i < n; ++i) order[i] = i;
-        std::size_t n_val = static_cast<std::size_t>(std::floor(o_.val_fraction * static_cast<double>(n) + 0.5));
-        if (n_val >= n) n_val = n - 1;
-        if (n_val) rng.shuffle(order);
-        std::vector<std::size_t> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
-        std::vector<std::size_t> train(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
-        std::sort(val.begin(), val.end());
-        std::sort(train.begin(), train.end());
+        detail::RowSplit split = detail::split_rows(x.batch(), o_.val_fraction, rng);
+        std::vector<std::size_t>&train = split.train, &val = split.val;
+        const std::size_t n_val = val.size();
         Gathered v = gather(x, y, mask, val);
         return run(x, y, mask, train, n_val ? &v : nullptr, rng);
     }

@@ -360,17 +360,10 @@ public:
 
 private:
     TrainResult fit_rows(ConstTensorView<T> x, ConstTensorView<T> x_raw, Sequential<T>* raw) {
-        const std::size_t n = x.batch();
         Random rng(o_.seed);
-        std::vector<std::size_t> order(n);
-        for (std::size_t i = 0; i < n; ++i) order[i] = i;
-        std::size_t n_val = static_cast<std::size_t>(std::floor(o_.val_fraction * static_cast<double>(n) + 0.5));
-        if (n_val >= n) n_val = n - 1;
-        if (n_val) rng.shuffle(order);
-        std::vector<std::size_t> val(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
-        std::vector<std::size_t> train(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
-        std::sort(val.begin(), val.end());
-        std::sort(train.begin(), train.end());
+        detail::RowSplit split = detail::split_rows(x.batch(), o_.val_fraction, rng);
+        std::vector<std::size_t>&train = split.train, &val = split.val;
+        const std::size_t n_val = val.size();
         std::vector<T> xv, xrv;
         Shape vs, vrs;
         copy_rows(x, val.data(), val.size(), xv, vs);
