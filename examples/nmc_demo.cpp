@@ -2,7 +2,7 @@
 //
 //   nmc_demo [--samples N] [--seed S] [--out DIR]          synthetic default (corespec::synth)
 //   nmc_demo --manifest feff_nmc/manifest.csv [--test-manifest T]   simulated spectra (FEFF layout)
-//   nmc_demo ... [--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K]
+//   nmc_demo ... [--epochs E] [--min-steps S] [--members M] [--strategy late|mean|early] [--folds K]
 //   nmc_demo --si CORELOSS.dm3 --lowloss LOWLOSS.dm3        also predict per pixel of measured spectrum images
 //   nmc_demo ... [--selection per-target|total] [--weight-decay W] [--modality-dropout P] [--encoder-width N]
 //                [--hidden N]                                training options (fusion::FusionOptions)
@@ -473,7 +473,7 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cl(
         argc, argv,
         "nmc_demo [--samples N] [--seed S] [--out DIR] [--manifest CSV [--test-manifest CSV]] [--si CORELOSS --lowloss LOWLOSS] "
-        "[--epochs E] [--min-steps S] [--members M] [--strategy late|early] [--folds K] [--no-progress] "
+        "[--epochs E] [--min-steps S] [--members M] [--strategy late|mean|early] [--folds K] [--no-progress] "
         "[--selection per-target|total] [--weight-decay W] [--modality-dropout P] [--encoder-width N] [--hidden N] "
         "[--sets NAME,...,multimodal] [--modalities NAME,...] [--curves CSV]",
         {{"--samples", 1}, {"--seed", 1}, {"--out", 1}, {"--manifest", 1}, {"--test-manifest", 1}, {"--si", 1}, {"--lowloss", 1},
@@ -496,7 +496,7 @@ int main(int argc, char** argv) {
         cfg.options.epochs = cl.count("--epochs", cfg.options.epochs, 1, 100000);
         cfg.options.min_steps = cl.count("--min-steps", cfg.options.min_steps, 0, 100000000);
         cfg.options.members = cl.count("--members", 3, 1, 20);
-        cfg.options.strategy = (cl.choice<fusion::Strategy>("--strategy", {{"late", fusion::Strategy::late}, {"early", fusion::Strategy::early}}, fusion::Strategy::late));
+        cfg.options.strategy = (cl.choice<fusion::Strategy>("--strategy", {{"late", fusion::Strategy::late}, {"mean", fusion::Strategy::mean}, {"early", fusion::Strategy::early}}, fusion::Strategy::late));
         cfg.folds = cl.count("--folds", 5, 2, 100);
         cfg.options.weight_decay = cl.number("--weight-decay", cfg.options.weight_decay, 0, 10);
         cfg.options.modality_dropout = cl.number("--modality-dropout", cfg.options.modality_dropout, 0, 0.99);

@@ -4,6 +4,11 @@ add_test(NAME example.nmc_demo_short COMMAND nmc_demo --samples 120 --epochs 4 -
          --out "${CMAKE_CURRENT_BINARY_DIR}/nmc_demo_short")
 set_tests_properties(example.nmc_demo_short PROPERTIES LABELS examples FIXTURES_SETUP nmc_demo_report
                      PASS_REGULAR_EXPRESSION "multimodal against the best single edge:.*wrote .*metrics.csv")
+# The same with mean fusion (fusion::Strategy::mean): parsed, trained, reported and saved.
+add_test(NAME example.nmc_demo_mean_short COMMAND nmc_demo --samples 120 --epochs 4 --min-steps 0 --members 2 --no-progress
+         --strategy mean --out "${CMAKE_CURRENT_BINARY_DIR}/nmc_demo_mean_short")
+set_tests_properties(example.nmc_demo_mean_short PROPERTIES LABELS examples
+                     PASS_REGULAR_EXPRESSION "mean fusion, ensembles of 2.*multimodal against the best single edge:.*wrote .*model files \\(multimodal_")
 if(EXISTS "${CORESPEC_SHARED_DATA}/sim/feff_nmc/manifest.csv")
   add_test(NAME example.nmc_demo_feff_short COMMAND nmc_demo --manifest "${CORESPEC_SHARED_DATA}/sim/feff_nmc/manifest.csv"
            --folds 2 --epochs 3 --min-steps 0 --members 2 --no-progress --out "${CMAKE_CURRENT_BINARY_DIR}/nmc_demo_feff_short")

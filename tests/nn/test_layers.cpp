@@ -280,6 +280,7 @@ TEST_CASE("nn layer registry: every type's declared parameters are those of the 
         {"reshape", {{"shape", {2, 3}}}},
         {"prelu", {{"num_parameters", 3}}},
         {"block_dense", {{"blocks", {{5, 3}, {2, 2}}}}},
+        {"masked_block_mean", {{"blocks", 3}, {"width", 2}}},
     };
     train::Random rng(5);
     for (const LayerType& type : layer_type_table) {

@@ -132,6 +132,174 @@ TEST_CASE("nn::BlockDense: saved and loaded in a model file") {
     std::remove(path.c_str());
 }
 
+TEST_CASE("nn::BlockDense: identity blocks copy their features through, have no parameters, and are checked") {
+    BlockDense<double> l({{3, 2}, {2, 2, true}, {4, 1}});
+    CHECK(l.parameter_info().size() == 4);  // block0 and block2: weight and bias each
+    CHECK(l.parameter_info()[2].name == "block2.weight");
+    auto p = draws(l.parameter_count(), 4);
+    std::copy(p.begin(), p.end(), l.parameters().begin());
+    l.parameters_changed();
+    const std::size_t batch = 5;
+    const auto x = draws(batch * 9, 5), c = draws(batch * 5, 6);
+    nn::Workspace<double> ws;
+    std::vector<double> y(batch * 5);
+    l.forward(nn::ConstTensorView<double>(x.data(), nn::Shape{batch, 9}), nn::TensorView<double>(y.data(), nn::Shape{batch, 5}), ws);
+    for (std::size_t r = 0; r < batch; ++r)
+        for (std::size_t j = 0; j < 2; ++j) CHECK(y[r * 5 + 2 + j] == x[r * 9 + 3 + j]);  // block 1 unchanged
+
+    std::vector<double> gx(x.size()), gp(l.parameter_count(), 0.0);
+    l.backward(nn::ConstTensorView<double>(x.data(), nn::Shape{batch, 9}), nn::ConstTensorView<double>(y.data(), nn::Shape{batch, 5}),
+               nn::ConstTensorView<double>(c.data(), nn::Shape{batch, 5}), nn::TensorView<double>(gx.data(), nn::Shape{batch, 9}),
+               span<double>(gp), ws);
+    const auto nx = corespec_test::numeric_gradient([&](const std::vector<double>& v) { return weighted_output(l, v, batch, c); }, x);
+    CHECK(corespec_test::max_rel_error(gx, nx) < 1e-7);
+    const auto np = corespec_test::numeric_gradient(
+        [&](const std::vector<double>& v) {
+            BlockDense<double> m(l);
+            std::copy(v.begin(), v.end(), m.parameters().begin());
+            m.parameters_changed();
+            return weighted_output(m, x, batch, c);
+        },
+        p);
+    CHECK(corespec_test::max_rel_error(gp, np) < 1e-7);
+
+    // The config names the identity blocks; one without them reads as before (no key written).
+    CHECK(l.config().at("identity_blocks") == nlohmann::json::array({1}));
+    CHECK(nn::layer_from_config<double>(l.config())->config() == l.config());
+    CHECK(nn::layer_from_config<double>(l.config())->parameter_count() == l.parameter_count());
+    CHECK_FALSE(BlockDense<double>({{3, 2}}).config().contains("identity_blocks"));
+    const nlohmann::json base{{"type", "block_dense"}, {"blocks", {{3, 2}, {2, 2}}}};
+    auto with = [&](nlohmann::json id) {
+        nlohmann::json j = base;
+        j["identity_blocks"] = std::move(id);
+        return j;
+    };
+    CHECK_THROWS_WITH_AS(nn::layer_from_config<double>(with({0})), doctest::Contains("needs in == out"), parse_error);
+    CHECK_THROWS_WITH_AS(nn::layer_from_config<double>(with({2})), doctest::Contains("identity_blocks[0]"), parse_error);
+    CHECK_THROWS_WITH_AS(nn::layer_from_config<double>(with({1, 1})), doctest::Contains("listed twice"), parse_error);
+    CHECK_THROWS_AS(nn::layer_from_config<double>(with(1)), parse_error);
+    CHECK_THROWS_AS(nn::layer_from_config<double>(with({-1})), parse_error);
+    CHECK(nn::layer_from_config<double>(with(nlohmann::json::array()))->config() == BlockDense<double>({{3, 2}, {2, 2}}).config());
+    CHECK_THROWS_WITH_AS(BlockDense<double>({{3, 2, true}}), doctest::Contains("identity block 0 maps 3 features to 2"), value_error);
+}
+
+namespace {
+// A MaskedBlockMean input row: blocks of width w, then presence bits.
+std::vector<double> mean_row(const std::vector<std::vector<double>>& blocks, const std::vector<double>& present) {
+    std::vector<double> row;
+    for (const auto& b : blocks) row.insert(row.end(), b.begin(), b.end());
+    row.insert(row.end(), present.begin(), present.end());
+    return row;
+}
+std::vector<double> run(const nn::Layer<double>& l, const std::vector<double>& x, std::size_t batch) {
+    nn::Workspace<double> ws;
+    const nn::Shape os = l.output_shape(nn::Shape{batch, x.size() / batch});
+    std::vector<double> y(os.size());
+    l.forward(nn::ConstTensorView<double>(x.data(), nn::Shape{batch, x.size() / batch}), nn::TensorView<double>(y.data(), os), ws);
+    return y;
+}
+}  // namespace
+
+TEST_CASE("nn::MaskedBlockMean: the mean of the present blocks, the bits passed through, gradients, config") {
+    const nn::MaskedBlockMean<double> l(3, 2);
+    CHECK(l.in_features() == 9);
+    CHECK(l.out_features() == 5);
+    CHECK(l.parameter_count() == 0);
+
+    // By hand: blocks (1, 2), (3, -4), (10, 20); the second absent -> mean of the first and third.
+    std::vector<double> x = mean_row({{1, 2}, {3, -4}, {10, 20}}, {1, 0, 1});
+    const auto one = mean_row({{1, 2}, {3, -4}, {10, 20}}, {0, 1, 0});      // one present: that block
+    const auto none = mean_row({{1, 2}, {3, -4}, {10, 20}}, {0, 0, 0});     // none: zeros, no NaN
+    const auto all = mean_row({{1, 2}, {3, -4}, {10, 20}}, {1, 1, 1});
+    x.insert(x.end(), one.begin(), one.end());
+    x.insert(x.end(), none.begin(), none.end());
+    x.insert(x.end(), all.begin(), all.end());
+    const auto y = run(l, x, 4);
+    const std::vector<double> want{5.5, 11, 1, 0, 1,  3, -4, 0, 1, 0,  0, 0, 0, 0, 0,  14.0 / 3, 6, 1, 1, 1};
+    REQUIRE(y.size() == want.size());
+    for (std::size_t i = 0; i < y.size(); ++i) CHECK(y[i] == doctest::Approx(want[i]).epsilon(1e-15));
+    // An absent block's content does not matter.
+    auto other = x;
+    other[2] = 1e6, other[3] = -7;
+    CHECK(run(l, other, 4) == y);
+
+    // Backward against central differences in the encodings (masks 1 0 1, 0 1 0, 0 0 0, 1 1 1
+    // kept fixed: the mask is data), and the presence columns get their pass-through gradient.
+    const std::size_t batch = 4;
+    const auto c = draws(batch * 5, 7);
+    const auto e = draws(batch * 9, 8);
+    for (std::size_t r = 0; r < batch; ++r)
+        for (std::size_t i = 0; i < 6; ++i) x[r * 9 + i] = e[r * 9 + i];
+    std::vector<double> gx(x.size()), yx = run(l, x, batch);
+    nn::Workspace<double> ws;
+    l.backward(nn::ConstTensorView<double>(x.data(), nn::Shape{batch, 9}), nn::ConstTensorView<double>(yx.data(), nn::Shape{batch, 5}),
+               nn::ConstTensorView<double>(c.data(), nn::Shape{batch, 5}), nn::TensorView<double>(gx.data(), nn::Shape{batch, 9}),
+               span<double>(), ws);
+    std::vector<double> enc, genc;
+    for (std::size_t r = 0; r < batch; ++r)
+        for (std::size_t i = 0; i < 6; ++i) enc.push_back(x[r * 9 + i]), genc.push_back(gx[r * 9 + i]);
+    const auto nenc = corespec_test::numeric_gradient(
+        [&](const std::vector<double>& v) {
+            auto xv = x;
+            for (std::size_t r = 0; r < batch; ++r)
+                for (std::size_t i = 0; i < 6; ++i) xv[r * 9 + i] = v[r * 6 + i];
+            return weighted_output(l, xv, batch, c);
+        },
+        enc);
+    CHECK(corespec_test::max_rel_error(genc, nenc) < 1e-8);
+    for (std::size_t r = 0; r < batch; ++r)
+        for (std::size_t k = 0; k < 3; ++k) CHECK(gx[r * 9 + 6 + k] == c[r * 5 + 2 + k]);
+    for (std::size_t i = 0; i < 6; ++i) CHECK(gx[2 * 9 + i] == 0.0);  // nothing present: no gradient
+    for (double g : gx) CHECK(std::isfinite(g));
+
+    // A presence value other than 0 / 1 is refused (the gradient would be wrong for it).
+    auto half = x;
+    half[9 + 7] = 0.5;
+    CHECK_THROWS_WITH_AS(run(l, half, batch), doctest::Contains("row 1, presence of block 1 is 0.5"), value_error);
+    half[9 + 7] = std::nan("");
+    CHECK_THROWS_AS(run(l, half, batch), value_error);
+
+    // Shapes, config round trip, refused configs.
+    CHECK_THROWS_AS(l.output_shape(nn::Shape{2, 8}), shape_error);
+    CHECK(l.config() == nlohmann::json{{"type", "masked_block_mean"}, {"blocks", 3}, {"width", 2}});
+    CHECK(nn::layer_from_config<double>(l.config())->config() == l.config());
+    CHECK_THROWS_AS(nn::layer_from_config<double>(nlohmann::json{{"type", "masked_block_mean"}, {"blocks", 3}}), parse_error);
+    CHECK_THROWS_AS(nn::layer_from_config<double>(nlohmann::json{{"type", "masked_block_mean"}, {"blocks", 0}, {"width", 2}}), parse_error);
+    CHECK_THROWS_AS(nn::layer_from_config<double>(nlohmann::json{{"type", "masked_block_mean"}, {"blocks", 3}, {"width", -2}}), parse_error);
+    CHECK_THROWS_WITH_AS(nn::layer_from_config<double>(nlohmann::json{{"type", "masked_block_mean"}, {"blocks", 3}, {"width", 2}, {"bias", true}}),
+                         doctest::Contains("unknown key"), parse_error);
+    CHECK_THROWS_WITH_AS(nn::layer_from_config<double>(nlohmann::json{{"type", "masked_block_mean"}, {"blocks", 1 << 20}, {"width", 1 << 10}}),
+                         doctest::Contains("exceed"), parse_error);
+    CHECK_THROWS_AS(nn::MaskedBlockMean<double>(0, 2), value_error);
+    CHECK_THROWS_AS(nn::MaskedBlockMean<double>(2, 0), value_error);
+}
+
+TEST_CASE("nn::MaskedBlockMean: encoders, identity presence block and mean saved and loaded in a model file") {
+    nn::Sequential<float> s;
+    s.emplace<BlockDense<float>>(std::vector<BlockDense<float>::Block>{{5, 3}, {4, 3}, {2, 2, true}});
+    s.emplace<nn::ActivationLayer<float>>(nn::Activation::leaky_relu(0.1));  // leaves the bits 0 / 1
+    s.emplace<nn::MaskedBlockMean<float>>(2, 3);
+    s.emplace<nn::Dense<float>>(5, 2);
+    nn::train::init_default(s, 3);
+    const auto path = (std::filesystem::temp_directory_path() / "corespec_masked_block_mean.safetensors").string();
+    std::vector<float> x(4 * 11);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i)));
+    const float bits[4][2] = {{1, 1}, {1, 0}, {0, 1}, {0, 0}};
+    for (std::size_t r = 0; r < 4; ++r) x[r * 11 + 9] = bits[r][0], x[r * 11 + 10] = bits[r][1];
+    nn::SaveOptions<float> so;
+    so.selftest_input = nn::ConstTensorView<float>(x.data(), nn::Shape{4, 11});
+    nn::save_model(nn::make_model(s, {11}), path, so);
+    const auto m = nn::load_model<float>(path);  // runs the stored self-test
+    CHECK(m.graph().layer(0).config() == s.layer(0).config());
+    CHECK(m.graph().layer(2).type() == "masked_block_mean");
+    std::vector<float> a(8), b(8);
+    nn::Workspace<float> ws;
+    s.forward(nn::ConstTensorView<float>(x.data(), nn::Shape{4, 11}), nn::TensorView<float>(a.data(), nn::Shape{4, 2}), ws);
+    m.forward(nn::ConstTensorView<float>(x.data(), nn::Shape{4, 11}), nn::TensorView<float>(b.data(), nn::Shape{4, 2}), ws);
+    CHECK(a == b);
+    std::remove(path.c_str());
+}
+
 TEST_CASE("fusion::Modality: a recipe runs before the grid (synthetic K edge, pre-edge normalisation)") {
     const auto mods = fusion::nmc::synthetic_modalities();
     const auto& ni_k = mods[static_cast<std::size_t>(synth::NmcEdge::ni_k)];
@@ -337,4 +505,131 @@ TEST_CASE("fusion::train: a regression head with validation R2 <= 0 predicts the
         }
     }
     CHECK_FALSE(ruled.card().is_constant(0));  // frac_Ni is learnt
+}
+
+TEST_CASE("fusion: the strategy names in a card; files from before the mean strategy read as before") {
+    CHECK(fusion::strategy_from_string("early") == fusion::Strategy::early);
+    CHECK(fusion::strategy_from_string("late") == fusion::Strategy::late);
+    CHECK(fusion::strategy_from_string("mean") == fusion::Strategy::mean);
+    for (auto s : {fusion::Strategy::early, fusion::Strategy::late, fusion::Strategy::mean})
+        CHECK(fusion::strategy_from_string(fusion::to_string(s)) == s);
+    CHECK_THROWS_WITH_AS(fusion::strategy_from_string("median"), doctest::Contains("early, late or mean"), value_error);
+    nlohmann::json card = small_model().card().to_json();  // a late model's card, as files have held it
+    CHECK(card.at("strategy") == "late");
+    CHECK(fusion::FusionCard::from_json(card, "card").strategy == fusion::Strategy::late);
+    card["strategy"] = "median";
+    CHECK_THROWS_WITH_AS(fusion::FusionCard::from_json(card, "card"), doctest::Contains("corespec.fusion.strategy"), parse_error);
+}
+
+namespace {
+const fusion::FusionModel& small_mean_model() {
+    static const fusion::FusionModel model = [] {
+        fusion::FusionOptions o;
+        o.strategy = fusion::Strategy::mean;
+        o.members = 2;
+        o.epochs = 8;
+        o.hidden = 16;
+        o.encoder_width = 4;
+        o.seed = 5;
+        return fusion::train(fusion::nmc::synthetic_set(60, 11), fusion::nmc::synthetic_modalities(), o);
+    }();
+    return model;
+}
+
+// x with modality k marked absent in every row; its features zeroed when `zero`, else kept.
+fusion::FeatureMatrix without(fusion::FeatureMatrix x, std::size_t k, bool zero) {
+    const std::size_t m = x.layout.modality_count();
+    for (std::size_t r = 0; r < x.rows; ++r) {
+        x.present[r * m + k] = 0;
+        if (zero)
+            std::fill(x.values.begin() + static_cast<std::ptrdiff_t>(r * x.columns() + x.layout[k].offset),
+                      x.values.begin() + static_cast<std::ptrdiff_t>(r * x.columns() + x.layout[k].end()), 0.0);
+    }
+    return x;
+}
+}  // namespace
+
+TEST_CASE("fusion::train, mean strategy: every subset of modalities predicts; an absent modality leaves the mean") {
+    const auto& model = small_mean_model();
+    CHECK(model.card().strategy == fusion::Strategy::mean);
+    const auto& net = model.network(0).graph();
+    REQUIRE(net.size() >= 4);
+    const std::size_t m = model.card().modalities.size(), w = 4;
+    CHECK(net.layer(0).config().at("identity_blocks") == nlohmann::json::array({m}));  // the bits copied through
+    CHECK(net.layer(2).config() == nlohmann::json{{"type", "masked_block_mean"}, {"blocks", m}, {"width", w}});
+
+    const auto test = fusion::nmc::synthetic_set(6, 11, 100);
+    const fusion::FeatureMatrix x = test.features(model.card().modalities);
+    // Every non-empty subset of the 7 edges gives finite predictions.
+    for (unsigned subset = 1; subset < (1u << m); ++subset) {
+        fusion::FeatureMatrix xs = x;
+        for (std::size_t k = 0; k < m; ++k)
+            if (!(subset >> k & 1u)) xs = without(xs, k, true);
+        const auto p = model.predict(xs);
+        CAPTURE(subset);
+        for (std::size_t t = 0; t < p.value.size(); ++t)
+            for (std::size_t r = 0; r < p.rows; ++r) {
+                CHECK(std::isfinite(p.value[t][r]));
+                if (model.card().targets[t].kind == fusion::TargetKind::regression) CHECK(std::isfinite(p.sd[t][r]));
+            }
+    }
+
+    // The mask works: what an absent modality's features hold does not matter
+    // (late fusion's learnt blocks do see it), ...
+    const std::size_t k = 2;
+    CHECK(model.outputs(without(x, k, false)) == model.outputs(without(x, k, true)));
+    const auto& late = small_model();
+    CHECK(late.outputs(without(x, k, false)) != late.outputs(without(x, k, true)));
+    CHECK(model.outputs(without(x, k, true)) != model.outputs(x));
+
+    // ... and the row without it is the trunk on the mean of the other encodings.
+    const std::vector<float> in = fusion::detail::network_input(x);
+    nn::Sequential<float> encoders = net, trunk = net;
+    while (encoders.size() > 2) encoders.erase(2);
+    for (int i = 0; i < 3; ++i) trunk.erase(0);
+    nn::Workspace<float> ws;
+    const std::size_t rows = x.rows, ni = model.card().input_size(), nt = model.card().targets.size();
+    std::vector<float> h(rows * (m * w + m));
+    encoders.forward(nn::ConstTensorView<float>(in.data(), nn::Shape{rows, ni}), nn::TensorView<float>(h.data(), nn::Shape{rows, m * w + m}), ws);
+    std::vector<float> z(rows * (w + m), 0.0f);
+    for (std::size_t r = 0; r < rows; ++r) {
+        const float* hr = h.data() + r * (m * w + m);
+        float* zr = z.data() + r * (w + m);
+        for (std::size_t b = 0; b < m; ++b) {
+            CHECK(hr[m * w + b] == 1.0f);  // the presence bits came through the encoders and the leaky ReLU as 1
+            if (b == k) continue;
+            for (std::size_t j = 0; j < w; ++j) zr[j] += hr[b * w + j] / static_cast<float>(m - 1);
+        }
+        for (std::size_t b = 0; b < m; ++b) zr[w + b] = b == k ? 0.0f : 1.0f;
+    }
+    std::vector<float> y(rows * nt);
+    trunk.forward(nn::ConstTensorView<float>(z.data(), nn::Shape{rows, w + m}), nn::TensorView<float>(y.data(), nn::Shape{rows, nt}), ws);
+    const auto direct = model.outputs(without(x, k, false))[0];
+    REQUIRE(direct.size() == y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) CHECK(direct[i] == doctest::Approx(y[i]).epsilon(1e-5));
+}
+
+TEST_CASE("fusion::train, mean strategy: the same seed gives the same model; files round trip") {
+    fusion::FusionOptions o;
+    o.strategy = fusion::Strategy::mean;
+    o.members = 2;
+    o.epochs = 3;
+    o.min_steps = 100;
+    o.hidden = 8;
+    o.encoder_width = 3;
+    const auto d = fusion::nmc::synthetic_set(30, 2);
+    const auto mods = fusion::nmc::synthetic_modalities();
+    const auto a = fusion::train(d, mods, o), b = fusion::train(d, mods, o);
+    const auto pa = a.predict(d), pb = b.predict(d);
+    CHECK(pa.value == pb.value);
+    o.seed = 2;
+    CHECK(fusion::train(d, mods, o).predict(d).value != pa.value);
+
+    const auto dir = std::filesystem::temp_directory_path() / "corespec_fusion_mean_test";
+    std::filesystem::create_directories(dir);
+    const auto back = fusion::FusionModel::load(a.save((dir / "m").string()));
+    CHECK(back.card().strategy == fusion::Strategy::mean);
+    CHECK(back.card().to_json() == a.card().to_json());
+    CHECK(back.outputs(d.features(mods)) == a.outputs(d.features(mods)));
+    std::filesystem::remove_all(dir);
 }

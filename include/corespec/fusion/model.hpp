@@ -15,6 +15,9 @@
 //   late   a small encoder per modality (one BlockDense: each modality's bins
 //          to `encoder_width` features, the presence bits passed through a
 //          block of their own) -> ReLU -> concatenation -> Dense trunk -> outputs
+//   mean   the same encoders (the presence bits copied through, not learnt)
+//          -> leaky ReLU -> the mean of the present modalities' encodings
+//          (nn::MaskedBlockMean) and the presence bits -> Dense trunk -> outputs
 //
 // Uncertainty: an ensemble of `members` networks (different seeds and
 // dropout draws). An ensemble was chosen over a variance head because its
@@ -61,6 +64,7 @@
 #include "corespec/nn/layers/activation.hpp"
 #include "corespec/nn/layers/block_dense.hpp"
 #include "corespec/nn/layers/dense.hpp"
+#include "corespec/nn/layers/masked_block_mean.hpp"
 #include "corespec/nn/serialize.hpp"
 #include "corespec/nn/train/trainer.hpp"
 #include "corespec/report/metrics.hpp"
@@ -68,19 +72,24 @@
 
 namespace corespec::fusion {
 
-enum class Strategy { early, late };
+/// early: concatenated features; late: per-modality encoders, concatenated;
+/// mean: per-modality encoders, averaged over the present modalities.
+enum class Strategy { early, late, mean };
 
-inline const char* to_string(Strategy s) noexcept { return s == Strategy::early ? "early" : "late"; }
+inline const char* to_string(Strategy s) noexcept {
+    return s == Strategy::early ? "early" : (s == Strategy::late ? "late" : "mean");
+}
 inline Strategy strategy_from_string(const std::string& s) {
     if (s == "early") return Strategy::early;
     if (s == "late") return Strategy::late;
-    throw value_error("fusion: unknown strategy '" + s + "' (early or late)");
+    if (s == "mean") return Strategy::mean;
+    throw value_error("fusion: unknown strategy '" + s + "' (early, late or mean)");
 }
 
 /// How a fusion model is built and trained.
 struct FusionOptions {
     Strategy strategy = Strategy::late;
-    std::size_t encoder_width = 16;   ///< late: features per modality encoder
+    std::size_t encoder_width = 16;   ///< late, mean: features per modality encoder
     std::size_t hidden = 64;          ///< width of each trunk layer
     std::size_t hidden_layers = 2;    ///< Dense + ReLU layers of the trunk
     double modality_dropout = 0.2;    ///< per epoch, P(a present modality is dropped); one always stays
@@ -275,13 +284,22 @@ inline nn::Sequential<float> build_network(const FusionCard& card, const FusionO
     nn::Sequential<float> net;
     const FeatureLayout layout = card.layout();
     std::size_t width = card.input_size();
-    if (card.strategy == Strategy::late) {
+    const std::size_t m = layout.modality_count();
+    if (card.strategy == Strategy::late || card.strategy == Strategy::mean) {
+        const bool mean = card.strategy == Strategy::mean;
         std::vector<nn::BlockDense<float>::Block> blocks;
         for (const ModalitySlot& s : layout) blocks.push_back({s.size(), o.encoder_width});
-        blocks.push_back({layout.modality_count(), layout.modality_count()});  // the presence bits
+        // The presence bits: late learns a block of them; mean copies them
+        // through, since the masked mean needs them as 0 / 1 (and the leaky
+        // ReLU after leaves 0 and 1 unchanged).
+        blocks.push_back({m, m, mean});
         net.emplace<nn::BlockDense<float>>(blocks);
         net.emplace<nn::ActivationLayer<float>>(detail::hidden_activation());
-        width = o.encoder_width * layout.modality_count() + layout.modality_count();
+        width = o.encoder_width * m + m;
+        if (mean) {
+            net.emplace<nn::MaskedBlockMean<float>>(m, o.encoder_width);
+            width = o.encoder_width + m;
+        }
     }
     for (std::size_t i = 0; i < o.hidden_layers; ++i) {
         net.emplace<nn::Dense<float>>(width, o.hidden, detail::hidden_activation());

@@ -13,6 +13,11 @@
 // (when bias), block by block. No fused activation: follow it with an
 // activation layer. JSON config: {"type": "block_dense", "blocks":
 // [[in_0, out_0], ...], "bias": true}.
+//
+// An identity block (in == out, no parameters) copies its features through
+// unchanged, e.g. the presence bits that a masked mean after the encoders
+// must see as 0 / 1 (fusion's "mean" strategy). Config: "identity_blocks":
+// [b, ...], written only when there is one, so older files read as before.
 #pragma once
 
 #include <cmath>
@@ -36,20 +41,26 @@ class BlockDense : public Layer<T> {
 public:
     struct Block {
         std::size_t in = 0, out = 0;
+        bool identity = false;  ///< copied through unchanged (in == out, no parameters)
     };
 
-    /// Throws value_error for no blocks or a block with a zero width.
+    /// Throws value_error for no blocks, a block with a zero width, or an
+    /// identity block whose in and out differ.
     explicit BlockDense(std::vector<Block> blocks, bool bias = true) : blocks_(std::move(blocks)), bias_(bias) {
         if (blocks_.empty()) throw value_error("nn::BlockDense: no blocks");
         for (std::size_t b = 0; b < blocks_.size(); ++b) {
             if (blocks_[b].in == 0 || blocks_[b].out == 0)
                 throw value_error("nn::BlockDense: block " + std::to_string(b) + " has a zero width");
+            if (blocks_[b].identity && blocks_[b].in != blocks_[b].out)
+                throw value_error("nn::BlockDense: identity block " + std::to_string(b) + " maps " + std::to_string(blocks_[b].in) +
+                                  " features to " + std::to_string(blocks_[b].out) + " (an identity needs in == out)");
             in_offset_.push_back(in_);
             out_offset_.push_back(out_);
             in_ += blocks_[b].in;
             out_ += blocks_[b].out;
-            weight_offset_.push_back(this->declare_parameter(name(b, "weight"), Shape{blocks_[b].out, blocks_[b].in}));
-            bias_offset_.push_back(bias_ ? this->declare_parameter(name(b, "bias"), Shape{blocks_[b].out}) : 0);
+            const bool learnt = !blocks_[b].identity;
+            weight_offset_.push_back(learnt ? this->declare_parameter(name(b, "weight"), Shape{blocks_[b].out, blocks_[b].in}) : 0);
+            bias_offset_.push_back(learnt && bias_ ? this->declare_parameter(name(b, "bias"), Shape{blocks_[b].out}) : 0);
         }
         parameters_changed();
     }
@@ -69,6 +80,10 @@ public:
         this->check_output(in, out);
         const auto& K = kernels::kernels_of(ws);
         for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            if (blocks_[b].identity) {
+                copy_block(in.data() + in_offset_[b], in_, out.data() + out_offset_[b], out_, in.batch(), blocks_[b].in);
+                continue;
+            }
             kernels::GemmArgs<T> a;
             a.m = in.batch(), a.n = blocks_[b].out, a.k = blocks_[b].in;
             a.a = in.data() + in_offset_[b], a.a_rs = static_cast<std::ptrdiff_t>(in_), a.a_cs = 1;
@@ -95,6 +110,10 @@ public:
             typename Workspace<T>::Frame frame(ws);
             const std::size_t bi = blocks_[b].in, bo = blocks_[b].out;
             const T* g = grad_out.data() + out_offset_[b];  // rows of stride out_
+            if (blocks_[b].identity) {  // no parameters; grad_in block = g_b
+                if (!grad_in.empty()) copy_block(g, out_, grad_in.data() + in_offset_[b], in_, m, bi);
+                continue;
+            }
             const T* w = this->params_.data() + weight_offset_[b];
             if (!grad_in.empty()) {  // grad_in block = g_b W_b (the blocks tile grad_in, so overwrite)
                 T* wp = ws.allocate(kernels::packed_size<T>(bo, bi));
@@ -129,14 +148,21 @@ public:
     }
 
     nlohmann::json config() const override {
-        nlohmann::json blocks = nlohmann::json::array();
-        for (const Block& b : blocks_) blocks.push_back({b.in, b.out});
-        return {{"type", type()}, {"blocks", blocks}, {"bias", bias_}};
+        nlohmann::json blocks = nlohmann::json::array(), identity = nlohmann::json::array();
+        for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            blocks.push_back({blocks_[b].in, blocks_[b].out});
+            if (blocks_[b].identity) identity.push_back(b);
+        }
+        nlohmann::json j{{"type", type()}, {"blocks", blocks}, {"bias", bias_}};
+        if (!identity.empty()) j["identity_blocks"] = identity;
+        return j;
     }
 
-    /// The blocks of a config's "blocks" ([[in, out], ...]); throws
+    /// The blocks of a config's "blocks" ([[in, out], ...]) and optional
+    /// "identity_blocks" ([b, ...], `identity` null when absent); throws
     /// value_error naming `where` for anything else.
-    static std::vector<Block> blocks_from_json(const nlohmann::json& j, const std::string& where) {
+    static std::vector<Block> blocks_from_json(const nlohmann::json& j, const std::string& where,
+                                               const nlohmann::json& identity = nlohmann::json()) {
         if (!j.is_array() || j.empty()) throw value_error(where + ": \"blocks\" must be a non-empty array of [in, out]");
         std::vector<Block> out;
         for (std::size_t b = 0; b < j.size(); ++b) {
@@ -145,6 +171,20 @@ public:
             if (!p.is_array() || p.size() != 2 || !positive(p[0]) || !positive(p[1]))
                 throw value_error(where + ": blocks[" + std::to_string(b) + "] must be [in, out], two positive integers");
             out.push_back({p[0].get<std::size_t>(), p[1].get<std::size_t>()});
+        }
+        if (identity.is_null()) return out;
+        if (!identity.is_array()) throw value_error(where + ": \"identity_blocks\" must be an array of block indices");
+        for (std::size_t i = 0; i < identity.size(); ++i) {
+            const nlohmann::json& v = identity[i];
+            const std::string at = where + ": identity_blocks[" + std::to_string(i) + "]";
+            if (!v.is_number_unsigned() || v.get<std::uint64_t>() >= out.size())
+                throw value_error(at + " must be a block index below " + std::to_string(out.size()) + ", got " + v.dump());
+            Block& b = out[v.get<std::size_t>()];
+            if (b.identity) throw value_error(at + ": block " + v.dump() + " is listed twice");
+            if (b.in != b.out)
+                throw value_error(at + ": block " + v.dump() + " maps " + std::to_string(b.in) + " features to " + std::to_string(b.out) +
+                                  " (an identity needs in == out)");
+            b.identity = true;
         }
         return out;
     }
@@ -157,16 +197,23 @@ public:
         for (const Block& b : blocks_) {
             packed_offset_.push_back(n);
             // Panels start 64-byte aligned: round each block's size up.
-            n += (kernels::packed_size<T>(b.in, b.out) + 15) / 16 * 16;
+            if (!b.identity) n += (kernels::packed_size<T>(b.in, b.out) + 15) / 16 * 16;
         }
         if (packed_.size() != n) packed_.assign(n, T(0));
         for (std::size_t b = 0; b < blocks_.size(); ++b)  // B(k, j) = W_b[j, k]
-            kernels::pack_b<T>(blocks_[b].in, blocks_[b].out, this->params_.data() + weight_offset_[b], 1,
-                               static_cast<std::ptrdiff_t>(blocks_[b].in), packed_.data() + packed_offset_[b]);
+            if (!blocks_[b].identity)
+                kernels::pack_b<T>(blocks_[b].in, blocks_[b].out, this->params_.data() + weight_offset_[b], 1,
+                                   static_cast<std::ptrdiff_t>(blocks_[b].in), packed_.data() + packed_offset_[b]);
     }
 
 private:
     static std::string name(std::size_t b, const char* what) { return "block" + std::to_string(b) + "." + what; }
+
+    // `width` columns of `rows` rows between matrices of row strides src_rs, dst_rs.
+    static void copy_block(const T* src, std::size_t src_rs, T* dst, std::size_t dst_rs, std::size_t rows, std::size_t width) noexcept {
+        for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < width; ++j) dst[i * dst_rs + j] = src[i * src_rs + j];
+    }
 
     std::vector<Block> blocks_;
     bool bias_;

@@ -34,6 +34,7 @@
 #include "corespec/nn/layers/block_dense.hpp"
 #include "corespec/nn/layers/conv1d.hpp"
 #include "corespec/nn/layers/dense.hpp"
+#include "corespec/nn/layers/masked_block_mean.hpp"
 #include "corespec/nn/layers/norm.hpp"
 #include "corespec/nn/layers/pool.hpp"
 #include "corespec/nn/layers/shape.hpp"
@@ -414,7 +415,14 @@ struct Reshape : LayerTypeBase {
     }
 };
 
-struct BlockDense : LayerTypeBase {  // nn/layers/block_dense.hpp: "blocks" [[in, out], ...]
+struct BlockDense : LayerTypeBase {  // nn/layers/block_dense.hpp: "blocks" [[in, out], ...], "identity_blocks" [b, ...]
+    static bool is_identity(const LayerSpec& s, std::size_t b) {
+        const auto it = s.config.find("identity_blocks");
+        if (it == s.config.end()) return false;
+        for (const auto& i : *it)
+            if (i.get<std::size_t>() == b) return true;
+        return false;
+    }
     static void fields(LayerFields& f) {
         const nlohmann::json* b = f.find("blocks");
         if (!b) f.fail_layer("missing \"blocks\"");
@@ -429,11 +437,30 @@ struct BlockDense : LayerTypeBase {  // nn/layers/block_dense.hpp: "blocks" [[in
                 {f.integer(e[0], w + "[0]", 1, detail::max_features), f.integer(e[1], w + "[1]", 1, detail::max_features)});
         }
         f.flag("bias", true);
+        // Optional, and kept out of the config when absent (files from before it read unchanged).
+        const nlohmann::json* id = f.find("identity_blocks");
+        if (!id) return;
+        if (!id->is_array()) f.fail("identity_blocks", "expected an array of block indices");
+        const nlohmann::json& blocks = f.config()["blocks"];
+        std::vector<bool> seen(blocks.size(), false);
+        f.config()["identity_blocks"] = nlohmann::json::array();
+        for (std::size_t i = 0; i < id->size(); ++i) {
+            const std::string key = "identity_blocks[" + std::to_string(i) + "]";
+            const std::size_t b = f.integer((*id)[i], f.at(key), 0, blocks.size() - 1);
+            if (seen[b]) f.fail(key, "block " + std::to_string(b) + " is listed twice");
+            if (blocks[b][0] != blocks[b][1])
+                f.fail(key, "block " + std::to_string(b) + " maps " + blocks[b][0].dump() + " features to " + blocks[b][1].dump() +
+                                " (an identity block needs in == out)");
+            seen[b] = true;
+            f.config()["identity_blocks"].push_back(b);
+        }
+        if (id->empty()) f.config().erase("identity_blocks");
     }
     static ParameterShapes parameters(const LayerSpec& s) {
         ParameterShapes out;
         const nlohmann::json& blocks = s.config.at("blocks");
         for (std::size_t b = 0; b < blocks.size(); ++b) {
+            if (is_identity(s, b)) continue;  // copied through: no parameters
             const std::size_t in = blocks[b][0].get<std::size_t>(), o = blocks[b][1].get<std::size_t>();
             out.push_back({"block" + std::to_string(b) + ".weight", {o, in}});
             if (s.flag("bias")) out.push_back({"block" + std::to_string(b) + ".bias", {o}});
@@ -443,12 +470,26 @@ struct BlockDense : LayerTypeBase {  // nn/layers/block_dense.hpp: "blocks" [[in
     template <class T>
     static std::unique_ptr<Layer<T>> make(const LayerSpec& s, const std::string& source) {
         return std::make_unique<nn::BlockDense<T>>(
-            nn::BlockDense<T>::blocks_from_json(s.config.at("blocks"), source + ": " + s.path), s.flag("bias"));
+            nn::BlockDense<T>::blocks_from_json(s.config.at("blocks"), source + ": " + s.path, s.config.value("identity_blocks", nlohmann::json())),
+            s.flag("bias"));
     }
     /// nn.Linear's rule per block: weight and bias U(+-1/sqrt(in_b)).
     static InitRule init(const ParameterInfo& p, bool) {
         const std::size_t dot = p.name.find('.');
         return {true, 0.0, p.name.substr(0, dot) + ".weight"};
+    }
+};
+
+struct MaskedBlockMean : LayerTypeBase {  // nn/layers/masked_block_mean.hpp: M blocks of width w, then M presence bits
+    static void fields(LayerFields& f) {
+        f.size("blocks", 1, detail::max_features);
+        f.size("width", 1, detail::max_features);
+        if (f.config()["blocks"].get<std::uint64_t>() * (f.config()["width"].get<std::uint64_t>() + 1) > detail::max_features)
+            f.fail_layer("blocks x (width + 1) input features exceed " + std::to_string(detail::max_features));
+    }
+    template <class T>
+    static std::unique_ptr<Layer<T>> make(const LayerSpec& s, const std::string&) {
+        return std::make_unique<nn::MaskedBlockMean<T>>(s.size("blocks"), s.size("width"));
     }
 };
 
@@ -598,6 +639,7 @@ constexpr LayerType describe_layer_type(const char* name) {
 inline constexpr LayerType layer_type_table[] = {
     describe_layer_type<layer_types::Dense>("dense"),
     describe_layer_type<layer_types::BlockDense>("block_dense"),
+    describe_layer_type<layer_types::MaskedBlockMean>("masked_block_mean"),
     describe_layer_type<layer_types::Conv1d>("conv1d"),
     describe_layer_type<layer_types::ConvTranspose1d>("conv_transpose1d"),
     describe_layer_type<layer_types::BatchNorm1d>("batch_norm1d"),
