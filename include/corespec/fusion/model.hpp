@@ -16,6 +16,11 @@
 //          to `encoder_width` features, the presence bits passed through a
 //          block of their own) -> ReLU -> concatenation -> Dense trunk -> outputs
 //
+// Threads: the members (and, through train(data, jobs, threads), the
+// members of several models) are tasks on a core/thread_pool.hpp pool, each
+// trained on one thread with its own seed and state: the same model bit for
+// bit whatever the thread count.
+//
 // Uncertainty: an ensemble of `members` networks (different seeds and
 // dropout draws). An ensemble was chosen over a variance head because its
 // spread grows away from the training data (what matters on measured
@@ -41,14 +46,18 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -56,6 +65,7 @@
 #include <nlohmann/json.hpp>
 
 #include "corespec/core/error.hpp"
+#include "corespec/core/thread_pool.hpp"
 #include "corespec/fusion/dataset.hpp"
 #include "corespec/fusion/modality.hpp"
 #include "corespec/nn/layers/activation.hpp"
@@ -106,8 +116,12 @@ struct FusionOptions {
     /// training mean (sd = the training spread) and says so in its card.
     bool constant_if_unpredictable = true;
     std::uint64_t seed = 1;
-    std::size_t threads = 1;
-    /// After each epoch of each member (member and epoch 0-based), e.g. a progress bar.
+    /// Members trained concurrently, one thread each (0: the hardware's
+    /// threads). The model is bit-identical whatever the count.
+    std::size_t threads = 0;
+    /// After each epoch of each member (member and epoch 0-based), e.g. a
+    /// progress bar. With threads > 1 the callbacks run on the threads that
+    /// train the members, one call at a time (the library holds a lock).
     std::function<void(std::size_t member, std::size_t epoch, std::size_t epochs)> progress;
     /// After each epoch: the validation loss per target (MSE of the scaled
     /// target, or BCE with logits), for learning curves.
@@ -504,39 +518,49 @@ private:
     FusionCard card_;
     std::vector<nn::Model<float>> members_;
 };
+/// One model to train: its modalities and options (callbacks included).
+struct FusionJob {
+    std::vector<Modality> modalities;
+    FusionOptions options;
+};
 
-/// Trains an ensemble on `data` with the given modalities (standardisation
-/// statistics, when asked for and not given, are fitted on the training
-/// part). A group split of `data` (validation_fraction of its groups) is held
-/// out for early stopping and calibration. Throws value_error for bad
-/// options or data, nn::train::training_error when training diverges.
-inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, const FusionOptions& o) {
+namespace detail {
+
+/// What every member of one job trains on: the card before calibration,
+/// the network inputs and scaled targets of the fit and validation parts.
+struct PreparedJob {
+    FusionCard card;
+    Dataset fit, val;
+    FeatureMatrix xf, xv;
+    std::vector<float> in_fit, in_val, y_fit, y_val;
+};
+
+inline PreparedJob prepare_job(const Dataset& data, std::vector<Modality> modalities, const FusionOptions& o) {
     o.validate();
     if (data.targets().empty()) throw value_error("fusion::train: the dataset has no targets");
     const Split split = group_train_test_split(data, o.validation_fraction, o.seed);
     if (split.test.empty() || split.train.empty()) throw value_error("fusion::train: too few groups for a validation split");
-    const Dataset fit = data.subset(split.train), val = data.subset(split.test);
+    PreparedJob p{FusionCard{}, data.subset(split.train), data.subset(split.test), {}, {}, {}, {}, {}, {}};
     for (Modality& m : modalities)
         if (m.normalisation == Normalisation::standardise && m.mean.empty()) {
             std::vector<std::vector<double>> resampled;
-            for (const Sample& s : fit.samples()) {
+            for (const Sample& s : p.fit.samples()) {
                 const auto it = s.spectra.find(m.name);
                 if (it != s.spectra.end()) resampled.push_back(m.resample(m.preprocess(it->second)));
             }
             m.fit_standardisation(resampled);
         }
-
-    FusionCard card;
-    card.modalities = modalities;
+    FusionCard& card = p.card;
+    card.modalities = std::move(modalities);
     card.targets = data.targets();
     card.strategy = o.strategy;
     const std::size_t nt = card.targets.size();
     for (std::size_t t = 0; t < nt; ++t) {
         double mean = 0, sq = 0;
-        for (const Sample& s : fit.samples()) mean += s.targets[t];
-        mean /= static_cast<double>(fit.size());
-        for (const Sample& s : fit.samples()) sq += (s.targets[t] - mean) * (s.targets[t] - mean);
-        const double sd = std::sqrt(sq / static_cast<double>(fit.size()));
+        for (const Sample& s : p.fit.samples()) mean += s.targets[t];
+        mean /= static_cast<double>(p.fit.size());
+        for (const Sample& s : p.fit.samples()) sq += (s.targets[t] - mean) * (s.targets[t] - mean);
+        const double sd = std::sqrt(sq / static_cast<double>(p.fit.size()));
         const bool binary = card.targets[t].kind == TargetKind::binary;
         card.target_mean.push_back(binary ? 0.0 : mean);
         card.target_scale.push_back(binary || !(sd > 0) ? 1.0 : sd);
@@ -544,92 +568,129 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
         card.platt_a.push_back(1.0);
         card.platt_b.push_back(0.0);
     }
-    const FeatureMatrix xf = fit.features(card.modalities), xv = val.features(card.modalities);
-    const std::vector<float> in_fit = detail::network_input(xf), in_val = detail::network_input(xv);
+    p.xf = p.fit.features(card.modalities);
+    p.xv = p.val.features(card.modalities);
+    p.in_fit = network_input(p.xf);
+    p.in_val = network_input(p.xv);
     auto scaled_targets = [&](const Dataset& d) {
         std::vector<float> y(d.size() * nt);
         for (std::size_t r = 0; r < d.size(); ++r)
             for (std::size_t t = 0; t < nt; ++t) y[r * nt + t] = static_cast<float>((d[r].targets[t] - card.target_mean[t]) / card.target_scale[t]);
         return y;
     };
-    const std::vector<float> y_fit = scaled_targets(fit), y_val = scaled_targets(val);
+    p.y_fit = scaled_targets(p.fit);
+    p.y_val = scaled_targets(p.val);
+    return p;
+}
+
+/// One trained member: its networks (one, or one per distinct best epoch
+/// with per-target selection), and per target the network giving it and
+/// that network's validation loss of the target.
+struct TrainedMember {
+    std::vector<nn::Model<float>> networks;
+    std::vector<std::size_t> net_of;
+    std::vector<double> loss_of;
+};
+
+/// Trains member k of a job. Everything it writes is its own (network,
+/// optimiser, loss, workspace, random stream seeded by (o.seed, k)), and the
+/// trainer runs on one thread, so the result does not depend on which
+/// thread runs it or what runs beside it. The callbacks run under `lock`.
+inline TrainedMember train_member(const PreparedJob& p, const FusionOptions& o, std::size_t k, std::mutex& lock) {
+    const FusionCard& card = p.card;
+    const std::size_t nt = card.targets.size(), w = card.input_size(), nfit = p.fit.size(), nval = p.val.size();
     nn::train::WeightedSumLoss<float> loss;
     for (std::size_t t = 0; t < nt; ++t) {
         if (card.targets[t].kind == TargetKind::binary) loss.add(std::make_unique<nn::train::BceWithLogitsLoss<float>>(), 1.0, t, 1);
         else loss.add(std::make_unique<nn::train::MseLoss<float>>(), 1.0, t, 1);
     }
-    const std::size_t w = card.input_size();
-    const nn::ConstTensorView<float> yv(y_fit.data(), nn::Shape{fit.size(), nt}), xvv(in_val.data(), nn::Shape{val.size(), w}),
-        yvv(y_val.data(), nn::Shape{val.size(), nt});
-
-    std::vector<nn::Model<float>> networks;
-    // Per member and target: the network giving it and that network's validation loss of the target.
-    std::vector<std::vector<std::size_t>> net_of(o.members, std::vector<std::size_t>(nt, 0));
-    std::vector<std::vector<double>> loss_of(o.members, std::vector<double>(nt, 0.0));
+    const nn::ConstTensorView<float> yv(p.y_fit.data(), nn::Shape{nfit, nt}), xvv(p.in_val.data(), nn::Shape{nval, w}),
+        yvv(p.y_val.data(), nn::Shape{nval, nt});
+    TrainedMember m{{}, std::vector<std::size_t>(nt, 0), std::vector<double>(nt, 0.0)};
     nn::Workspace<float> ws;
-    std::vector<float> z_val(val.size() * nt);
+    std::vector<float> z_val(nval * nt);
     std::vector<double> val_loss(nt);
-    for (std::size_t k = 0; k < o.members; ++k) {
-        const std::uint64_t seed = synth::mix_seed(o.seed, 1000 + k);
-        nn::Sequential<float> net = detail::build_network(card, o);
-        nn::train::init_default(net, seed);
-        synth::Random rng(seed);  // modality dropout
-        nn::train::Adam<float> adam(o.learning_rate, {0.9, 0.999, 1e-8, o.weight_decay}, true);
-        nn::train::TrainOptions to;
-        to.epochs = 1;
-        to.batch_size = o.batch_size;
-        to.threads = o.threads;
-        to.restore_best = false;
-        to.silent();
-        // The best total validation loss, and each target's own best (per-target selection).
-        double best = std::numeric_limits<double>::infinity();
-        std::vector<float> best_params = nn::train::get_parameters(net), x_epoch;
-        std::vector<double> best_t(nt, std::numeric_limits<double>::infinity());
-        std::vector<std::size_t> best_epoch_t(nt, 0);
-        std::map<std::size_t, std::vector<float>> snapshots;  // epoch -> parameters, for the targets' best epochs
-        std::size_t since_best = 0;
-        const std::size_t batches = (fit.size() + o.batch_size - 1) / o.batch_size;
-        const std::size_t min_epochs = (o.min_steps + batches - 1) / batches, epochs = std::max(o.epochs, min_epochs);
-        for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-            x_epoch = in_fit;  // a fresh modality-dropout draw every epoch
-            detail::drop_modalities(x_epoch, xf.layout, o.modality_dropout, rng);
-            to.seed = synth::mix_seed(seed, epoch);
-            nn::train::Trainer<float> trainer(net, loss, adam, to);
-            const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), nn::Shape{fit.size(), w}), yv, {}, xvv, yvv);
-            if (o.progress) o.progress(k, epoch, epochs);
-            bool improved = false;
-            if (o.select_per_target || o.on_validation) {
-                net.forward(xvv, nn::TensorView<float>(z_val.data(), nn::Shape{val.size(), nt}), ws);
-                for (std::size_t t = 0; t < nt; ++t) val_loss[t] = detail::validation_loss(card.targets[t].kind, z_val, y_val, t, nt);
-                if (o.on_validation) o.on_validation(k, epoch, val_loss);
-            }
-            if (o.select_per_target) {
-                for (std::size_t t = 0; t < nt; ++t)
-                    if (val_loss[t] < best_t[t]) best_t[t] = val_loss[t], best_epoch_t[t] = epoch, improved = true;
-                if (improved) {
-                    snapshots[epoch] = nn::train::get_parameters(net);
-                    for (auto it = snapshots.begin(); it != snapshots.end();)  // keep only epochs some target still uses
-                        it = std::find(best_epoch_t.begin(), best_epoch_t.end(), it->first) == best_epoch_t.end() ? snapshots.erase(it) : ++it;
-                }
-            } else if (r.val_loss < best) {
-                best = r.val_loss;
-                best_params = nn::train::get_parameters(net);
-                improved = true;
-            }
-            if (improved) since_best = 0;
-            else if (o.patience && ++since_best >= o.patience && epoch + 1 >= min_epochs) break;
+    const std::uint64_t seed = synth::mix_seed(o.seed, 1000 + k);
+    nn::Sequential<float> net = build_network(card, o);
+    nn::train::init_default(net, seed);
+    synth::Random rng(seed);  // modality dropout
+    nn::train::Adam<float> adam(o.learning_rate, {0.9, 0.999, 1e-8, o.weight_decay}, true);
+    nn::train::TrainOptions to;
+    to.epochs = 1;
+    to.batch_size = o.batch_size;
+    to.threads = 1;  // one thread per member: a batch split over threads would sum its gradients in another order
+    to.restore_best = false;
+    to.silent();
+    // The best total validation loss, and each target's own best (per-target selection).
+    double best = std::numeric_limits<double>::infinity();
+    std::vector<float> best_params = nn::train::get_parameters(net), x_epoch;
+    std::vector<double> best_t(nt, std::numeric_limits<double>::infinity());
+    std::vector<std::size_t> best_epoch_t(nt, 0);
+    std::map<std::size_t, std::vector<float>> snapshots;  // epoch -> parameters, for the targets' best epochs
+    std::size_t since_best = 0;
+    const std::size_t batches = (nfit + o.batch_size - 1) / o.batch_size;
+    const std::size_t min_epochs = (o.min_steps + batches - 1) / batches, epochs = std::max(o.epochs, min_epochs);
+    for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+        x_epoch = p.in_fit;  // a fresh modality-dropout draw every epoch
+        drop_modalities(x_epoch, p.xf.layout, o.modality_dropout, rng);
+        to.seed = synth::mix_seed(seed, epoch);
+        nn::train::Trainer<float> trainer(net, loss, adam, to);
+        const auto r = trainer.fit(nn::ConstTensorView<float>(x_epoch.data(), nn::Shape{nfit, w}), yv, {}, xvv, yvv);
+        if (o.progress) {
+            std::lock_guard<std::mutex> g(lock);
+            o.progress(k, epoch, epochs);
         }
-        if (!o.select_per_target) {
-            nn::train::set_parameters(net, span<const float>(best_params));
-            networks.push_back(nn::make_model(std::move(net), {w}));
-            continue;
+        bool improved = false;
+        if (o.select_per_target || o.on_validation) {
+            net.forward(xvv, nn::TensorView<float>(z_val.data(), nn::Shape{nval, nt}), ws);
+            for (std::size_t t = 0; t < nt; ++t) val_loss[t] = validation_loss(card.targets[t].kind, z_val, p.y_val, t, nt);
+            if (o.on_validation) {
+                std::lock_guard<std::mutex> g(lock);
+                o.on_validation(k, epoch, val_loss);
+            }
         }
-        for (const auto& [epoch, params] : snapshots) {  // one network per distinct best epoch
+        if (o.select_per_target) {
             for (std::size_t t = 0; t < nt; ++t)
-                if (best_epoch_t[t] == epoch) net_of[k][t] = networks.size(), loss_of[k][t] = best_t[t];
-            nn::train::set_parameters(net, span<const float>(params));
-            networks.push_back(nn::make_model(net, {w}));
+                if (val_loss[t] < best_t[t]) best_t[t] = val_loss[t], best_epoch_t[t] = epoch, improved = true;
+            if (improved) {
+                snapshots[epoch] = nn::train::get_parameters(net);
+                for (auto it = snapshots.begin(); it != snapshots.end();)  // keep only epochs some target still uses
+                    it = std::find(best_epoch_t.begin(), best_epoch_t.end(), it->first) == best_epoch_t.end() ? snapshots.erase(it) : ++it;
+            }
+        } else if (r.val_loss < best) {
+            best = r.val_loss;
+            best_params = nn::train::get_parameters(net);
+            improved = true;
         }
+        if (improved) since_best = 0;
+        else if (o.patience && ++since_best >= o.patience && epoch + 1 >= min_epochs) break;
+    }
+    if (!o.select_per_target) {
+        nn::train::set_parameters(net, span<const float>(best_params));
+        m.networks.push_back(nn::make_model(std::move(net), {w}));
+        return m;
+    }
+    for (const auto& [epoch, params] : snapshots) {  // one network per distinct best epoch
+        for (std::size_t t = 0; t < nt; ++t)
+            if (best_epoch_t[t] == epoch) m.net_of[t] = m.networks.size(), m.loss_of[t] = best_t[t];
+        nn::train::set_parameters(net, span<const float>(params));
+        m.networks.push_back(nn::make_model(net, {w}));
+    }
+    return m;
+}
+
+/// The ensemble of a job from its trained members: member selection per
+/// target, then calibration on the validation structures.
+inline FusionModel finish_job(const PreparedJob& p, const FusionOptions& o, std::vector<TrainedMember> members) {
+    FusionCard card = p.card;
+    const std::size_t nt = card.targets.size();
+    const Dataset& val = p.val;
+    std::vector<nn::Model<float>> networks;
+    std::vector<std::vector<std::size_t>> net_of(members.size());
+    for (std::size_t k = 0; k < members.size(); ++k) {
+        net_of[k] = members[k].net_of;
+        for (std::size_t& n : net_of[k]) n += networks.size();
+        for (auto& n : members[k].networks) networks.push_back(std::move(n));
     }
     if (o.select_per_target) {
         // Member selection per target: a member whose validation loss is more than
@@ -641,10 +702,11 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
         for (std::size_t t = 0; t < nt; ++t) {
             std::vector<std::size_t> order(o.members);
             for (std::size_t k = 0; k < o.members; ++k) order[k] = k;
-            std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return loss_of[a][t] < loss_of[b][t]; });
+            auto loss_of = [&](std::size_t k) { return members[k].loss_of[t]; };
+            std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return loss_of(a) < loss_of(b); });
             for (std::size_t i = 0; i < order.size(); ++i) {
                 const std::size_t k = order[i];
-                if (i >= 2 && !(loss_of[k][t] <= o.member_tolerance * loss_of[order[0]][t])) break;
+                if (i >= 2 && !(loss_of(k) <= o.member_tolerance * loss_of(order[0]))) break;
                 std::size_t& n = renumber[net_of[k][t]];
                 if (n == networks.size()) n = kept.size(), kept.push_back(networks[net_of[k][t]]);
                 card.heads[t].push_back(n);
@@ -656,7 +718,7 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
     FusionModel model(card, std::move(networks));
 
     // Calibration on the validation structures.
-    const auto out = model.outputs(xv);
+    const auto out = model.outputs(p.xv);
     const Prediction raw = FusionModel::combine(out, val.size(), card);
     card.constant.assign(nt, false);
     for (std::size_t t = 0; t < nt; ++t) {
@@ -669,7 +731,7 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
                 z[r] = m / static_cast<double>(head.size());
                 y[r] = val[r].targets[t];
             }
-            std::tie(card.platt_a[t], card.platt_b[t]) = detail::fit_platt(z, y);
+            std::tie(card.platt_a[t], card.platt_b[t]) = fit_platt(z, y);
         } else {
             double excess = 0;
             std::vector<double> truth(val.size());
@@ -686,6 +748,73 @@ inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, 
     std::vector<nn::Model<float>> calibrated;
     for (std::size_t i = 0; i < model.networks(); ++i) calibrated.push_back(model.network(i));
     return FusionModel(std::move(card), std::move(calibrated));
+}
+
+inline std::size_t thread_count(std::size_t threads) {
+    if (threads) return threads;
+    const unsigned h = std::thread::hardware_concurrency();
+    return h ? h : 1;
+}
+
+}  // namespace detail
+
+/// Trains several models on the same data (e.g. one per input set), every
+/// member of every job as one task on a pool of `threads` threads (0: the
+/// hardware's), the largest inputs first; jobs' own `threads` are not used.
+/// Each member trains on one thread with its own seed and state, so the
+/// models are bit-identical whatever the thread count. The jobs' progress
+/// and on_validation callbacks are called one at a time (under a lock), from
+/// the thread that trains the member, so their order across members varies.
+/// Throws as train() below; a failing member's error is rethrown (the first
+/// in job and member order) after the running ones finish.
+inline std::vector<FusionModel> train(const Dataset& data, const std::vector<FusionJob>& jobs, std::size_t threads) {
+    std::vector<detail::PreparedJob> prepared;
+    for (const FusionJob& j : jobs) prepared.push_back(detail::prepare_job(data, j.modalities, j.options));
+    struct Task {
+        std::size_t job, member;
+    };
+    std::vector<Task> tasks;
+    for (std::size_t j = 0; j < jobs.size(); ++j)
+        for (std::size_t k = 0; k < jobs[j].options.members; ++k) tasks.push_back({j, k});
+    // Longest first (cost ~ input width), so that no large member starts last and runs alone.
+    std::stable_sort(tasks.begin(), tasks.end(), [&](const Task& a, const Task& b) {
+        return prepared[a.job].card.input_size() > prepared[b.job].card.input_size();
+    });
+    std::vector<std::vector<detail::TrainedMember>> members(jobs.size());
+    for (std::size_t j = 0; j < jobs.size(); ++j) members[j].resize(jobs[j].options.members);
+    std::vector<std::exception_ptr> failed(tasks.size());
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::mutex lock;
+    ThreadPool pool(std::min(detail::thread_count(threads), std::max<std::size_t>(tasks.size(), 1)));
+    pool.run([&](std::size_t) {
+        for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < tasks.size();) {
+            try {
+                const Task& t = tasks[i];
+                members[t.job][t.member] = detail::train_member(prepared[t.job], jobs[t.job].options, t.member, lock);
+            } catch (...) {
+                failed[i] = std::current_exception();
+                stop.store(true);
+            }
+        }
+    });
+    for (std::size_t j = 0; j < jobs.size(); ++j)  // the first failure in job and member order
+        for (std::size_t i = 0; i < tasks.size(); ++i)
+            if (failed[i] && tasks[i].job == j) std::rethrow_exception(failed[i]);
+    std::vector<FusionModel> models;
+    for (std::size_t j = 0; j < jobs.size(); ++j) models.push_back(detail::finish_job(prepared[j], jobs[j].options, std::move(members[j])));
+    return models;
+}
+
+/// Trains an ensemble on `data` with the given modalities (standardisation
+/// statistics, when asked for and not given, are fitted on the training
+/// part), its members concurrently on `o.threads` threads (the same model
+/// whatever the count). A group split of `data` (validation_fraction of its
+/// groups) is held out for early stopping and calibration. Throws
+/// value_error for bad options or data, nn::train::training_error when
+/// training diverges.
+inline FusionModel train(const Dataset& data, std::vector<Modality> modalities, const FusionOptions& o) {
+    return std::move(train(data, {FusionJob{std::move(modalities), o}}, o.threads).front());
 }
 
 }  // namespace corespec::fusion
