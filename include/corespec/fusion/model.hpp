@@ -332,8 +332,8 @@ inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::
 /// Platt scaling: (a, b) minimising the log loss of sigmoid(a z + b) on
 /// labels y (0 or 1), with Platt's (1999) targets for small sets: a positive
 /// counts as (N+ + 1) / (N+ + 2), a negative as 1 / (N- + 2), so a few
-/// separable points cannot drive a to infinity (20 points: no probability
-/// beyond 1/12 .. 11/12 is fitted; 2000: the labels nearly as given).
+/// separable points cannot drive a to infinity (10 positives count as 11/12
+/// each; 1000 as 0.999: the labels nearly as given).
 /// Newton's method with a small ridge towards a = 1, b = 0.
 inline std::pair<double, double> fit_platt(const std::vector<double>& z, const std::vector<double>& y) {
     double a = 1, b = 0;
