@@ -423,6 +423,43 @@ TEST_CASE("fusion::train: the same seed gives the same model; options are checke
     CHECK_THROWS_AS(fusion::train(d, mods, o), value_error);
 }
 
+TEST_CASE("fusion::train: 1 and 2 threads give the same model bit for bit, alone and for several jobs") {
+    fusion::FusionOptions o;
+    o.members = 3;
+    o.epochs = 6;
+    o.min_steps = 0;
+    o.hidden = 8;
+    o.encoder_width = 3;
+    o.seed = 9;
+    const auto d = fusion::nmc::synthetic_set(40, 6);
+    const auto mods = fusion::nmc::synthetic_modalities();
+    auto same = [](const fusion::FusionModel& a, const fusion::FusionModel& b, const fusion::Dataset& x) {
+        REQUIRE(a.networks() == b.networks());
+        CHECK(a.card().to_json() == b.card().to_json());  // heads, calibration, constant heads
+        for (std::size_t i = 0; i < a.networks(); ++i)
+            CHECK(nn::train::get_parameters(a.network(i).graph()) == nn::train::get_parameters(b.network(i).graph()));
+        const auto p = a.predict(x), q = b.predict(x);
+        CHECK(p.value == q.value);  // exact equality, not approximate
+        for (std::size_t t = 0; t < p.sd.size(); ++t)
+            for (std::size_t r = 0; r < p.rows; ++r) CHECK((p.sd[t][r] == q.sd[t][r] || (std::isnan(p.sd[t][r]) && std::isnan(q.sd[t][r]))));
+    };
+    o.threads = 1;
+    const auto one = fusion::train(d, mods, o);
+    o.threads = 2;
+    const auto two = fusion::train(d, mods, o);
+    same(one, two, d);
+
+    // Several jobs (a single edge and all edges) as tasks on one pool: each
+    // equals the model trained alone, whatever the count.
+    const std::vector<fusion::FusionJob> jobs{{{mods[0]}, o}, {mods, o}};
+    const auto serial = fusion::train(d, jobs, 1), parallel = fusion::train(d, jobs, 2);
+    REQUIRE(serial.size() == 2);
+    REQUIRE(parallel.size() == 2);
+    same(serial[0], parallel[0], d);
+    same(serial[1], parallel[1], d);
+    same(serial[1], one, d);
+}
+
 TEST_CASE("fusion::train: per-target early stopping and member selection name the networks of each target; files in any order") {
     const auto& model = small_model();  // per-target selection is the default, 2 members
     const auto& card = model.card();
@@ -468,18 +505,37 @@ TEST_CASE("fusion::train: a regression head with validation R2 <= 0 predicts the
     o.hidden = 16;
     o.encoder_width = 4;
     o.seed = 4;
+    o.select_per_target = false;
     const auto mods = fusion::nmc::synthetic_modalities();
     o.constant_if_unpredictable = false;
     const auto free = fusion::train(d, mods, o);
     o.constant_if_unpredictable = true;
     const auto ruled = fusion::train(d, mods, o);
 
-    // The rule's decision is the validation R2 of the same networks (the validation split is train's own).
-    const auto split = fusion::group_train_test_split(d, o.validation_fraction, o.seed);
-    const auto fit = d.subset(split.train), val = d.subset(split.test);
-    const auto pv = free.predict(val);
+    // The rule's decision is the R2 of the out-of-member predictions pooled
+    // over the members: member k's network on its own validation fold k of
+    // train's group folds (5 for validation_fraction 0.2). One network per
+    // member here (selection by the total loss), in member order.
+    REQUIRE(free.networks() == o.members);
+    const auto folds = fusion::group_kfold(d, 5, o.seed);
+    std::vector<std::vector<double>> pooled_y(3), pooled_p(3);
+    for (std::size_t k = 0; k < o.members; ++k) {
+        const auto fold = d.subset(folds[k].test);
+        const std::vector<float> in = fusion::detail::network_input(fold.features(free.card().modalities));
+        std::vector<float> z(fold.size() * 3);
+        nn::Workspace<float> ws;
+        free.network(k).forward(nn::ConstTensorView<float>(in.data(), nn::Shape{fold.size(), free.card().input_size()}),
+                                nn::TensorView<float>(z.data(), nn::Shape{fold.size(), 3}), ws);
+        for (std::size_t t = 0; t < 3; ++t)
+            for (std::size_t r = 0; r < fold.size(); ++r) {
+                pooled_y[t].push_back(fold[r].targets[t]);
+                pooled_p[t].push_back(free.card().target_mean[t] + free.card().target_scale[t] * z[r * 3 + t]);
+            }
+    }
+    const auto& fit = d;  // the mean and spread of a constant head are those of all the training data
+    const auto& val = d;
     // A constant head (forced here for the noise, which the rule may or may not catch
-    // on 16 validation structures) predicts the mean and spread of the training part.
+    // on 32 out-of-member points) predicts the mean and spread of the training data.
     fusion::FusionCard forced = ruled.card();
     forced.constant[2] = true;
     std::vector<nn::Model<float>> nets;
@@ -487,9 +543,7 @@ TEST_CASE("fusion::train: a regression head with validation R2 <= 0 predicts the
     const fusion::FusionModel forced_model(forced, std::move(nets));
     CHECK(fusion::FusionCard::from_json(forced.to_json(), "card").constant == forced.constant);
     for (std::size_t t = 0; t < 3; ++t) {
-        std::vector<double> y;
-        for (const auto& s : val.samples()) y.push_back(s.targets[t]);
-        const double r2 = report::r2_score(y, pv.value[t]);
+        const double r2 = report::r2_score(pooled_y[t], pooled_p[t]);
         CAPTURE(t);
         CAPTURE(r2);
         CHECK(ruled.card().is_constant(t) == (r2 <= 0));
