@@ -1,5 +1,5 @@
 // stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE]
-//               [--two-encoder] [--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E]
+//               [--two-encoder] [--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C]
 //               [--capacity N] [--policy block|reject] [--maps DIR] [--svg-every K]
 //               [--save-model VAE] [--save-raw-model RAW] [--seed S]
 //
@@ -10,7 +10,9 @@
 // channels), the study-2 conv VAE encoder, kNN (k = 10) over 100 posterior
 // samples of each of 12 noise-free reference spectra (1,200 latent points).
 // The encoder is loaded (--model) or trained briefly (VaeTrainer, --epochs)
-// on the recipe's output of the first frames' pixels plus the references.
+// on the recipe's output of the first frames' pixels plus the references and
+// --ref-copies measured-like copies of each (dose, counting noise: rows of
+// both phases, which the first frames lack).
 // --two-encoder trains the study's two-encoder variant instead
 // (VaeTrainer::fit_two_encoder: a deterministic encoder of the raw spectra,
 // study2_raw_recipe, pulled towards the VAE mean of the clean ones) and
@@ -135,16 +137,17 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cli(
         argc, argv,
         "stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE] [--two-encoder] "
-        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--beta B] [--lr LR] [--capacity N] [--batch N] "
+        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C] [--beta B] [--lr LR] [--capacity N] [--batch N] "
         "[--policy block|reject] [--maps DIR] [--svg-every K] [--save-model VAE] [--save-raw-model RAW] [--seed S]",
         {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1}, {"--no-anomaly", 0},
-         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
+         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--ref-copies", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
          {"--policy", 1}, {"--maps", 1}, {"--svg-every", 1}, {"--save-model", 1}, {"--save-raw-model", 1}, {"--seed", 1}},
         "Replays a spectrum image file or a synthetic series (FRAMES frames of N x N x 2048, default N 64, phase\n"
         "change at K, default FRAMES / 2) through a stream (Ni L2,3 recipe -> study-2 conv VAE encoder -> kNN,\n"
         "k 10, over 1,200 latent points). Prints one JSON object: received, processed, rejected, spectra_per_s,\n"
-        "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 15; Adam --lr 5e-3,\n"
-        "KL weight --beta 1e-5) trains the encoder on the first frames; --model loads one instead. --two-encoder: the\n"
+        "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 15; Adam --lr 1e-3,\n"
+        "KL weight --beta 1e-5) trains the encoder on the first frames and the references with --ref-copies (20)\n"
+        "measured-like copies of each; --model loads one instead. --two-encoder: the\n"
         "study's two-encoder variant (a raw-spectrum encoder pulled towards the VAE mean; the stream then runs the raw\n"
         "recipe, no background fit, no anomaly score); --model VAE --raw-model RAW loads one. --maps DIR: NPY maps of\n"
         "every frame, SVG of every --svg-every-th and of the change. --no-anomaly: no reconstruction error (skips the\n"
@@ -158,7 +161,8 @@ int main(int argc, char** argv) {
     const std::size_t size = cli.count("--size", 64, 4, 4096);
     const std::size_t epochs = cli.count("--epochs", 15, 0, 10000);
     const double beta = cli.number("--beta", 1e-5, 0.0);
-    const double lr = cli.number("--lr", 5e-3, 0.0);
+    const double lr = cli.number("--lr", 1e-3, 0.0);
+    const std::size_t ref_copies = cli.count("--ref-copies", 20, 0, 100000);
     const std::size_t capacity = cli.count("--capacity", 8192, 1, 100000000);
     const std::size_t batch = cli.count("--batch", stream::StreamOptions{}.batch, 1, 65536);
     if (cli.has("--raw-model") && !cli.has("--model")) cli.fail("--raw-model needs --model (the VAE that embeds the references)");
@@ -222,10 +226,15 @@ int main(int argc, char** argv) {
             if (cli.has("--raw-model")) raw_encoder.emplace(latent::Encoder<float>::load(cli.text("--raw-model")));
         } else {
             std::vector<float> x = ref_x, x_raw;
+            const auto ref_raw_plan = stream::study2_raw_recipe().prepare(stream::SyntheticSeries::axis());
             if (two_encoder)  // the references' raw form: the same spectra, background left in
-                x_raw = prepared(stream::study2_raw_recipe().prepare(stream::SyntheticSeries::axis()), refs.values.data(),
-                                 refs.labels.size());
+                x_raw = prepared(ref_raw_plan, refs.values.data(), refs.labels.size());
             if (x_raw.size() != (two_encoder ? ref_x.size() : 0)) throw value_error("stream_replay: a reference failed the raw recipe");
+            // Measured-like copies of the references (dose, counting noise): rows of both phases, which the
+            // first frames lack; without them the raw encoder maps every pixel near the first frames' phase.
+            const auto noisy = ref_source.noisy_references(6, ref_copies, synth::mix_seed(seed, 4000));
+            training_rows(ref_plan, two_encoder ? &ref_raw_plan : nullptr, noisy.values.data(), noisy.labels.size(), 0, 1, x,
+                          x_raw);
             const steps::Pipeline* rp = raw_plan ? &*raw_plan : nullptr;
             if (series) {
                 std::vector<float> buf(series->frame_values());
