@@ -81,8 +81,8 @@ struct Trained {
 // The VAE on x (clean rows of 240 values); with x_raw (the raw form of the
 // same rows) the two-encoder variant, its raw encoder built like the VAE's
 // encoder and mean head.
-Trained train_encoders(const std::vector<float>& x, const std::vector<float>* x_raw, std::size_t epochs, double beta, double lr,
-                       unsigned threads, std::uint64_t seed) {
+Trained train_encoders(const std::vector<float>& x, const std::vector<float>* x_raw, std::size_t epochs, std::size_t refine,
+                       double beta, double lr, unsigned threads, std::uint64_t seed) {
     nn::Vae<float> vae = nn::make_conv_vae<float>();
     for (nn::Sequential<float>* part : nn::train::vae_parts(vae)) nn::train::init_default(*part, seed++);
     nn::Sequential<float> raw = nn::make_conv_vae<float>().encoder_mean();
@@ -111,6 +111,35 @@ Trained train_encoders(const std::vector<float>& x, const std::vector<float>* x_
     else if (epochs > 0)
         trainer.fit(xv);
     Trained t{latent::Encoder<float>(std::move(vae)), std::nullopt, pull};
+    if (x_raw && epochs > 0 && refine > 0) {
+        // The pull term's target moves while the VAE learns (and the best epoch is picked on the sum of all
+        // terms), so the joint training leaves the raw encoder short of the final latent space, in which the
+        // references are embedded. The same term against the trained VAE's means, now fixed targets:
+        // (mean over the latent of the squared error) = pull term / latent size.
+        std::vector<float> mu(rows * t.vae.latent_size());
+        nn::Workspace<float> ws;
+        for (std::size_t b = 0; b < rows; b += 256)
+            t.vae.encode(x.data() + b * 240, std::min<std::size_t>(256, rows - b), mu.data() + b * t.vae.latent_size(), nullptr, ws);
+        nn::train::MseLoss<float> mse;
+        nn::train::Adam<float> adam2(lr);
+        nn::train::TrainOptions r;
+        r.epochs = refine;
+        r.batch_size = 64;
+        r.threads = threads;
+        r.seed = seed + 1;
+        r.silent();
+        nn::train::Trainer<float>(raw, mse, adam2, r)
+            .fit(nn::ConstTensorView<float>(x_raw->data(), nn::Shape{rows, 1, 240}),
+                 nn::ConstTensorView<float>(mu.data(), nn::Shape{rows, t.vae.latent_size()}));
+        nn::Workspace<float> ws2;
+        std::vector<float> out(rows * t.vae.latent_size());
+        const latent::Encoder<float> re(nn::Model<float>(raw, {1, 240}));
+        for (std::size_t b = 0; b < rows; b += 256)
+            re.encode(x_raw->data() + b * 240, std::min<std::size_t>(256, rows - b), out.data() + b * t.vae.latent_size(), nullptr, ws2);
+        double sq = 0;
+        for (std::size_t i = 0; i < out.size(); ++i) sq += double(out[i] - mu[i]) * double(out[i] - mu[i]);
+        t.pull = sq / double(rows);  // the pull term (weight 1) after refinement, on all training rows
+    }
     if (x_raw) t.raw.emplace(nn::Model<float>(std::move(raw), {1, 240}));
     return t;
 }
@@ -140,7 +169,7 @@ int main(int argc, char** argv) {
         "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C] [--beta B] [--lr LR] [--capacity N] [--batch N] "
         "[--policy block|reject] [--maps DIR] [--svg-every K] [--save-model VAE] [--save-raw-model RAW] [--seed S]",
         {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1}, {"--no-anomaly", 0},
-         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--ref-copies", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
+         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--ref-copies", 1}, {"--refine-epochs", 1}, {"--samples", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
          {"--policy", 1}, {"--maps", 1}, {"--svg-every", 1}, {"--save-model", 1}, {"--save-raw-model", 1}, {"--seed", 1}},
         "Replays a spectrum image file or a synthetic series (FRAMES frames of N x N x 2048, default N 64, phase\n"
         "change at K, default FRAMES / 2) through a stream (Ni L2,3 recipe -> study-2 conv VAE encoder -> kNN,\n"
@@ -163,6 +192,8 @@ int main(int argc, char** argv) {
     const double beta = cli.number("--beta", 1e-5, 0.0);
     const double lr = cli.number("--lr", 1e-3, 0.0);
     const std::size_t ref_copies = cli.count("--ref-copies", 20, 0, 100000);
+    const std::size_t refine = cli.count("--refine-epochs", 15, 0, 10000);
+    const std::size_t samples = cli.count("--samples", 100, 0, 100000);  // posterior draws per reference; 0: the means
     const std::size_t capacity = cli.count("--capacity", 8192, 1, 100000000);
     const std::size_t batch = cli.count("--batch", stream::StreamOptions{}.batch, 1, 65536);
     if (cli.has("--raw-model") && !cli.has("--model")) cli.fail("--raw-model needs --model (the VAE that embeds the references)");
@@ -250,7 +281,7 @@ int main(int argc, char** argv) {
             }
             if (x.empty()) throw value_error("stream_replay: no training spectrum passed the recipe");
             training_rows_n = x.size() / 240;
-            Trained t = train_encoders(x, two_encoder ? &x_raw : nullptr, epochs, beta, lr, threads, seed);
+            Trained t = train_encoders(x, two_encoder ? &x_raw : nullptr, epochs, refine, beta, lr, threads, seed);
             encoder.emplace(std::move(t.vae));
             if (t.raw) raw_encoder.emplace(std::move(*t.raw));
             pull = t.pull;
@@ -260,7 +291,7 @@ int main(int argc, char** argv) {
         const double train_s = std::chrono::duration<double>(Clock::now() - t_train).count();
         nn::Workspace<float> ws;
         const auto points = latent::sample_posterior(latent::embed(*encoder, ref_x.data(), refs.labels.size(), ws),
-                                                     refs.labels, stream::SyntheticSeries::class_names(), 100, seed);
+                                                     refs.labels, stream::SyntheticSeries::class_names(), samples, seed);
 
         // Per-frame maps for --maps, the detection hook.
         const std::size_t fp = width * height;
