@@ -375,7 +375,8 @@ int main(int argc, char** argv) {
                 const std::size_t rows = over_time.size() / width;
                 latent::detail::write_text(std::filesystem::path(maps) / "classes_over_time.svg",
                                            report::map_svg(over_time, rows, width, "class over time: NMC811_delithiated share per column",
-                                                           "rows: frames 0 .. " + std::to_string(rows - 1) + ", columns: image columns"));
+                                                           "rows: frames 0 .. " + std::to_string(rows - 1) + ", columns: image columns",
+                                                           report::ValueRange{0.0, 1.0}));  // a share: one scale for any run
                 std::vector<float> f32(over_time.begin(), over_time.end());
                 io::write_npy((std::filesystem::path(maps) / "classes_over_time.npy").string(), {rows, width}, f32.data());
             }
