@@ -1,5 +1,6 @@
 // stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE]
 //               [--two-encoder] [--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C]
+//               [--refine-epochs R] [--samples S]
 //               [--capacity N] [--policy block|reject] [--maps DIR] [--svg-every K]
 //               [--save-model VAE] [--save-raw-model RAW] [--seed S]
 //
@@ -16,7 +17,9 @@
 // --two-encoder trains the study's two-encoder variant instead
 // (VaeTrainer::fit_two_encoder: a deterministic encoder of the raw spectra,
 // study2_raw_recipe, pulled towards the VAE mean of the clean ones) and
-// streams the raw spectra through it; --model VAE --raw-model RAW loads one.
+// streams the raw spectra through it, after refitting the raw encoder to the
+// trained VAE's means (--refine-epochs); --model VAE --raw-model RAW loads
+// one. --samples: posterior draws per reference (0: the references' means).
 // --rate paces the input row by row (default: as fast as possible).
 // Prints ONE JSON object: received, processed, rejected, spectra_per_s,
 // p50_us, p99_us, threads, kernels, and for the synthetic series the frame
@@ -166,10 +169,12 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cli(
         argc, argv,
         "stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE] [--two-encoder] "
-        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C] [--beta B] [--lr LR] [--capacity N] [--batch N] "
+        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C] [--refine-epochs R] "
+        "[--samples S] [--beta B] [--lr LR] [--capacity N] [--batch N] "
         "[--policy block|reject] [--maps DIR] [--svg-every K] [--save-model VAE] [--save-raw-model RAW] [--seed S]",
         {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1}, {"--no-anomaly", 0},
-         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--ref-copies", 1}, {"--refine-epochs", 1}, {"--samples", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
+         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--ref-copies", 1}, {"--refine-epochs", 1},
+         {"--samples", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
          {"--policy", 1}, {"--maps", 1}, {"--svg-every", 1}, {"--save-model", 1}, {"--save-raw-model", 1}, {"--seed", 1}},
         "Replays a spectrum image file or a synthetic series (FRAMES frames of N x N x 2048, default N 64, phase\n"
         "change at K, default FRAMES / 2) through a stream (Ni L2,3 recipe -> study-2 conv VAE encoder -> kNN,\n"
@@ -177,8 +182,9 @@ int main(int argc, char** argv) {
         "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 15; Adam --lr 1e-3,\n"
         "KL weight --beta 1e-5) trains the encoder on the first frames and the references with --ref-copies (20)\n"
         "measured-like copies of each; --model loads one instead. --two-encoder: the\n"
-        "study's two-encoder variant (a raw-spectrum encoder pulled towards the VAE mean; the stream then runs the raw\n"
-        "recipe, no background fit, no anomaly score); --model VAE --raw-model RAW loads one. --maps DIR: NPY maps of\n"
+        "study's two-encoder variant (a raw-spectrum encoder pulled towards the VAE mean, then refitted to the trained\n"
+        "VAE's means for --refine-epochs (15); the stream then runs the raw recipe, no background fit, no anomaly score);\n"
+        "--model VAE --raw-model RAW loads one. --samples (100): posterior draws per reference, 0 the means. --maps DIR: NPY maps of\n"
         "every frame, SVG of every --svg-every-th and of the change. --no-anomaly: no reconstruction error (skips the\n"
         "decoder pass, the benchmark's configuration). Exit status: 0 done, 1 bad input, 2 misuse.\n");
     const auto& pos = cli.positional(0, 1);
