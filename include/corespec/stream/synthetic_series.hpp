@@ -9,6 +9,7 @@
 //   series.frame(k, frame.data());                         // pixel-major, channels fastest
 //   series.phase_fraction(k);                              // share of phase 1 in frame k
 //   auto refs = series.references(6);                      // noise-free "simulated" spectra, labelled
+//   auto noisy = series.noisy_references(6, 20, seed);     // 20 measured-like copies of each (training pairs)
 //
 // The phases are NMC811 (synth::nmc_structure): lithiated (Li 1.0, phase
 // 0, "NMC811_lithiated") and delithiated (Li 0.4, phase 1,
