@@ -1,5 +1,6 @@
 // stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE]
-//               [--two-encoder] [--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E]
+//               [--two-encoder] [--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C]
+//               [--refine-epochs R] [--samples S]
 //               [--capacity N] [--policy block|reject] [--maps DIR] [--svg-every K]
 //               [--save-model VAE] [--save-raw-model RAW] [--seed S]
 //
@@ -10,11 +11,15 @@
 // channels), the study-2 conv VAE encoder, kNN (k = 10) over 100 posterior
 // samples of each of 12 noise-free reference spectra (1,200 latent points).
 // The encoder is loaded (--model) or trained briefly (VaeTrainer, --epochs)
-// on the recipe's output of the first frames' pixels plus the references.
+// on the recipe's output of the first frames' pixels plus the references and
+// --ref-copies measured-like copies of each (dose, counting noise: rows of
+// both phases, which the first frames lack).
 // --two-encoder trains the study's two-encoder variant instead
 // (VaeTrainer::fit_two_encoder: a deterministic encoder of the raw spectra,
 // study2_raw_recipe, pulled towards the VAE mean of the clean ones) and
-// streams the raw spectra through it; --model VAE --raw-model RAW loads one.
+// streams the raw spectra through it, after refitting the raw encoder to the
+// trained VAE's means (--refine-epochs); --model VAE --raw-model RAW loads
+// one. --samples: posterior draws per reference (0: the references' means).
 // --rate paces the input row by row (default: as fast as possible).
 // Prints ONE JSON object: received, processed, rejected, spectra_per_s,
 // p50_us, p99_us, threads, kernels, and for the synthetic series the frame
@@ -79,8 +84,8 @@ struct Trained {
 // The VAE on x (clean rows of 240 values); with x_raw (the raw form of the
 // same rows) the two-encoder variant, its raw encoder built like the VAE's
 // encoder and mean head.
-Trained train_encoders(const std::vector<float>& x, const std::vector<float>* x_raw, std::size_t epochs, double beta, double lr,
-                       unsigned threads, std::uint64_t seed) {
+Trained train_encoders(const std::vector<float>& x, const std::vector<float>* x_raw, std::size_t epochs, std::size_t refine,
+                       double beta, double lr, unsigned threads, std::uint64_t seed) {
     nn::Vae<float> vae = nn::make_conv_vae<float>();
     for (nn::Sequential<float>* part : nn::train::vae_parts(vae)) nn::train::init_default(*part, seed++);
     nn::Sequential<float> raw = nn::make_conv_vae<float>().encoder_mean();
@@ -109,6 +114,35 @@ Trained train_encoders(const std::vector<float>& x, const std::vector<float>* x_
     else if (epochs > 0)
         trainer.fit(xv);
     Trained t{latent::Encoder<float>(std::move(vae)), std::nullopt, pull};
+    if (x_raw && epochs > 0 && refine > 0) {
+        // The pull term's target moves while the VAE learns (and the best epoch is picked on the sum of all
+        // terms), so the joint training leaves the raw encoder short of the final latent space, in which the
+        // references are embedded. The same term against the trained VAE's means, now fixed targets:
+        // (mean over the latent of the squared error) = pull term / latent size.
+        std::vector<float> mu(rows * t.vae.latent_size());
+        nn::Workspace<float> ws;
+        for (std::size_t b = 0; b < rows; b += 256)
+            t.vae.encode(x.data() + b * 240, std::min<std::size_t>(256, rows - b), mu.data() + b * t.vae.latent_size(), nullptr, ws);
+        nn::train::MseLoss<float> mse;
+        nn::train::Adam<float> adam2(lr);
+        nn::train::TrainOptions r;
+        r.epochs = refine;
+        r.batch_size = 64;
+        r.threads = threads;
+        r.seed = seed + 1;
+        r.silent();
+        nn::train::Trainer<float>(raw, mse, adam2, r)
+            .fit(nn::ConstTensorView<float>(x_raw->data(), nn::Shape{rows, 1, 240}),
+                 nn::ConstTensorView<float>(mu.data(), nn::Shape{rows, t.vae.latent_size()}));
+        nn::Workspace<float> ws2;
+        std::vector<float> out(rows * t.vae.latent_size());
+        const latent::Encoder<float> re(nn::Model<float>(raw, {1, 240}));
+        for (std::size_t b = 0; b < rows; b += 256)
+            re.encode(x_raw->data() + b * 240, std::min<std::size_t>(256, rows - b), out.data() + b * t.vae.latent_size(), nullptr, ws2);
+        double sq = 0;
+        for (std::size_t i = 0; i < out.size(); ++i) sq += double(out[i] - mu[i]) * double(out[i] - mu[i]);
+        t.pull = sq / double(rows);  // the pull term (weight 1) after refinement, on all training rows
+    }
     if (x_raw) t.raw.emplace(nn::Model<float>(std::move(raw), {1, 240}));
     return t;
 }
@@ -135,18 +169,22 @@ int main(int argc, char** argv) {
     const corespec_example::CommandLine cli(
         argc, argv,
         "stream_replay (FILE | --synthetic FRAMES) [--rate SPECTRA_PER_S] [--threads N] [--model VAE] [--two-encoder] "
-        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--beta B] [--lr LR] [--capacity N] [--batch N] "
+        "[--raw-model RAW] [--no-anomaly] [--size N] [--change-frame K] [--epochs E] [--ref-copies C] [--refine-epochs R] "
+        "[--samples S] [--beta B] [--lr LR] [--capacity N] [--batch N] "
         "[--policy block|reject] [--maps DIR] [--svg-every K] [--save-model VAE] [--save-raw-model RAW] [--seed S]",
         {{"--synthetic", 1}, {"--rate", 1}, {"--threads", 1}, {"--model", 1}, {"--two-encoder", 0}, {"--raw-model", 1}, {"--no-anomaly", 0},
-         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
+         {"--size", 1}, {"--change-frame", 1}, {"--epochs", 1}, {"--ref-copies", 1}, {"--refine-epochs", 1},
+         {"--samples", 1}, {"--beta", 1}, {"--lr", 1}, {"--capacity", 1}, {"--batch", 1},
          {"--policy", 1}, {"--maps", 1}, {"--svg-every", 1}, {"--save-model", 1}, {"--save-raw-model", 1}, {"--seed", 1}},
         "Replays a spectrum image file or a synthetic series (FRAMES frames of N x N x 2048, default N 64, phase\n"
         "change at K, default FRAMES / 2) through a stream (Ni L2,3 recipe -> study-2 conv VAE encoder -> kNN,\n"
         "k 10, over 1,200 latent points). Prints one JSON object: received, processed, rejected, spectra_per_s,\n"
-        "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 15; Adam --lr 5e-3,\n"
-        "KL weight --beta 1e-5) trains the encoder on the first frames; --model loads one instead. --two-encoder: the\n"
-        "study's two-encoder variant (a raw-spectrum encoder pulled towards the VAE mean; the stream then runs the raw\n"
-        "recipe, no background fit, no anomaly score); --model VAE --raw-model RAW loads one. --maps DIR: NPY maps of\n"
+        "p50_us, p99_us, threads, kernels, change_frame, detected_frame. --epochs (default 15; Adam --lr 1e-3,\n"
+        "KL weight --beta 1e-5) trains the encoder on the first frames and the references with --ref-copies (20)\n"
+        "measured-like copies of each; --model loads one instead. --two-encoder: the\n"
+        "study's two-encoder variant (a raw-spectrum encoder pulled towards the VAE mean, then refitted to the trained\n"
+        "VAE's means for --refine-epochs (15); the stream then runs the raw recipe, no background fit, no anomaly score);\n"
+        "--model VAE --raw-model RAW loads one. --samples (100): posterior draws per reference, 0 the means. --maps DIR: NPY maps of\n"
         "every frame, SVG of every --svg-every-th and of the change. --no-anomaly: no reconstruction error (skips the\n"
         "decoder pass, the benchmark's configuration). Exit status: 0 done, 1 bad input, 2 misuse.\n");
     const auto& pos = cli.positional(0, 1);
@@ -158,7 +196,10 @@ int main(int argc, char** argv) {
     const std::size_t size = cli.count("--size", 64, 4, 4096);
     const std::size_t epochs = cli.count("--epochs", 15, 0, 10000);
     const double beta = cli.number("--beta", 1e-5, 0.0);
-    const double lr = cli.number("--lr", 5e-3, 0.0);
+    const double lr = cli.number("--lr", 1e-3, 0.0);
+    const std::size_t ref_copies = cli.count("--ref-copies", 20, 0, 100000);
+    const std::size_t refine = cli.count("--refine-epochs", 15, 0, 10000);
+    const std::size_t samples = cli.count("--samples", 100, 0, 100000);  // posterior draws per reference; 0: the means
     const std::size_t capacity = cli.count("--capacity", 8192, 1, 100000000);
     const std::size_t batch = cli.count("--batch", stream::StreamOptions{}.batch, 1, 65536);
     if (cli.has("--raw-model") && !cli.has("--model")) cli.fail("--raw-model needs --model (the VAE that embeds the references)");
@@ -222,10 +263,15 @@ int main(int argc, char** argv) {
             if (cli.has("--raw-model")) raw_encoder.emplace(latent::Encoder<float>::load(cli.text("--raw-model")));
         } else {
             std::vector<float> x = ref_x, x_raw;
+            const auto ref_raw_plan = stream::study2_raw_recipe().prepare(stream::SyntheticSeries::axis());
             if (two_encoder)  // the references' raw form: the same spectra, background left in
-                x_raw = prepared(stream::study2_raw_recipe().prepare(stream::SyntheticSeries::axis()), refs.values.data(),
-                                 refs.labels.size());
+                x_raw = prepared(ref_raw_plan, refs.values.data(), refs.labels.size());
             if (x_raw.size() != (two_encoder ? ref_x.size() : 0)) throw value_error("stream_replay: a reference failed the raw recipe");
+            // Measured-like copies of the references (dose, counting noise): rows of both phases, which the
+            // first frames lack; without them the raw encoder maps every pixel near the first frames' phase.
+            const auto noisy = ref_source.noisy_references(6, ref_copies, synth::mix_seed(seed, 4000));
+            training_rows(ref_plan, two_encoder ? &ref_raw_plan : nullptr, noisy.values.data(), noisy.labels.size(), 0, 1, x,
+                          x_raw);
             const steps::Pipeline* rp = raw_plan ? &*raw_plan : nullptr;
             if (series) {
                 std::vector<float> buf(series->frame_values());
@@ -241,7 +287,7 @@ int main(int argc, char** argv) {
             }
             if (x.empty()) throw value_error("stream_replay: no training spectrum passed the recipe");
             training_rows_n = x.size() / 240;
-            Trained t = train_encoders(x, two_encoder ? &x_raw : nullptr, epochs, beta, lr, threads, seed);
+            Trained t = train_encoders(x, two_encoder ? &x_raw : nullptr, epochs, refine, beta, lr, threads, seed);
             encoder.emplace(std::move(t.vae));
             if (t.raw) raw_encoder.emplace(std::move(*t.raw));
             pull = t.pull;
@@ -251,7 +297,7 @@ int main(int argc, char** argv) {
         const double train_s = std::chrono::duration<double>(Clock::now() - t_train).count();
         nn::Workspace<float> ws;
         const auto points = latent::sample_posterior(latent::embed(*encoder, ref_x.data(), refs.labels.size(), ws),
-                                                     refs.labels, stream::SyntheticSeries::class_names(), 100, seed);
+                                                     refs.labels, stream::SyntheticSeries::class_names(), samples, seed);
 
         // Per-frame maps for --maps, the detection hook.
         const std::size_t fp = width * height;
@@ -335,7 +381,8 @@ int main(int argc, char** argv) {
                 const std::size_t rows = over_time.size() / width;
                 latent::detail::write_text(std::filesystem::path(maps) / "classes_over_time.svg",
                                            report::map_svg(over_time, rows, width, "class over time: NMC811_delithiated share per column",
-                                                           "rows: frames 0 .. " + std::to_string(rows - 1) + ", columns: image columns"));
+                                                           "rows: frames 0 .. " + std::to_string(rows - 1) + ", columns: image columns",
+                                                           report::ValueRange{0.0, 1.0}));  // a share: one scale for any run
                 std::vector<float> f32(over_time.begin(), over_time.end());
                 io::write_npy((std::filesystem::path(maps) / "classes_over_time.npy").string(), {rows, width}, f32.data());
             }

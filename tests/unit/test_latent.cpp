@@ -226,6 +226,30 @@ TEST_CASE("image maps: analyse_image equals one spectrum at a time, any thread c
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("latent::draw_maps: class ids on the fixed scale 0 .. K-1, confidence on 0 .. 1") {
+    // A frame of class 1 alone (of 3 classes) is drawn in class 1's colour, the middle of the scale, not
+    // at the bottom of a one-value bar; confidence 1 everywhere is the top of 0 .. 1.
+    latent::ClassMaps m;
+    m.shape = {2, 2};
+    m.class_names = {"a", "b", "c"};
+    m.label.assign(4, 1.f), m.confidence.assign(4, 1.f), m.anomaly.assign(4, 0.5f);
+    const auto f = latent::draw_maps(m, "one class");
+    const auto fill = [](double t) { return "fill=\"" + report::detail::sequential(t) + "\""; };
+    const auto count = [](const std::string& s, const std::string& what) {
+        std::size_t n = 0;
+        for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+        return n;
+    };
+    CHECK(count(f.klass, fill(0.5)) == 4);
+    CHECK(f.klass.find(">2</text><text") != std::string::npos);  // the bar: 0 .. 2
+    CHECK(f.klass.find("100 % b") != std::string::npos);
+    CHECK(count(f.confidence, fill(1.0)) == 4);
+    CHECK(f.confidence.find(">1</text><text") != std::string::npos);
+    // Class 0 alone: the bottom colour, the same scale.
+    m.label.assign(4, 0.f);
+    CHECK(count(latent::draw_maps(m).klass, fill(0.0)) == 4);
+}
+
 TEST_CASE("analyser errors: recipe output vs encoder input, latent vs classifier, batch overflow") {
     const auto enc = corespec_test::latent_encoder();
     const auto refs = corespec_test::latent_references(enc);

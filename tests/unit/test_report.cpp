@@ -131,6 +131,32 @@ TEST_CASE("report figures are standalone SVG with escaped text") {
     CHECK_NOTHROW(report::map_svg(std::vector<double>(4, std::nan("")), 2, 2, "all masked"));
 }
 
+TEST_CASE("report::map_svg with a fixed value range: one scale for maps of any content") {
+    const auto fill = [](double t) { return "fill=\"" + report::detail::sequential(t) + "\""; };
+    // A map of one value: without a range its colour bar spans [1, 1 + 1e-6] and the value takes the bottom colour;
+    // over [0, 1] it is drawn in the top colour and the bar reads 0 .. 1.
+    const std::vector<double> ones(4, 1.0);
+    const std::string own = report::map_svg(ones, 2, 2, "auto"), fixed = report::map_svg(ones, 2, 2, "fixed", "", report::ValueRange{0, 1});
+    CHECK(own.find(fill(0.0)) != std::string::npos);
+    CHECK(fixed.find(">1</text><text") != std::string::npos);  // the bar's top label
+    CHECK(fixed.find(">0</text>\n") != std::string::npos);     // and its bottom one
+    // The four pixels in the top colour (the bar's cells sit at the middles of 32 steps, never exactly at 1):
+    std::size_t top = 0;
+    for (std::size_t at = fixed.find(fill(1.0)); at != std::string::npos; at = fixed.find(fill(1.0), at + 1)) ++top;
+    CHECK(top == 4);
+    // Two maps of different content on one range give a value the same colour.
+    const std::string a = report::map_svg({0.25, 0.5}, 1, 2, "a", "", report::ValueRange{0, 1});
+    const std::string b = report::map_svg({0.25, 0.9}, 1, 2, "b", "", report::ValueRange{0, 1});
+    CHECK(a.find(fill(0.25)) != std::string::npos);
+    CHECK(b.find(fill(0.25)) != std::string::npos);
+    // Out-of-range values take the end colours; a masked pixel stays masked.
+    const std::string out = report::map_svg({-3, 7, std::nan("")}, 1, 3, "out", "", report::ValueRange{0, 1});
+    CHECK(out.find(fill(0.0)) != std::string::npos);
+    CHECK(out.find("1 masked") != std::string::npos);
+    CHECK_THROWS_AS(report::map_svg(ones, 2, 2, "bad", "", report::ValueRange{1, 1}), value_error);
+    CHECK_THROWS_AS(report::map_svg(ones, 2, 2, "bad", "", report::ValueRange{0, std::nan("")}), value_error);
+}
+
 TEST_CASE("explain::attribution_svg draws a missing modality as missing") {
     fusion::FeatureLayout layout;
     layout.add("O_K", grid::EnergyAxis::uniform(525.0, 0.5, 10));

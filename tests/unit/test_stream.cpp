@@ -3,6 +3,7 @@
 // JSON description, bad input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -17,6 +18,7 @@
 #include <corespec/nn/layers/shape.hpp>
 #include <corespec/nn/serialize.hpp>
 #include <corespec/stream/stream.hpp>
+#include <corespec/stream/synthetic_series.hpp>
 
 #include "support/latent_fixture.hpp"
 
@@ -420,4 +422,32 @@ TEST_CASE("stream spec JSON: round trip, builds a working stream, errors name th
                          "stream spec: unknown field 'speed'", value_error);
     CHECK_THROWS_AS(stream::StreamSpec::parse(R"({"format": "other"})"), value_error);
     CHECK_THROWS_AS(stream::StreamSpec::parse("{"), parse_error);
+}
+
+TEST_CASE("SyntheticSeries::noisy_references: measured-like copies of each reference, labelled, seeded") {
+    const stream::SyntheticSeries series(1, 1, 1, 0, 1, 7);
+    const auto clean = series.references(2);
+    const auto a = series.noisy_references(2, 50, 11), b = series.noisy_references(2, 50, 11), c = series.noisy_references(2, 50, 12);
+    const std::size_t ch = stream::SyntheticSeries::channels, n = clean.labels.size();
+    REQUIRE(a.labels.size() == 50 * n);
+    REQUIRE(a.values.size() == 50 * n * ch);
+    for (std::size_t k = 0; k < 50; ++k)
+        for (std::size_t i = 0; i < n; ++i) CHECK(a.labels[k * n + i] == clean.labels[i]);
+    CHECK(a.values == b.values);  // the same seed, the same draws
+    CHECK(a.values != c.values);
+    // Each copy is its reference times a dose in [0.9, 1.1] plus counting noise (sd sqrt(counts)): over the
+    // copies the mean is the reference to about 1 % and the per-channel spread exceeds what the dose alone gives.
+    for (std::size_t i = 0; i < n; ++i) {
+        double mean_ratio = 0;
+        for (std::size_t k = 0; k < 50; ++k) {
+            double sa = 0, sc = 0;
+            for (std::size_t j = 0; j < ch; ++j) sa += a.values[(k * n + i) * ch + j], sc += clean.values[i * ch + j];
+            const double ratio = sa / sc;
+            CHECK(ratio > 0.89);
+            CHECK(ratio < 1.11);
+            mean_ratio += ratio / 50;
+        }
+        CHECK(mean_ratio == doctest::Approx(1.0).epsilon(0.02));
+    }
+    CHECK(std::none_of(a.values.begin(), a.values.end(), [](float v) { return v < 0.f; }));  // clipped at 0
 }

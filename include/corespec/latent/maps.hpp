@@ -118,15 +118,17 @@ inline MapFigures draw_maps(const ClassMaps& m, const std::string& title = "") {
     for (std::size_t i = 0; i < conf.size(); ++i)
         if (m.label[i] < 0) conf[i] = std::numeric_limits<double>::quiet_NaN();  // failed: no vote, not "0 % sure"
     const std::string head = title.empty() ? std::string() : title + ": ";
-    // The shares in the title: a map of one class alone gets a one-value colour bar.
+    // The shares in the title; fixed colour scales (class ids 0 .. K-1, confidence 0 .. 1), so that maps
+    // over time share one scale and a frame of one class is drawn in that class's colour.
     std::string shares;
     for (std::size_t c = 0; c < m.class_names.size(); ++c)
         shares += (c ? ", " : " (") + std::to_string(static_cast<int>(std::lround(100 * m.fraction(static_cast<int>(c))))) + " % " +
                   m.class_names[c];
     if (!shares.empty()) shares += ")";
     MapFigures f;
-    f.klass = report::map_svg(as_double(m.label, true), rows, columns, head + "class" + shares, class_legend(m.class_names));
-    f.confidence = report::map_svg(conf, rows, columns, head + "confidence", "share of the classifier's votes");
+    const report::ValueRange ids{0.0, std::max(1.0, static_cast<double>(m.class_names.size()) - 1)};
+    f.klass = report::map_svg(as_double(m.label, true), rows, columns, head + "class" + shares, class_legend(m.class_names), ids);
+    f.confidence = report::map_svg(conf, rows, columns, head + "confidence", "share of the classifier's votes", report::ValueRange{0.0, 1.0});
     f.anomaly = report::map_svg(as_double(m.anomaly, false), rows, columns, head + "anomaly", "reconstruction mean squared error");
     return f;
 }

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -214,23 +215,35 @@ inline std::string confusion_svg(const std::vector<double>& labels, const std::v
     return s.str();
 }
 
+/// A fixed colour-bar range for map_svg (lo < hi, both finite).
+struct ValueRange {
+    double lo = 0, hi = 1;
+};
+
 /// A per-pixel map of `values` (row-major, rows x cols) with a colour bar
-/// from the finite minimum to the maximum; NaN / Inf pixels are drawn grey
-/// with a cross and counted as masked in the caption. `value_label` names
-/// the quantity on the colour bar. Throws shape_error when values.size() !=
-/// rows * cols, value_error for an empty map.
+/// from the finite minimum to the maximum, or over `range` when given (so
+/// that maps of a series share one scale, and a map of one value is drawn
+/// at its place on it; values outside take the end colours); NaN / Inf
+/// pixels are drawn grey with a cross and counted as masked in the caption.
+/// `value_label` names the quantity on the colour bar. Throws shape_error
+/// when values.size() != rows * cols, value_error for an empty map or a
+/// range that is not finite with lo < hi.
 inline std::string map_svg(const std::vector<double>& values, std::size_t rows, std::size_t cols, const std::string& title,
-                           const std::string& value_label = "") {
+                           const std::string& value_label = "", std::optional<ValueRange> range = std::nullopt) {
     using detail::fmt;
     if (rows == 0 || cols == 0) throw value_error("report::map_svg: the map needs at least one row and one column");
     if (values.size() != rows * cols) throw shape_error("report::map_svg values", {rows, cols}, {values.size()});
+    if (range && !(std::isfinite(range->lo) && std::isfinite(range->hi) && range->lo < range->hi))
+        throw value_error("report::map_svg: the value range must be finite with lo < hi (got " + fmt(range->lo, 6) + " .. " +
+                          fmt(range->hi, 6) + ")");
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     std::size_t masked = 0;
     for (double v : values)
         if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
         else ++masked;
     const bool any = masked < values.size();
-    if (!any) lo = 0, hi = 1;
+    if (range) lo = range->lo, hi = range->hi;
+    if (!any && !range) lo = 0, hi = 1;
     if (!(hi > lo)) hi = lo + (lo == 0 ? 1.0 : std::abs(lo) * 1e-6);
     const double cell = std::clamp(460.0 / static_cast<double>(std::max(rows, cols)), 3.0, 28.0);
     const double x0 = 20, y0 = title.empty() ? 14 : 40, mw = cell * static_cast<double>(cols), mh = cell * static_cast<double>(rows);
@@ -259,8 +272,8 @@ inline std::string map_svg(const std::vector<double>& values, std::size_t rows, 
           << fmt(bar_h / 32 + 0.3, 6) << "\" fill=\"" << detail::sequential(1.0 - (k + 0.5) / 32) << "\"/>\n";
     s << "<rect x=\"" << fmt(bx, 6) << "\" y=\"" << fmt(y0, 6) << "\" width=\"" << fmt(bw, 6) << "\" height=\"" << fmt(bar_h, 6)
       << "\" fill=\"none\" stroke=\"#444\"/>\n"
-      << "<text x=\"" << fmt(bx + bw + 4, 6) << "\" y=\"" << fmt(y0 + 9, 6) << "\" font-size=\"10\">" << (any ? fmt(hi, 3) : "-") << "</text>"
-      << "<text x=\"" << fmt(bx + bw + 4, 6) << "\" y=\"" << fmt(y0 + bar_h, 6) << "\" font-size=\"10\">" << (any ? fmt(lo, 3) : "-") << "</text>\n";
+      << "<text x=\"" << fmt(bx + bw + 4, 6) << "\" y=\"" << fmt(y0 + 9, 6) << "\" font-size=\"10\">" << (any || range ? fmt(hi, 3) : "-") << "</text>"
+      << "<text x=\"" << fmt(bx + bw + 4, 6) << "\" y=\"" << fmt(y0 + bar_h, 6) << "\" font-size=\"10\">" << (any || range ? fmt(lo, 3) : "-") << "</text>\n";
     s << "<text x=\"" << fmt(x0, 6) << "\" y=\"" << fmt(y0 + std::max(mh, bar_h) + 20, 6) << "\" font-size=\"11\">" << rows << " x " << cols << " px"
       << (value_label.empty() ? std::string() : ", " + detail::xml_escape(value_label));
     if (masked) s << "; " << masked << " masked (grey, crossed: no value)";
