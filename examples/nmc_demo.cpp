@@ -294,7 +294,7 @@ void train_and_evaluate(const fusion::Dataset& train, const fusion::Dataset& tes
     for (std::size_t s = 0; s < sets.size(); ++s) {
         const fusion::FusionModel& model = models[s];
         for (std::size_t t = 0; t < model.card().targets.size(); ++t)
-            if (model.card().is_constant(t)) ++log.constant[sets[s].name][model.card().targets[t].name];
+            if (model.card().uninformative(t)) ++log.constant[sets[s].name][model.card().targets[t].name];
         pooled[sets[s].name].append(test, model.predict(test));
         if (keep_multimodal && sets[s].name == "multimodal") keep_multimodal->emplace(model);
     }
@@ -356,13 +356,15 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
                 source.c_str(), data.size(), protocol.c_str(), fusion::to_string(cfg.options.strategy), cfg.options.members, seconds,
                 cfg.options.threads);
     std::printf("%s\n", table.c_str());
-    // The heads that predicted the training mean (validation R² <= 0 within the training data).
+    // The heads that predicted the training mean (validation R² <= 0 within the training data)
+    // or, for a flag, its base rate (validation logits that rank the flag the wrong way).
     std::string constant;
     for (const auto& [set, targets] : log.constant)
         for (const auto& [target, folds] : targets)
             constant += "  " + set + " " + target + ": " + std::to_string(folds) + " of " + std::to_string(log.fits) + "\n";
     if (!constant.empty())
-        std::printf("heads that predict the training mean (their validation R² <= 0: the input does not tell the target),\n"
+        std::printf("heads that predict the training mean or a flag's base rate (validation R² <= 0, or logits ranking the\n"
+                    "flag the wrong way: the input does not tell the target),\n"
                     "per input set, target and number of trained models:\n%s\n", constant.c_str());
 
     // Does the fused input beat every single edge?
@@ -390,7 +392,8 @@ int run_study(fusion::Dataset data, const fusion::Dataset* test_set, const std::
     for (const auto& row : rows) metrics.add(row.input_set, row.target, row.metric, row.value);
     r.add_table(metrics, "Held-out structures. input_set: a single edge by its modality name, or multimodal.");
     if (!constant.empty())
-        r.add_paragraph("Heads that predict the training mean because their validation R² within the training data was <= 0 "
+        r.add_paragraph("Heads that predict the training mean (their validation R² within the training data was <= 0) or, "
+                        "for a flag, its base rate (their validation logits ranked it the wrong way) "
                         "(input set, target, trained models):\n" + constant);
     r.add_heading("Figures");
     for (std::size_t t = 0; t < data.targets().size(); ++t) {

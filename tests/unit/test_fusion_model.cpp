@@ -343,6 +343,19 @@ TEST_CASE("fusion: modality dropout keeps one modality; Platt scaling recovers a
     const auto [a, b] = fusion::detail::fit_platt(z, y);
     CHECK(a == doctest::Approx(0.5).epsilon(0.15));
     CHECK(b == doctest::Approx(-0.7).epsilon(0.2));
+
+    // Logits that rank the flag the wrong way: no reversed calibration, a
+    // constant probability at the smoothed base rate instead.
+    std::vector<double> flipped(z.size());
+    for (std::size_t i = 0; i < z.size(); ++i) flipped[i] = -z[i];
+    const auto [a0, b0] = fusion::detail::fit_platt(flipped, y);
+    CHECK(a0 == 0.0);
+    double pos = 0;
+    for (double v : y) pos += v;
+    const double neg = static_cast<double>(y.size()) - pos;
+    const double rate = (pos * (pos + 1) / (pos + 2) + neg / (neg + 2)) / (pos + neg);
+    CHECK(b0 == doctest::Approx(std::log(rate / (1 - rate))).epsilon(1e-12));
+    CHECK(fusion::detail::sigmoid(b0) == doctest::Approx(rate).epsilon(1e-12));
 }
 
 TEST_CASE("fusion::train: predictions with uncertainty, file round trip, refusal of other inputs, missing modalities") {

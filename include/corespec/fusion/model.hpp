@@ -173,6 +173,12 @@ struct FusionCard {
         return all;
     }
     bool is_constant(std::size_t t) const { return !constant.empty() && constant.at(t); }
+    /// Whether the inputs do not tell target t: a regression head that predicts
+    /// the training mean (is_constant), or a flag whose calibration slope is 0
+    /// (its validation logits ranked it the wrong way: the base rate is predicted).
+    bool uninformative(std::size_t t) const {
+        return is_constant(t) || (targets.at(t).kind == TargetKind::binary && platt_a.at(t) == 0.0);
+    }
 
     FeatureLayout layout() const { return layout_of(modalities); }
     std::size_t input_size() const { return layout().size() + modalities.size(); }
@@ -347,7 +353,7 @@ inline double validation_loss(TargetKind kind, const std::vector<float>& z, cons
 
 inline double sigmoid(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
 
-/// Platt scaling: (a, b) minimising the log loss of sigmoid(a z + b) on
+/// Platt scaling: (a, b), a >= 0, minimising the log loss of sigmoid(a z + b) on
 /// labels y (0 or 1), with Platt's (1999) targets for small sets: a positive
 /// counts as (N+ + 1) / (N+ + 2), a negative as 1 / (N- + 2), so a few
 /// separable points cannot drive a to infinity (10 positives count as 11/12
@@ -359,7 +365,16 @@ inline std::pair<double, double> fit_platt(const std::vector<double>& z, const s
     double positives = 0;
     for (double v : y) positives += v > 0.5;
     const double hi = (positives + 1) / (positives + 2), lo = 1 / (static_cast<double>(y.size()) - positives + 2);
-    for (int it = 0; it < 50; ++it) {
+    const auto softplus = [](double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); };
+    const auto loss = [&](double a_, double b_) {  // the penalised log loss against the targets
+        double l = 0.5 * ridge * ((a_ - 1) * (a_ - 1) + b_ * b_);
+        for (std::size_t i = 0; i < z.size(); ++i) {
+            const double x = a_ * z[i] + b_, t = y[i] > 0.5 ? hi : lo;
+            l += t * softplus(-x) + (1 - t) * softplus(x);
+        }
+        return l;
+    };
+    for (int it = 0; it < 100; ++it) {
         double ga = ridge * (a - 1), gb = ridge * b, haa = ridge, hab = 0, hbb = ridge;
         for (std::size_t i = 0; i < z.size(); ++i) {
             const double p = sigmoid(a * z[i] + b), d = p - (y[i] > 0.5 ? hi : lo), w = p * (1 - p);
@@ -369,8 +384,23 @@ inline std::pair<double, double> fit_platt(const std::vector<double>& z, const s
         const double det = haa * hbb - hab * hab;
         if (!(det > 0)) break;
         const double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
-        a -= da, b -= db;
-        if (std::abs(da) + std::abs(db) < 1e-10) break;
+        // Backtracking: a full Newton step from a = 1 can overshoot without
+        // bound when the logits rank the flag the wrong way (seen: a = 1.8e6).
+        const double before = loss(a, b);
+        double step = 1;
+        while (step > 1e-6 && !(loss(a - step * da, b - step * db) <= before)) step /= 2;
+        a -= step * da, b -= step * db;
+        if (step * (std::abs(da) + std::abs(db)) < 1e-10) break;
+    }
+    // A calibration may not reverse the network's ranking: when the best
+    // slope is negative (the validation logits rank the flag the wrong way,
+    // i.e. the input does not tell it), the best slope >= 0 is 0, a constant
+    // probability at the (target-smoothed) base rate.
+    if (!(a >= 0)) {
+        double mean = 0;
+        for (double v : y) mean += v > 0.5 ? hi : lo;
+        mean /= static_cast<double>(y.size());
+        return {0.0, std::log(mean / (1 - mean))};
     }
     return {a, b};
 }
