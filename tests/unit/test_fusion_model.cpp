@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "corespec/fusion/model.hpp"
@@ -29,6 +30,30 @@ double weighted_output(const nn::Layer<double>& l, const std::vector<double>& x,
     double s = 0;
     for (std::size_t i = 0; i < y.size(); ++i) s += c[i] * y[i];
     return s;
+}
+
+// Relative errors of BlockDense::backward against central differences of
+// weighted_output, for the input and for the parameters.
+std::pair<double, double> block_dense_gradient_errors(const BlockDense<double>& l, const std::vector<double>& x,
+                                                      const std::vector<double>& c, std::size_t batch) {
+    const std::size_t in = x.size() / batch, out = c.size() / batch;
+    nn::Workspace<double> ws;
+    std::vector<double> y(c.size()), gx(x.size()), gp(l.parameter_count(), 0.0);
+    const nn::ConstTensorView<double> xv(x.data(), nn::Shape{batch, in});
+    l.forward(xv, nn::TensorView<double>(y.data(), nn::Shape{batch, out}), ws);
+    l.backward(xv, nn::ConstTensorView<double>(y.data(), nn::Shape{batch, out}), nn::ConstTensorView<double>(c.data(), nn::Shape{batch, out}),
+               nn::TensorView<double>(gx.data(), nn::Shape{batch, in}), span<double>(gp), ws);
+    const std::vector<double> p(l.parameters().begin(), l.parameters().end());
+    const auto nx = corespec_test::numeric_gradient([&](const std::vector<double>& v) { return weighted_output(l, v, batch, c); }, x);
+    const auto np = corespec_test::numeric_gradient(
+        [&](const std::vector<double>& v) {
+            BlockDense<double> m(l);
+            std::copy(v.begin(), v.end(), m.parameters().begin());
+            m.parameters_changed();
+            return weighted_output(m, x, batch, c);
+        },
+        p);
+    return {corespec_test::max_rel_error(gx, nx), corespec_test::max_rel_error(gp, np)};
 }
 
 std::vector<double> draws(std::size_t n, std::uint64_t seed) {
@@ -89,21 +114,9 @@ TEST_CASE("nn::BlockDense: the block-diagonal Dense it stands for, gradients, co
     CHECK(corespec_test::max_rel_error(yl, yd) < 1e-13);
 
     // Backward against central differences, for the input and the parameters.
-    std::vector<double> gx(x.size()), gp(l.parameter_count(), 0.0);
-    l.backward(nn::ConstTensorView<double>(x.data(), nn::Shape{batch, 9}), nn::ConstTensorView<double>(yl.data(), nn::Shape{batch, 5}),
-               nn::ConstTensorView<double>(c.data(), nn::Shape{batch, 5}), nn::TensorView<double>(gx.data(), nn::Shape{batch, 9}),
-               span<double>(gp), ws);
-    const auto nx = corespec_test::numeric_gradient([&](const std::vector<double>& v) { return weighted_output(l, v, batch, c); }, x);
-    CHECK(corespec_test::max_rel_error(gx, nx) < 1e-7);
-    const auto np = corespec_test::numeric_gradient(
-        [&](const std::vector<double>& v) {
-            BlockDense<double> m(l);
-            std::copy(v.begin(), v.end(), m.parameters().begin());
-            m.parameters_changed();
-            return weighted_output(m, x, batch, c);
-        },
-        p);
-    CHECK(corespec_test::max_rel_error(gp, np) < 1e-7);
+    const auto [input_error, parameter_error] = block_dense_gradient_errors(l, x, c, batch);
+    CHECK(input_error < 1e-7);
+    CHECK(parameter_error < 1e-7);
 
     // Config round trip through the registry; malformed configs.
     const auto back = nn::layer_from_config<double>(l.config());
@@ -147,21 +160,9 @@ TEST_CASE("nn::BlockDense: identity blocks copy their features through, have no 
     for (std::size_t r = 0; r < batch; ++r)
         for (std::size_t j = 0; j < 2; ++j) CHECK(y[r * 5 + 2 + j] == x[r * 9 + 3 + j]);  // block 1 unchanged
 
-    std::vector<double> gx(x.size()), gp(l.parameter_count(), 0.0);
-    l.backward(nn::ConstTensorView<double>(x.data(), nn::Shape{batch, 9}), nn::ConstTensorView<double>(y.data(), nn::Shape{batch, 5}),
-               nn::ConstTensorView<double>(c.data(), nn::Shape{batch, 5}), nn::TensorView<double>(gx.data(), nn::Shape{batch, 9}),
-               span<double>(gp), ws);
-    const auto nx = corespec_test::numeric_gradient([&](const std::vector<double>& v) { return weighted_output(l, v, batch, c); }, x);
-    CHECK(corespec_test::max_rel_error(gx, nx) < 1e-7);
-    const auto np = corespec_test::numeric_gradient(
-        [&](const std::vector<double>& v) {
-            BlockDense<double> m(l);
-            std::copy(v.begin(), v.end(), m.parameters().begin());
-            m.parameters_changed();
-            return weighted_output(m, x, batch, c);
-        },
-        p);
-    CHECK(corespec_test::max_rel_error(gp, np) < 1e-7);
+    const auto [input_error, parameter_error] = block_dense_gradient_errors(l, x, c, batch);
+    CHECK(input_error < 1e-7);
+    CHECK(parameter_error < 1e-7);
 
     // The config names the identity blocks; one without them reads as before (no key written).
     CHECK(l.config().at("identity_blocks") == nlohmann::json::array({1}));
